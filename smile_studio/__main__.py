@@ -1,0 +1,3 @@
+from smile_studio.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""The ``smile-studio`` command: the GUI by default, plus headless subcommands sharing the same core.
+
+    smile-studio [PHOTO_OR_PROJECT]          open the editor (the bundled sample when no file is given)
+    smile-studio info                        versions, device, engines available
+    smile-studio verify-golden DIR           check our networks against official-code fixtures
+    smile-studio edit ...                    headless attribute edit + render
+
+Bad input ends with a one-line message on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line, exit code 2."""
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    lines = [f"SMILE Studio {__version__}", f"Python {platform.python_version()} on {platform.platform()}",
+             f"numpy {np.__version__}"]
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        gpu = f"available: {torch.cuda.get_device_name(0)}" if cuda else "not available"
+        lines.append(f"torch {torch.__version__} (CUDA {gpu})")
+        lines.append(f"device: {'cuda' if cuda else 'cpu'}, {torch.get_num_threads()} threads")
+    except ImportError:
+        lines.append("torch: not installed")
+    try:
+        import cv2
+
+        lines.append(f"OpenCV {cv2.__version__}")
+    except ImportError:
+        lines.append("OpenCV: not installed")
+    try:
+        import PySide6
+
+        lines.append(f"PySide6 {PySide6.__version__}")
+    except ImportError:
+        lines.append("PySide6: not installed (the GUI cannot start; headless commands work)")
+    from .weights import weights_report
+
+    lines.extend(weights_report())
+    print("\n".join(lines))
+    return 0
+
+
+def _cmd_gui(args: argparse.Namespace) -> int:
+    from .app.main import run_app
+
+    return run_app(args.path)
+
+
+def _cmd_verify_golden(args: argparse.Namespace) -> int:
+    from .golden import verify_directory
+
+    return verify_directory(args.dir, verbose=not args.quiet)
+
+
+def _cmd_edit(args: argparse.Namespace) -> int:
+    from .headless import run_edit
+
+    return run_edit(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smile-studio", description="Face layout editor built on SMILE.")
+    parser.add_argument("--version", action="version", version=f"SMILE Studio {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("gui", help="open the editor (default)")
+    p.add_argument("path", nargs="?", help="photo, label map or .smile project to open")
+    p.set_defaults(func=_cmd_gui)
+
+    p = sub.add_parser("info", help="versions, device and engines available")
+    p.set_defaults(func=_cmd_info)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
+        argv = ["gui", *argv]
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except CliError as exc:
+        print(f"smile-studio: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("smile-studio: interrupted", file=sys.stderr)
+        return 130

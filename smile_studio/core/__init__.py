@@ -1,0 +1,1 @@
+"""Qt-free editing model: label schema, label maps, history, document, project files, image I/O."""

@@ -1,0 +1,125 @@
+"""Robust image reading: every odd or broken file becomes an RGB8 array or an ImageReadError with a clear message.
+
+Handles EXIF orientation, palette/grey/CMYK/16-bit/float modes, alpha (composited over white), animated files
+(first frame), decompression bombs (pixel limit checked before decoding) and truncated or non-image data.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 64_000_000  # ~8000 x 8000; larger photos are refused before decoding
+MIN_SIDE = 16
+
+
+class ImageReadError(ValueError):
+    """The file cannot be used as an image; str(error) is a sentence for the user."""
+
+
+def _to_rgb8(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img).astype(np.float64)
+        hi = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        if mode == "F" and arr.max() <= 1.0:
+            hi = 1.0
+        grey = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    if mode == "CMYK":
+        # PIL's CMYK->RGB ignores ICC profiles but is the documented fallback; good enough for a face photo.
+        img = img.convert("RGB")
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def open_image(source: str | os.PathLike | bytes) -> Image.Image:
+    """Open and fully decode an image (first frame), EXIF-rotated; ImageReadError on any problem."""
+    name = "<data>" if isinstance(source, (bytes, bytearray)) else str(source)
+    if not isinstance(source, (bytes, bytearray)):
+        path = Path(source)
+        if not path.exists():
+            raise ImageReadError(f"{name}: no such file")
+        if path.is_dir():
+            raise ImageReadError(f"{name}: is a folder, not an image")
+        if path.stat().st_size == 0:
+            raise ImageReadError(f"{name}: the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise ImageReadError(
+                    f"{name}: {w}x{h} pixels is too large (limit {MAX_PIXELS // 1_000_000} megapixels)")
+            if min(w, h) < MIN_SIDE:
+                raise ImageReadError(f"{name}: {w}x{h} pixels is too small (at least {MIN_SIDE} per side)")
+            img.seek(0)
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            return img
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise ImageReadError(f"{name}: not an image file (or a format this app cannot read)") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(f"{name}: too many pixels, refused as a possible decompression bomb") from exc
+    except OSError as exc:
+        msg = str(exc)
+        if "truncated" in msg.lower() or "broken data stream" in msg or "unrecognized data stream" in msg:
+            raise ImageReadError(f"{name}: the image file is truncated or damaged") from exc
+        raise ImageReadError(f"{name}: cannot read image ({msg})") from exc
+    except (ValueError, SyntaxError, EOFError) as exc:  # PIL raises these on malformed headers
+        raise ImageReadError(f"{name}: the image file is damaged ({exc})") from exc
+
+
+def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
+    """Read any supported image as an (H, W, 3) uint8 RGB array."""
+    return _to_rgb8(open_image(source))
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write a file so that it is either the old file or the complete new one, never half of it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
+    """Write an RGB image atomically; the format follows the extension (PNG when unknown)."""
+    path = Path(path)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}.get(
+        path.suffix.lower(), "PNG")
+    buf = io.BytesIO()
+    options = {"quality": 95} if fmt == "JPEG" else {}
+    Image.fromarray(np.ascontiguousarray(rgb, np.uint8)).save(buf, format=fmt, **options)
+    atomic_write_bytes(path, buf.getvalue())
