@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, device and engines available")
     p.set_defaults(func=_cmd_info)
 
+    p = sub.add_parser("verify-golden", help="compare our networks with official-code fixtures in DIR")
+    p.add_argument("dir", help="a directory laid out like shared/golden (npz + json + manifests/)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+    p.set_defaults(func=_cmd_verify_golden)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Pure torch networks whose state_dict keys equal the official SMILE checkpoints."""

@@ -1,0 +1,76 @@
+"""Safe, strict checkpoint loading with messages that name the file and the first bad key."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded into a network; str(error) names the file and the problem."""
+
+
+def read_checkpoint(source, name: str | None = None) -> Mapping:
+    """torch.load with weights_only=True (no pickled code ever runs), errors as CheckpointError."""
+    if isinstance(source, Mapping):
+        return source
+    path = Path(source)
+    name = name or str(path)
+    if not path.is_file():
+        raise CheckpointError(f"{name}: no such checkpoint file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{name}: the file is empty")
+    try:
+        return torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            raise CheckpointError(f"{name}: refused, the file holds pickled objects other than tensors ({msg})") \
+                from exc
+        raise CheckpointError(f"{name}: not a readable checkpoint, truncated or damaged ({msg})") from exc
+
+
+def extract_state_dict(obj: Mapping, container: str | None, name: str) -> dict:
+    """Pick the state_dict out of an official file (``obj[container]`` when present) and strip ``module.``."""
+    sd = obj
+    if container and container in obj and isinstance(obj[container], Mapping):
+        sd = obj[container]
+    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        keys = list(obj.keys())[:5] if isinstance(obj, Mapping) else type(obj).__name__
+        raise CheckpointError(f"{name}: no state_dict found (expected {container!r} or tensors; found {keys})")
+    if sd and all(k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    return dict(sd)
+
+
+def check_state_dict(model: nn.Module, sd: Mapping, name: str, ignore_extra: bool = False) -> None:
+    """Raise CheckpointError naming the first missing, unexpected or mis-shaped key (in the model's order)."""
+    expected = model.state_dict()
+    for key, ref in expected.items():
+        if key not in sd:
+            raise CheckpointError(f"{name}: missing key {key!r} (expected shape {tuple(ref.shape)}); "
+                                  f"{sum(k not in sd for k in expected)} keys missing in all")
+        if tuple(sd[key].shape) != tuple(ref.shape):
+            raise CheckpointError(f"{name}: key {key!r} has shape {tuple(sd[key].shape)}, "
+                                  f"expected {tuple(ref.shape)}")
+    if not ignore_extra:
+        extra = [k for k in sd if k not in expected]
+        if extra:
+            raise CheckpointError(f"{name}: unexpected key {extra[0]!r} ({len(extra)} unexpected in all); "
+                                  f"is this the right checkpoint for {type(model).__name__}?")
+
+
+def load_state_dict_strict(model: nn.Module, source, container: str | None = None, name: str | None = None,
+                           ignore_extra: bool = False) -> None:
+    name = name or (str(source) if not isinstance(source, Mapping) else "state_dict")
+    sd = extract_state_dict(read_checkpoint(source, name), container, name)
+    check_state_dict(model, sd, name, ignore_extra)
+    if ignore_extra:
+        sd = {k: v for k, v in sd.items() if k in model.state_dict()}
+    model.load_state_dict(sd, strict=True)

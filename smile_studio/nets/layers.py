@@ -1,0 +1,159 @@
+"""Building blocks shared by the networks, with the official parameter names and runtime scales.
+
+Equalised-learning-rate layers store *unscaled* weights (as the official checkpoints do) and apply
+``1/sqrt(fan_in)`` (times ``lr_mul``) in forward. ``upfirdn2d`` is the plain-PyTorch version of the StyleGAN2
+up-sample / FIR-filter / down-sample op; no compiled extension is needed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SQRT2 = math.sqrt(2.0)
+
+
+def make_kernel(taps: list[float]) -> torch.Tensor:
+    k = torch.tensor(taps, dtype=torch.float32)
+    if k.ndim == 1:
+        k = k[None, :] * k[:, None]
+    return k / k.sum()
+
+
+def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
+              pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """Zero-insert up-sampling by ``up``, pad (pad0 before, pad1 after), FIR filter, keep every ``down``-th."""
+    b, c, h, w = x.shape
+    if up > 1:
+        z = x.new_zeros(b, c, h, up, w, up)
+        z[:, :, :, 0, :, 0] = x
+        x = z.reshape(b, c, h * up, w * up)
+    p0, p1 = pad
+    x = F.pad(x, [max(p0, 0), max(p1, 0), max(p0, 0), max(p1, 0)])
+    if p0 < 0 or p1 < 0:
+        x = x[:, :, max(-p0, 0): x.shape[2] - max(-p1, 0), max(-p0, 0): x.shape[3] - max(-p1, 0)]
+    kh, kw = kernel.shape
+    weight = torch.flip(kernel, [0, 1]).to(x.dtype).view(1, 1, kh, kw).expand(c, 1, kh, kw)
+    out = F.conv2d(x, weight, groups=c)
+    return out[:, :, ::down, ::down] if down > 1 else out
+
+
+def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None, slope: float = 0.2) -> torch.Tensor:
+    if bias is not None:
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        x = x + bias.view(shape).to(x.dtype)
+    return F.leaky_relu(x, slope) * SQRT2
+
+
+class FusedLeakyReLU(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return fused_leaky_relu(x, self.bias)
+
+
+class ScaledLeakyReLU(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(x, 0.2) * SQRT2
+
+
+class PixelNorm(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(torch.mean(x * x, dim=1, keepdim=True) + 1e-8)
+
+
+class Blur(nn.Module):
+    def __init__(self, taps: list[float], pad: tuple[int, int], upsample_factor: int = 1):
+        super().__init__()
+        kernel = make_kernel(taps)
+        if upsample_factor > 1:
+            kernel = kernel * upsample_factor**2
+        self.register_buffer("kernel", kernel)
+        self.pad = pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return upfirdn2d(x, self.kernel, pad=self.pad)
+
+
+class Upsample(nn.Module):
+    def __init__(self, taps: list[float], factor: int = 2):
+        super().__init__()
+        self.factor = factor
+        kernel = make_kernel(taps) * factor**2
+        self.register_buffer("kernel", kernel)
+        p = kernel.shape[0] - factor
+        self.pad = ((p + 1) // 2 + factor - 1, p // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return upfirdn2d(x, self.kernel, up=self.factor, pad=self.pad)
+
+
+class EqualConv2d(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, padding: int = 0, bias: bool = True,
+                 transpose: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin, k, k))
+        self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
+        self.scale = 1.0 / math.sqrt(cin * k * k)
+        self.stride, self.padding, self.transpose = stride, padding, transpose
+
+    def scaled_weight(self) -> torch.Tensor:
+        return self.weight * self.scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.scaled_weight().to(x.dtype)
+        b = None if self.bias is None else self.bias.to(x.dtype)
+        if self.transpose:
+            return F.conv_transpose2d(x, w.transpose(0, 1), bias=b, stride=self.stride, padding=self.padding)
+        return F.conv2d(x, w, bias=b, stride=self.stride, padding=self.padding)
+
+
+class EqualLinear(nn.Module):
+    def __init__(self, din: int, dout: int, bias: bool = True, bias_init: float = 0.0, lr_mul: float = 1.0,
+                 activation: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(dout, din) / lr_mul)
+        self.bias = nn.Parameter(torch.full((dout,), float(bias_init))) if bias else None
+        self.scale = lr_mul / math.sqrt(din)
+        self.lr_mul = lr_mul
+        self.activation = activation
+
+    def effective(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(weight, bias) with the runtime scales applied."""
+        b = None if self.bias is None else self.bias * self.lr_mul
+        return self.weight * self.scale, b
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w, b = self.effective()
+        if self.activation:
+            return fused_leaky_relu(F.linear(x, w), b)
+        return F.linear(x, w, b)
+
+
+class ConvLayer(nn.Sequential):
+    """[Blur] -> EqualConv2d -> [Blur] -> [FusedLeakyReLU], indexed like the official ``ConvLayer``."""
+
+    def __init__(self, cin: int, cout: int, k: int, downsample: bool = False, upsample: bool = False,
+                 taps: tuple[float, ...] = (1, 3, 3, 1), bias: bool = True, activate: bool = True):
+        layers: list[nn.Module] = []
+        taps = list(taps)
+        if downsample:
+            p = (len(taps) - 2) + (k - 1)
+            layers.append(Blur(taps, pad=((p + 1) // 2, p // 2)))
+            stride, padding = 2, 0
+        elif upsample:
+            stride, padding = 2, 0
+        else:
+            stride, padding = 1, k // 2
+        layers.append(EqualConv2d(cin, cout, k, stride, padding, bias=bias and not activate, transpose=upsample))
+        if upsample:
+            p = (len(taps) - 2) - (k - 1)
+            layers.append(Blur(taps, pad=((p + 1) // 2 + 1, p // 2 + 1), upsample_factor=2))
+        if activate:
+            layers.append(FusedLeakyReLU(cout) if bias else ScaledLeakyReLU())
+        super().__init__(*layers)

@@ -1,0 +1,415 @@
+"""SMILE_SYN: semantic image synthesis with region-wise adaptive convolutions (official ``metrics/smileSYN.py``).
+
+State-dict keys and shapes equal the official ``smileSYN_{256,512}.pth["g_ema"]``. Two implementations of the
+same maths share the parameters:
+
+* ``impl="fast"`` (default). The region style map is never built: the style branch's 3x3 convolution of a map
+  that is constant per region equals a convolution of the *one-hot* map with per-sample weights folded from the
+  region codes (19 input channels instead of 64). The demodulation ``sum_hw conv(g^2, W^2)`` is computed from
+  border-exact window sums of ``g^2`` (sum over the positions each kernel tap sees), not from a second full
+  convolution. Everything that depends only on the map (the semantic stem, every SPADE branch, the resized
+  one-hot maps) is computed once by :meth:`SynGenerator.map_features` and reused while only styles change.
+* ``impl="reference"``: the official algorithm literally (per-region Python loops with ``masked_scatter_``, a full
+  convolution for the demodulation); kept as the baseline for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import Blur, ConvLayer, EqualLinear, FusedLeakyReLU, PixelNorm, Upsample
+
+NUM_LABELS = 19
+CODE_DIM = 64
+STYLE_DIM = NUM_LABELS * CODE_DIM  # 1216
+TAPS = (1, 3, 3, 1)
+
+
+def one_hot(labels: torch.Tensor, num_classes: int = NUM_LABELS) -> torch.Tensor:
+    """(B, H, W) integer ids -> (B, C, H, W) float one-hot (the official ``scatterMask``)."""
+    return F.one_hot(labels.long(), num_classes).permute(0, 3, 1, 2).float()
+
+
+def resize_nearest(sem: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return sem if tuple(sem.shape[-2:]) == tuple(size) else F.interpolate(sem, size=size, mode="nearest")
+
+
+def window_sums(x: torch.Tensor, k: int) -> torch.Tensor:
+    """For a k x k 'same' convolution (zero padding k//2): S[b, c, i, j] = sum of x over the input positions that
+    kernel tap (i, j) touches, over all output positions. Then sum_hw conv(x, w) = sum_{c,i,j} w[o, c, i, j] S."""
+    p = k // 2
+    h, w = x.shape[-2:]
+    cols = x.sum(2)  # (B, C, W): summed over rows
+    row_parts = []
+    for i in range(k):
+        off = i - p  # input row = output row + off
+        t = cols
+        if off < 0:
+            t = t - x[:, :, h + off:, :].sum(2)
+        elif off > 0:
+            t = t - x[:, :, :off, :].sum(2)
+        row_parts.append(t)
+    out = []
+    for t in row_parts:
+        total = t.sum(-1)
+        row = []
+        for j in range(k):
+            off = j - p
+            s = total
+            if off < 0:
+                s = s - t[:, :, w + off:].sum(-1)
+            elif off > 0:
+                s = s - t[:, :, :off].sum(-1)
+            row.append(s)
+        out.append(torch.stack(row, -1))
+    return torch.stack(out, -2)
+
+
+def fill_missing_codes(codes: torch.Tensor, present: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+    """Regions absent from the photo take the whole 64-d row of ``fill`` (e.g. a random mapped style).
+
+    The official ``extract_style`` replaces every *element* equal to 0; absent rows are all zero, so the result
+    is the same except where a present region's code holds an exact 0, which we keep.
+    """
+    fill = fill.reshape(codes.shape).to(codes.dtype)
+    return torch.where(present.reshape(codes.shape[:2])[..., None], codes, fill)
+
+
+def apply_region_codes(style: torch.Tensor, ref_codes: torch.Tensor, classes, layout_present: torch.Tensor
+                       ) -> torch.Tensor:
+    """``style`` with the rows of ``classes`` taken from ``ref_codes`` where the class is in the layout and the
+    reference has a code for it (the official reference path of ``replace_sem_with_w(domain=...)``)."""
+    out = style.clone()
+    ref = ref_codes.reshape(style.shape).to(style.dtype)
+    for j in classes:
+        take = layout_present[:, j] & (ref[:, j] != 0).any(-1)
+        out[:, j] = torch.where(take[:, None], ref[:, j], out[:, j])
+    return out
+
+
+def mix_styles(sources: list[torch.Tensor], choice) -> torch.Tensor:
+    """Per-region style mixing: region j takes the whole 64-d code of ``sources[choice[j]]``.
+
+    Copies full rows. (The official helper, given a flattened (B, 1216) style, copies one broadcast scalar per
+    region instead of its 64-d code; that bug is deliberately not reproduced.)
+    """
+    stack = torch.stack([s.reshape(s.shape[0], NUM_LABELS, CODE_DIM) for s in sources])  # (K, B, 19, 64)
+    idx = torch.as_tensor(list(choice), dtype=torch.long)
+    if idx.shape != (NUM_LABELS,) or int(idx.min()) < 0 or int(idx.max()) >= len(sources):
+        raise ValueError(f"choice needs {NUM_LABELS} indices into {len(sources)} sources")
+    return stack[idx, :, torch.arange(NUM_LABELS)].permute(1, 0, 2).contiguous()
+
+
+class SPADEMod(nn.Module):
+    """gamma from the layout alone: conv3x3(19->128) + lrelu, conv3x3(128->C)."""
+
+    def __init__(self, channels: int, labels: int = NUM_LABELS):
+        super().__init__()
+        self.mlp_shared = ConvLayer(labels, 128, 3, activate=True)
+        self.mlp_gamma = ConvLayer(128, channels, 3, activate=False)
+
+    def forward(self, sem: torch.Tensor) -> torch.Tensor:
+        return self.mlp_gamma(self.mlp_shared(sem))
+
+
+class RegionModConv(nn.Module):
+    """``ModulatedConv2d_SEAN``: the input is modulated by gamma = a*style_gamma(region codes) + (1-a)*SPADE(map)."""
+
+    def __init__(self, cin: int, cout: int, k: int, demodulate: bool = True, upsample: bool = False,
+                 only_spade: bool = False):
+        super().__init__()
+        self.cin, self.cout, self.k = cin, cout, k
+        self.demodulate, self.upsample, self.only_spade = demodulate, upsample, only_spade
+        self.blending_gamma = nn.Parameter(torch.zeros(1))
+        self.spade_gamma = SPADEMod(cin)
+        if not only_spade:
+            self.fc_mu = nn.ModuleList(EqualLinear(CODE_DIM, CODE_DIM, bias_init=1) for _ in range(NUM_LABELS))
+            self.style_gamma = ConvLayer(CODE_DIM, cin, 3, activate=False)
+        if upsample:
+            p = (len(TAPS) - 2) - (k - 1)
+            self.blur = Blur(list(TAPS), pad=((p + 1) // 2 + 1, p // 2 + 1), upsample_factor=2)
+        self.scale = 1.0 / math.sqrt(cin * k * k)
+        self.padding = k // 2
+        self.weight = nn.Parameter(torch.randn(cout, cin, k, k))
+
+    # -- style branch ------------------------------------------------------------------------------------------
+    def region_vectors(self, style: torch.Tensor) -> torch.Tensor:
+        """fc_mu[j](style[:, j]) for every region j at once: (B, 19, 64)."""
+        w = torch.stack([m.weight for m in self.fc_mu]) * self.fc_mu[0].scale  # (19, 64, 64)
+        b = torch.stack([m.bias for m in self.fc_mu]) * self.fc_mu[0].lr_mul  # (19, 64)
+        return torch.einsum("jed,bjd->bje", w, style) + b
+
+    def style_gamma_fast(self, style: torch.Tensor, sem: torch.Tensor) -> torch.Tensor:
+        """style_gamma(style map) as a convolution of the one-hot map with code-folded weights."""
+        conv = self.style_gamma[0]
+        u = self.region_vectors(style)  # (B, 19, 64)
+        w = torch.einsum("cdkl,bjd->bcjkl", conv.scaled_weight(), u)  # (B, Cin, 19, 3, 3)
+        bsz = u.shape[0]
+        if sem.shape[0] == 1 and bsz > 1:
+            out = F.conv2d(sem, w.reshape(bsz * self.cin, NUM_LABELS, 3, 3), padding=1)
+            out = out.view(bsz, self.cin, *sem.shape[-2:])
+        else:
+            out = F.conv2d(sem.reshape(1, bsz * NUM_LABELS, *sem.shape[-2:]).to(w.dtype),
+                           w.reshape(bsz * self.cin, NUM_LABELS, 3, 3), padding=1, groups=bsz)
+            out = out.view(bsz, self.cin, *sem.shape[-2:])
+        return out + conv.bias.view(1, -1, 1, 1).to(out.dtype)
+
+    def style_map_reference(self, style: torch.Tensor, sem: torch.Tensor) -> torch.Tensor:
+        """The official per-region loop that paints fc_mu[j](style[j]) over region j."""
+        b, _, h, w = sem.shape
+        codes = torch.zeros((b, style.size(-1), h, w), dtype=style.dtype, device=style.device)
+        for i in range(b):
+            for j in range(sem.shape[1]):
+                mask = sem.bool()[i, j]
+                area = torch.sum(mask)
+                if area > 0:
+                    mu = self.fc_mu[j](style[i][j])
+                    codes[i].masked_scatter_(mask, mu.view(style.size(-1), 1).expand(style.size(-1), area))
+        return codes
+
+    # -- forward -----------------------------------------------------------------------------------------------
+    def gamma(self, style: torch.Tensor, sem: torch.Tensor, spade: torch.Tensor | None, fast: bool) -> torch.Tensor:
+        if spade is None:
+            spade = self.spade_gamma(sem)
+        if self.only_spade:
+            return spade
+        if fast:
+            sg = self.style_gamma_fast(style, sem)
+        else:
+            sg = self.style_gamma(self.style_map_reference(style, sem))
+        a = torch.sigmoid(self.blending_gamma).to(sg.dtype)
+        return a * sg + (1 - a) * spade
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor, sem: torch.Tensor, spade: torch.Tensor | None = None,
+                fast: bool = True) -> torch.Tensor:
+        """x (B, Cin, h, w); style (B, 19, 64); sem: one-hot already at (h, w); spade: cached SPADE gamma."""
+        h, w = x.shape[-2:]
+        g = self.gamma(style, sem, spade, fast)
+        weight = (self.weight * self.scale).to(x.dtype)
+        xg = g * x
+        if self.upsample:
+            out = self.blur(F.conv_transpose2d(xg, weight.transpose(0, 1), padding=0, stride=2))
+        else:
+            out = F.conv2d(xg, weight, padding=self.padding)
+        if self.demodulate:
+            if fast:
+                s = window_sums((g.float() ** 2), self.k)  # (B, Cin, k, k), float32 for accuracy
+                demod = torch.einsum("ocij,bcij->bo", weight.float() ** 2, s) / (h * w)
+            else:
+                demod = F.conv2d(g**2, weight**2, padding=self.padding).sum([2, 3]) / (h * w)
+            out = out * torch.rsqrt(demod + 1e-8).to(out.dtype)[:, :, None, None]
+        return out
+
+
+class NoiseInjection(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return x + self.weight.to(x.dtype) * noise.to(x.dtype)
+
+
+class StyledConv(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int, upsample: bool = False, only_spade: bool = False):
+        super().__init__()
+        self.conv = RegionModConv(cin, cout, k, upsample=upsample, only_spade=only_spade)
+        self.noise = NoiseInjection()
+        self.activate = FusedLeakyReLU(cout)
+
+    def forward(self, x, style, sem, noise, spade=None, fast=True):
+        return self.activate(self.noise(self.conv(x, style, sem, spade, fast), noise))
+
+
+class ToRGB(nn.Module):
+    def __init__(self, cin: int, upsample: bool = True, only_spade: bool = False):
+        super().__init__()
+        if upsample:
+            self.upsample = Upsample(list(TAPS))
+        self.conv = RegionModConv(cin, 3, 1, demodulate=False, only_spade=only_spade)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+
+    def forward(self, x, style, sem, skip=None, spade=None, fast=True):
+        out = self.conv(x, style, sem, spade, fast) + self.bias.to(x.dtype)
+        if skip is not None:
+            out = out + self.upsample(skip)
+        return out
+
+
+class RegionEncoder(nn.Module):
+    """The official ``Zencoder``: a 64-channel code map at 64x64, mean-pooled per region."""
+
+    def __init__(self, size: int, ngf: int = 32):
+        super().__init__()
+        n_down = 3 if size == 512 else 2
+        layers: list[nn.Module] = [ConvLayer(3, ngf, 3)]
+        for i in range(n_down):
+            layers.append(ConvLayer(ngf * 2**i, ngf * 2 ** (i + 1), 3, downsample=True))
+        mult = 2**n_down
+        layers.append(ConvLayer(ngf * mult, ngf * mult * 2, 3, upsample=True))
+        layers.append(ConvLayer(ngf * mult * 2, CODE_DIM, 3, downsample=True))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, rgb: torch.Tensor, sem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(codes (B, 19, 64), present (B, 19) bool). Rows of absent regions are exactly 0."""
+        codes = self.model(rgb).float()
+        sem = resize_nearest(sem, codes.shape[-2:]).float()
+        counts = sem.sum((2, 3))
+        sums = torch.einsum("bjhw,bdhw->bjd", sem, codes)
+        present = counts > 0
+        out = torch.where(present[..., None], sums / counts.clamp_min(1)[..., None], torch.zeros_like(sums))
+        return out, present
+
+
+@dataclass
+class MapFeatures:
+    """Everything the generator computes from the layout alone (valid for one map, any style)."""
+
+    sem: torch.Tensor  # (B, 19, S, S) one-hot
+    stem: torch.Tensor  # (B, 512, 8, 8)
+    sems: dict = field(default_factory=dict)  # resolution -> one-hot at that resolution
+    spade: dict = field(default_factory=dict)  # layer name -> SPADE gamma
+
+
+class SynGenerator(nn.Module):
+    """SMILE_SYN generator (``Generator(size, input_seg=64, encoder=True)``) with mapping network and encoder."""
+
+    def __init__(self, size: int = 256, impl: str = "fast"):
+        super().__init__()
+        if size not in (256, 512):
+            raise ValueError(f"SMILE_SYN exists for sizes 256 and 512, not {size}")
+        self.size = size
+        self.impl = impl
+        self.style = nn.Sequential(PixelNorm(), *[EqualLinear(STYLE_DIM, STYLE_DIM, lr_mul=0.01, activation=True)
+                                                  for _ in range(8)])
+        self.encoder = RegionEncoder(size)
+        channels = {4: 512, 8: 512, 16: 512, 32: 256, 64: 256, 128: 128, 256: 64, 512: 32}
+        self.input_sem_size = 64
+        self.input = nn.Sequential(
+            ConvLayer(NUM_LABELS, 256, 3), ConvLayer(256, 256, 3, downsample=True),
+            ConvLayer(256, 256, 3, downsample=True), ConvLayer(256, channels[4], 3, downsample=True))
+        self.log_size = int(math.log2(size)) - 3 + 2  # stem output is 8x8
+        self.num_layers = (self.log_size - 2) * 2 + 1
+        self.conv1 = StyledConv(channels[4], channels[4], 3)
+        self.to_rgb1 = ToRGB(channels[4], upsample=False)
+        self.convs = nn.ModuleList()
+        self.to_rgbs = nn.ModuleList()
+        self.noises = nn.Module()
+        for layer_idx in range(self.num_layers):
+            res = (layer_idx + 8) // 2
+            self.noises.register_buffer(f"noise_{layer_idx}", torch.randn(1, 1, 2**res, 2**res))
+        cin = channels[4]
+        for i in range(3, self.log_size + 1):
+            cout = channels[2**i]
+            last = i == self.log_size  # the last level is SPADE-only ("drop_last_sean")
+            self.convs.append(StyledConv(cin, cout, 3, upsample=True, only_spade=last))
+            self.convs.append(StyledConv(cout, cout, 3, only_spade=last))
+            self.to_rgbs.append(ToRGB(cout, only_spade=last))
+            cin = cout
+        self.n_latent = self.log_size * 2 - 2
+
+    # -- official-compatible loading ---------------------------------------------------------------------------
+    def load_official(self, source) -> None:
+        """Load an official checkpoint (path or dict, ``g_ema`` container or plain state_dict), strict."""
+        from .checkpoint import load_state_dict_strict
+
+        load_state_dict_strict(self, source, container="g_ema")
+
+    # -- styles ------------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, rgb: torch.Tensor, sem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Region codes of a photo: rgb (B, 3, S, S) in [-1, 1], sem one-hot -> ((B, 19, 64), present (B, 19))."""
+        return self.encoder(rgb, sem)
+
+    @torch.no_grad()
+    def map_style(self, z: torch.Tensor) -> torch.Tensor:
+        """Random per-region styles: z (B, 1216) ~ N(0, I) -> (B, 19, 64)."""
+        return self.style(z).view(-1, NUM_LABELS, CODE_DIM)
+
+    def random_z(self, seed: int, batch: int = 1) -> torch.Tensor:
+        g = torch.Generator().manual_seed(int(seed))
+        return torch.randn(batch, STYLE_DIM, generator=g)
+
+    def make_noise(self, seed: int = 0, device: torch.device | str = "cpu") -> list[torch.Tensor]:
+        """The official ``make_noise``: same values, from a local generator (the process RNG is untouched)."""
+        g = torch.Generator().manual_seed(seed)
+        noises = [torch.randn(1, 1, 8, 8, generator=g)]
+        for layer_idx in range(self.num_layers):
+            res = (layer_idx + 8) // 2
+            noises.append(torch.randn(1, 1, 2**res, 2**res, generator=g))
+        return [n.to(device) for n in noises[: self.num_layers + 1]]
+
+    # -- synthesis ---------------------------------------------------------------------------------------------
+    def _layers(self):
+        """(name, StyledConv/ToRGB module, resolution of its input) in forward order."""
+        yield "conv1", self.conv1, 8
+        yield "to_rgb1", self.to_rgb1, 8
+        res = 8
+        for li in range(len(self.to_rgbs)):
+            yield f"convs.{2 * li}", self.convs[2 * li], res
+            res *= 2
+            yield f"convs.{2 * li + 1}", self.convs[2 * li + 1], res
+            yield f"to_rgbs.{li}", self.to_rgbs[li], res
+
+    @torch.no_grad()
+    def map_features(self, sem: torch.Tensor, dtype: torch.dtype | None = None) -> MapFeatures:
+        """Everything that depends only on the layout; reuse it for every style of the same map."""
+        dtype = dtype or sem.dtype
+        sem = sem.to(dtype)
+        stem = self.input(resize_nearest(sem, (self.input_sem_size, self.input_sem_size)))
+        feats = MapFeatures(sem=sem, stem=stem)
+        for name, layer, res in self._layers():
+            s = feats.sems.setdefault(res, resize_nearest(sem, (res, res)))
+            feats.spade[name] = layer.conv.spade_gamma(s)
+        return feats
+
+    @torch.no_grad()
+    def synthesize(self, sem: torch.Tensor, style: torch.Tensor, noise: list[torch.Tensor] | None = None,
+                   features: MapFeatures | None = None) -> torch.Tensor:
+        """Render: sem one-hot (B or 1, 19, S, S), style (B, 19, 64) or (B, 1216) -> image (B, 3, S, S).
+
+        The output is the raw network output (official range, roughly [-1, 1], no tanh); ``noise`` defaults to
+        ``make_noise(0)`` as the official wrapper uses.
+        """
+        style = style.reshape(style.shape[0], NUM_LABELS, CODE_DIM)
+        if noise is None:
+            noise = self.make_noise(0, sem.device)
+        fast = self.impl == "fast"
+        if not fast:
+            return self._forward_reference(sem, style.float(), noise)
+        if features is None:
+            features = self.map_features(sem, dtype=style.dtype)
+        dt = features.stem.dtype
+        style = style.to(dt)
+        out = features.stem
+        if out.shape[0] != style.shape[0]:
+            out = out.expand(style.shape[0], -1, -1, -1)
+        skip = None
+        ni = 0
+        for name, layer, res in self._layers():
+            args = (style, features.sems[res])
+            if isinstance(layer, ToRGB):
+                skip = layer(out, *args, skip, spade=features.spade[name], fast=True)
+            else:
+                out = layer(out, *args, noise[ni], spade=features.spade[name], fast=True)
+                ni += 1
+        return skip.float()
+
+    def _forward_reference(self, sem: torch.Tensor, style: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
+        """The official forward, step by step (nearest-resizing the map inside every layer)."""
+        out = self.input(F.interpolate(sem, (self.input_sem_size, self.input_sem_size), mode="nearest"))
+        skip = None
+        ni = 0
+        for _name, layer, _res in self._layers():
+            s = F.interpolate(sem, out.shape[-2:], mode="nearest")
+            if isinstance(layer, ToRGB):
+                skip = layer(out, style, s, skip, fast=False)
+            else:
+                out = layer(out, style, s, noise[ni], fast=False)
+                ni += 1
+        return skip

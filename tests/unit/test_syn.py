@@ -1,0 +1,162 @@
+"""SMILE_SYN: official key layout, strict safe loading, golden equality, style helpers, batching."""
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from smile_studio.golden import compare_continuous, syn_checks, synth_state_dict
+from smile_studio.nets.checkpoint import CheckpointError
+from smile_studio.nets.syn import SynGenerator, apply_region_codes, fill_missing_codes, mix_styles, one_hot
+
+
+def _listing(shared_dir, size):
+    text = (shared_dir / "docs" / "smile_syn_state_dict.txt").read_text()
+    section = text.split("SECTION 2")[0] if size == 256 else text.split("SECTION 2")[1]
+    return [(k, tuple(int(x) for x in s.split(",") if x.strip()))
+            for k, s in re.findall(r"^(\S+)\t\(([\d, ]*)\)", section, re.M)]
+
+
+@pytest.mark.parametrize("size", [256, 512])
+def test_state_dict_equals_official_listing(shared_dir, size):
+    ours = [(k, tuple(v.shape)) for k, v in SynGenerator(size).state_dict().items()]
+    assert ours == _listing(shared_dir, size)
+    assert len(ours) == {256: 752, 512: 902}[size]
+
+
+@pytest.fixture(scope="module")
+def golden_syn(golden_dir):
+    d = np.load(golden_dir / "syn256_seed1.npz")
+    sd = synth_state_dict(golden_dir / "manifests" / "syn256_G.json", 1)
+    gen = SynGenerator(256).eval()
+    gen.load_official(sd)
+    return {k: d[k] for k in d.files}, sd, gen
+
+
+def test_official_layout_checkpoint_loads_strict(tmp_path, golden_syn):
+    _, sd, gen = golden_syn
+    path = tmp_path / "smileSYN_256.pth"
+    torch.save({"g_ema": sd, "g": {"x": torch.zeros(1)}, "d": {}, "g_optim": {}}, path)
+    fresh = SynGenerator(256)
+    fresh.load_official(path)
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(v, sd[k]), k
+
+
+def test_bad_checkpoints_name_file_and_first_bad_key(tmp_path, golden_syn):
+    _, sd, _ = golden_syn
+    gen = SynGenerator(256)
+    wrong = dict(sd)
+    wrong["conv1.conv.weight"] = torch.zeros(3, 3)
+    p = tmp_path / "wrong.pth"
+    torch.save({"g_ema": wrong}, p)
+    with pytest.raises(CheckpointError, match=r"wrong\.pth.*'conv1\.conv\.weight' has shape \(3, 3\)"):
+        gen.load_official(p)
+    missing = {k: v for k, v in sd.items() if k != "style.3.bias"}
+    torch.save({"g_ema": missing}, p)
+    with pytest.raises(CheckpointError, match=r"missing key 'style\.3\.bias'"):
+        gen.load_official(p)
+    good = tmp_path / "good.pth"
+    torch.save({"g_ema": sd}, good)
+    trunc = tmp_path / "trunc.pth"
+    trunc.write_bytes(good.read_bytes()[:100_000])
+    with pytest.raises(CheckpointError, match=r"trunc\.pth.*truncated or damaged"):
+        gen.load_official(trunc)
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        gen.load_official(tmp_path / "absent.pth")
+    sem512 = SynGenerator(512)
+    with pytest.raises(CheckpointError, match="good.pth"):
+        sem512.load_official(good)
+
+
+def test_pickled_code_is_never_executed(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    p = tmp_path / "evil.pth"
+    torch.save({"g_ema": Evil()}, p)
+    with pytest.raises(CheckpointError, match="refused"):
+        SynGenerator(256).load_official(p)
+
+
+def test_golden_outputs_match(golden_syn, golden_dir):
+    d, _, _ = golden_syn
+    import json
+
+    meta = json.loads((golden_dir / "syn256_seed1.json").read_text())
+    results = [c for c in syn_checks(d, meta, golden_dir / "manifests") if not isinstance(c, str)]
+    names = {c.name for c in results}
+    assert {"codes_A", "codes_B", "style_mapping", "fill_codes", "noise_00", "noise_10", "img_i", "img_ii",
+            "img_iii", "img_iv"} <= names
+    failed = [c for c in results if not c.passed]
+    assert not failed, failed
+
+
+def test_reference_impl_equals_fast_impl(golden_syn):
+    d, sd, gen = golden_syn
+    ref = SynGenerator(256, impl="reference").eval()
+    ref.load_official(sd)
+    sem = torch.from_numpy(d["semE"])
+    style = torch.from_numpy(d["style_iv"])
+    a = gen.synthesize(sem, style)
+    b = ref.synthesize(sem, style)
+    assert compare_continuous("fast vs reference", a.numpy(), b.numpy()).passed
+
+
+def test_make_noise_leaves_global_rng_untouched(golden_syn):
+    d, _, gen = golden_syn
+    torch.manual_seed(1234)
+    expected = torch.randn(3)
+    torch.manual_seed(1234)
+    noise = gen.make_noise(0)
+    assert torch.equal(torch.randn(3), expected)
+    assert torch.equal(noise[0], torch.from_numpy(d["noise_00"]))
+    assert len(noise) == 12 and noise[-1].shape[-1] == 512  # the official list ends with an unused 2S x 2S entry
+
+
+def test_batch_and_cached_map_features_match_single_renders(golden_syn):
+    d, _, gen = golden_syn
+    sem = torch.from_numpy(d["semA"])
+    styles = torch.cat([torch.from_numpy(d["style_i"]), torch.from_numpy(d["style_ii"])]).view(2, 19, 64)
+    feats = gen.map_features(sem)
+    batch = gen.synthesize(sem, styles, features=feats)  # sem batch 1 broadcast over 2 styles
+    assert batch.shape == (2, 3, 256, 256)
+    for i, key in enumerate(["img_i", "img_ii"]):
+        assert compare_continuous(key, batch[i:i + 1].numpy(), d[key]).passed
+    both = gen.synthesize(sem.expand(2, -1, -1, -1).contiguous(), styles)
+    assert compare_continuous("batched sem", both.numpy(), batch.numpy()).passed
+
+
+def test_style_helpers_copy_whole_codes():
+    a = torch.randn(2, 19, 64)
+    b = torch.randn(2, 19, 64)
+    mixed = mix_styles([a, b], [1 if j == 13 else 0 for j in range(19)])
+    assert torch.equal(mixed[:, 13], b[:, 13]) and torch.equal(mixed[:, 12], a[:, 12])
+    with pytest.raises(ValueError):
+        mix_styles([a, b], [2] * 19)
+    present = torch.ones(2, 19, dtype=torch.bool)
+    present[:, 3] = False
+    filled = fill_missing_codes(a, present, b)
+    assert torch.equal(filled[:, 3], b[:, 3]) and torch.equal(filled[:, 4], a[:, 4])
+    ref = b.clone()
+    ref[0, 13] = 0  # the reference lacks hair in sample 0
+    out = apply_region_codes(a, ref, [13], present)
+    assert torch.equal(out[0, 13], a[0, 13]) and torch.equal(out[1, 13], b[1, 13])
+
+
+def test_one_hot_matches_scatter_mask():
+    lab = torch.tensor([[[0, 13], [18, 1]]])
+    oh = one_hot(lab)
+    assert oh.shape == (1, 19, 2, 2) and oh[0, 13, 0, 1] == 1 and oh.sum() == 4
+
+
+def test_cli_verify_golden(golden_dir, capsys):
+    from smile_studio.cli import main
+
+    code = main(["verify-golden", str(golden_dir), "-q"])
+    out = capsys.readouterr().out
+    assert "FAIL" not in out
+    assert re.search(r"(\d+) outputs checked, \1 passed, 0 failed", out)
+    assert code == 0
