@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import Blur, ConvLayer, EqualLinear, FusedLeakyReLU, PixelNorm, Upsample
+from .layers import SQRT2, Blur, ConvLayer, EqualLinear, FusedLeakyReLU, PixelNorm, Upsample, literal_upfirdn2d
 
 NUM_LABELS = 19
 CODE_DIM = 64
@@ -39,33 +39,35 @@ def resize_nearest(sem: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return sem if tuple(sem.shape[-2:]) == tuple(size) else F.interpolate(sem, size=size, mode="nearest")
 
 
-def window_sums(x: torch.Tensor, k: int) -> torch.Tensor:
-    """For a k x k 'same' convolution (zero padding k//2): S[b, c, i, j] = sum of x over the input positions that
-    kernel tap (i, j) touches, over all output positions. Then sum_hw conv(x, w) = sum_{c,i,j} w[o, c, i, j] S."""
-    p = k // 2
-    h, w = x.shape[-2:]
-    cols = x.sum(2)  # (B, C, W): summed over rows
-    row_parts = []
-    for i in range(k):
-        off = i - p  # input row = output row + off
-        t = cols
-        if off < 0:
-            t = t - x[:, :, h + off:, :].sum(2)
-        elif off > 0:
-            t = t - x[:, :, :off, :].sum(2)
-        row_parts.append(t)
+def window_sums(g2: torch.Tensor, k: int) -> torch.Tensor:
+    """Border-exact window sums for a k x k 'same' convolution (zero padding k//2), k in (1, 3).
+
+    S[b, c, i, j] = sum of ``g2`` over the input positions that kernel tap (i, j) touches across all output
+    positions, so that ``sum_hw conv2d(g2, w, padding=k//2) = sum_{c,i,j} w[o, c, i, j] * S[b, c, i, j]``.
+    Tap i = 0 (offset -1) never sees the last row, tap i = 2 never sees the first row; likewise for columns.
+    """
+    total = g2.sum((2, 3), dtype=torch.float32)
+    if k == 1:
+        return total[:, :, None, None]
+    if k != 3:
+        raise ValueError("window sums are implemented for 1x1 and 3x3 kernels")
+    first_row, last_row = g2[:, :, 0, :].sum(-1, dtype=torch.float32), g2[:, :, -1, :].sum(-1, dtype=torch.float32)
+    first_col, last_col = g2[:, :, :, 0].sum(-1, dtype=torch.float32), g2[:, :, :, -1].sum(-1, dtype=torch.float32)
+    rows = (last_row, None, first_row)  # row excluded by tap i
+    cols = (last_col, None, first_col)  # column excluded by tap j
+    corner = {(0, 0): g2[:, :, -1, -1], (0, 2): g2[:, :, -1, 0], (2, 0): g2[:, :, 0, -1], (2, 2): g2[:, :, 0, 0]}
     out = []
-    for t in row_parts:
-        total = t.sum(-1)
+    for i in range(3):
         row = []
-        for j in range(k):
-            off = j - p
-            s = total
-            if off < 0:
-                s = s - t[:, :, w + off:].sum(-1)
-            elif off > 0:
-                s = s - t[:, :, :off].sum(-1)
-            row.append(s)
+        for j in range(3):
+            v = total
+            if rows[i] is not None:
+                v = v - rows[i]
+            if cols[j] is not None:
+                v = v - cols[j]
+            if (i, j) in corner:
+                v = v + corner[(i, j)].float()
+            row.append(v)
         out.append(torch.stack(row, -1))
     return torch.stack(out, -2)
 
@@ -145,19 +147,48 @@ class RegionModConv(nn.Module):
         return torch.einsum("jed,bjd->bje", w, style) + b
 
     def style_gamma_fast(self, style: torch.Tensor, sem: torch.Tensor) -> torch.Tensor:
-        """style_gamma(style map) as a convolution of the one-hot map with code-folded weights."""
+        """sigmoid(b) * style_gamma(style map), as a convolution of the one-hot map with code-folded weights.
+
+        A 3x3 convolution of a map that is constant per region j (value u_j) equals a convolution of the one-hot
+        map with weights W'[c, j] = sum_d W[c, d] u_j[d]: 19 input channels instead of 64, no style map built.
+        """
         conv = self.style_gamma[0]
+        a = torch.sigmoid(self.blending_gamma)
         u = self.region_vectors(style)  # (B, 19, 64)
-        w = torch.einsum("cdkl,bjd->bcjkl", conv.scaled_weight(), u)  # (B, Cin, 19, 3, 3)
-        bsz = u.shape[0]
-        if sem.shape[0] == 1 and bsz > 1:
+        w = torch.einsum("cdkl,bjd->bcjkl", conv.scaled_weight().to(u.dtype) * a.to(u.dtype), u)
+        bias = (conv.bias * a).to(sem.dtype)
+        bsz, h, wd = u.shape[0], sem.shape[-2], sem.shape[-1]
+        w = w.to(sem.dtype)
+        if bsz == 1:
+            return F.conv2d(sem, w[0], bias=bias, padding=1)
+        if sem.shape[0] == 1:
             out = F.conv2d(sem, w.reshape(bsz * self.cin, NUM_LABELS, 3, 3), padding=1)
-            out = out.view(bsz, self.cin, *sem.shape[-2:])
-        else:
-            out = F.conv2d(sem.reshape(1, bsz * NUM_LABELS, *sem.shape[-2:]).to(w.dtype),
-                           w.reshape(bsz * self.cin, NUM_LABELS, 3, 3), padding=1, groups=bsz)
-            out = out.view(bsz, self.cin, *sem.shape[-2:])
-        return out + conv.bias.view(1, -1, 1, 1).to(out.dtype)
+            return out.reshape(bsz, self.cin, h, wd) + bias.view(1, -1, 1, 1)
+        out = F.conv2d(sem.reshape(1, bsz * NUM_LABELS, h, wd), w.reshape(bsz * self.cin, NUM_LABELS, 3, 3),
+                       padding=1, groups=bsz)
+        return out.reshape(bsz, self.cin, h, wd) + bias.view(1, -1, 1, 1)
+
+    def spade_term(self, sem: torch.Tensor) -> torch.Tensor:
+        """The map-only part of gamma: (1 - sigmoid(b)) * SPADE(map), or SPADE(map) on SPADE-only layers."""
+        spade = self.spade_gamma(sem)
+        if self.only_spade:
+            return spade
+        return spade * (1 - torch.sigmoid(self.blending_gamma)).to(spade.dtype)
+
+    def gamma_fast(self, style: torch.Tensor, sem: torch.Tensor, spade_term: torch.Tensor) -> torch.Tensor:
+        if self.only_spade:
+            return spade_term
+        g = self.style_gamma_fast(style, sem)
+        if g.shape == spade_term.shape:
+            return g.add_(spade_term)
+        return g + spade_term
+
+    def demod_fast(self, g: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """rsqrt(sum_hw conv(g^2, W^2) / HW + 1e-8) from window sums of g^2: (B, Cout) float32."""
+        h, w = g.shape[-2:]
+        s = window_sums(g * g, self.k)
+        d = torch.einsum("ocij,bcij->bo", weight.float() ** 2, s) / (h * w)
+        return torch.rsqrt(d + 1e-8)
 
     def style_map_reference(self, style: torch.Tensor, sem: torch.Tensor) -> torch.Tensor:
         """The official per-region loop that paints fc_mu[j](style[j]) over region j."""
@@ -172,37 +203,22 @@ class RegionModConv(nn.Module):
                     codes[i].masked_scatter_(mask, mu.view(style.size(-1), 1).expand(style.size(-1), area))
         return codes
 
-    # -- forward -----------------------------------------------------------------------------------------------
-    def gamma(self, style: torch.Tensor, sem: torch.Tensor, spade: torch.Tensor | None, fast: bool) -> torch.Tensor:
-        if spade is None:
-            spade = self.spade_gamma(sem)
-        if self.only_spade:
-            return spade
-        if fast:
-            sg = self.style_gamma_fast(style, sem)
-        else:
-            sg = self.style_gamma(self.style_map_reference(style, sem))
-        a = torch.sigmoid(self.blending_gamma).to(sg.dtype)
-        return a * sg + (1 - a) * spade
-
-    def forward(self, x: torch.Tensor, style: torch.Tensor, sem: torch.Tensor, spade: torch.Tensor | None = None,
-                fast: bool = True) -> torch.Tensor:
-        """x (B, Cin, h, w); style (B, 19, 64); sem: one-hot already at (h, w); spade: cached SPADE gamma."""
+    def forward(self, x: torch.Tensor, style: torch.Tensor, sem: torch.Tensor) -> torch.Tensor:
+        """The official forward, literally: x (B, Cin, h, w); style (B, 19, 64); sem one-hot at (h, w)."""
         h, w = x.shape[-2:]
-        g = self.gamma(style, sem, spade, fast)
-        weight = (self.weight * self.scale).to(x.dtype)
+        g = self.spade_gamma(sem)
+        if not self.only_spade:
+            a = torch.sigmoid(self.blending_gamma)
+            g = a * self.style_gamma(self.style_map_reference(style, sem)) + (1 - a) * g
+        weight = self.weight * self.scale
         xg = g * x
         if self.upsample:
             out = self.blur(F.conv_transpose2d(xg, weight.transpose(0, 1), padding=0, stride=2))
         else:
             out = F.conv2d(xg, weight, padding=self.padding)
         if self.demodulate:
-            if fast:
-                s = window_sums((g.float() ** 2), self.k)  # (B, Cin, k, k), float32 for accuracy
-                demod = torch.einsum("ocij,bcij->bo", weight.float() ** 2, s) / (h * w)
-            else:
-                demod = F.conv2d(g**2, weight**2, padding=self.padding).sum([2, 3]) / (h * w)
-            out = out * torch.rsqrt(demod + 1e-8).to(out.dtype)[:, :, None, None]
+            demod = F.conv2d(g**2, weight**2, padding=self.padding).sum([2, 3]) / (h * w)
+            out = out * torch.rsqrt(demod + 1e-8)[:, :, None, None]
         return out
 
 
@@ -222,8 +238,36 @@ class StyledConv(nn.Module):
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(cout)
 
-    def forward(self, x, style, sem, noise, spade=None, fast=True):
-        return self.activate(self.noise(self.conv(x, style, sem, spade, fast), noise))
+    def forward(self, x, style, sem, noise, spade=None, fast=False):
+        if fast:
+            return self.forward_fast(x, style, sem, noise, spade)
+        return self.activate(self.noise(self.conv(x, style, sem), noise))
+
+    def forward_fast(self, x, style, sem, noise, spade_term):
+        """The same maths with fewer passes over memory: demodulation and the activation gain sqrt(2) are folded
+        into the convolution weights (lrelu(s*y) = s*lrelu(y) for s > 0), bias and noise are added in place."""
+        conv = self.conv
+        g = conv.gamma_fast(style, sem, spade_term)
+        weight = (conv.weight * conv.scale).to(x.dtype)
+        gain = conv.demod_fast(g, weight) * SQRT2  # (B, Cout)
+        xg = x * g
+        bias = (self.activate.bias * SQRT2).to(x.dtype)
+        bsz = xg.shape[0]
+        if bsz == 1:
+            w_eff = weight * gain[0].to(x.dtype).view(-1, 1, 1, 1)
+            if conv.upsample:
+                out = conv.blur(F.conv_transpose2d(xg, w_eff.transpose(0, 1), stride=2))
+                out.add_(bias.view(1, -1, 1, 1))
+            else:
+                out = F.conv2d(xg, w_eff, bias=bias, padding=conv.padding)
+        else:
+            if conv.upsample:
+                out = conv.blur(F.conv_transpose2d(xg, weight.transpose(0, 1), stride=2))
+            else:
+                out = F.conv2d(xg, weight, padding=conv.padding)
+            out.mul_(gain.to(x.dtype)[:, :, None, None]).add_(bias.view(1, -1, 1, 1))
+        out.add_(noise.to(x.dtype) * (self.noise.weight * SQRT2).to(x.dtype))
+        return F.leaky_relu_(out, 0.2)
 
 
 class ToRGB(nn.Module):
@@ -234,8 +278,15 @@ class ToRGB(nn.Module):
         self.conv = RegionModConv(cin, 3, 1, demodulate=False, only_spade=only_spade)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
 
-    def forward(self, x, style, sem, skip=None, spade=None, fast=True):
-        out = self.conv(x, style, sem, spade, fast) + self.bias.to(x.dtype)
+    def forward(self, x, style, sem, skip=None, spade=None, fast=False):
+        if fast:
+            # The image is accumulated in float32 whatever the compute dtype: it is a sum over levels whose
+            # rounding in bf16 (8 bits) would cost ~1e-2 on values of a few units.
+            g = self.conv.gamma_fast(style, sem, spade)
+            xg = (x * g).float()
+            out = F.conv2d(xg, self.conv.weight.float() * self.conv.scale, bias=self.bias.view(-1).float())
+        else:
+            out = self.conv(x, style, sem) + self.bias.to(x.dtype)
         if skip is not None:
             out = out + self.upsample(skip)
         return out
@@ -360,12 +411,14 @@ class SynGenerator(nn.Module):
     def map_features(self, sem: torch.Tensor, dtype: torch.dtype | None = None) -> MapFeatures:
         """Everything that depends only on the layout; reuse it for every style of the same map."""
         dtype = dtype or sem.dtype
-        sem = sem.to(dtype)
+        sem = sem.to(dtype).contiguous(memory_format=torch.channels_last)
         stem = self.input(resize_nearest(sem, (self.input_sem_size, self.input_sem_size)))
         feats = MapFeatures(sem=sem, stem=stem)
         for name, layer, res in self._layers():
-            s = feats.sems.setdefault(res, resize_nearest(sem, (res, res)))
-            feats.spade[name] = layer.conv.spade_gamma(s)
+            s = feats.sems.get(res)
+            if s is None:
+                s = feats.sems[res] = resize_nearest(sem, (res, res)).contiguous(memory_format=torch.channels_last)
+            feats.spade[name] = layer.conv.spade_term(s)
         return feats
 
     @torch.no_grad()
@@ -402,6 +455,10 @@ class SynGenerator(nn.Module):
 
     def _forward_reference(self, sem: torch.Tensor, style: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
         """The official forward, step by step (nearest-resizing the map inside every layer)."""
+        with literal_upfirdn2d():
+            return self._forward_literal(sem, style, noise)
+
+    def _forward_literal(self, sem: torch.Tensor, style: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
         out = self.input(F.interpolate(sem, (self.input_sem_size, self.input_sem_size), mode="nearest"))
         skip = None
         ni = 0
