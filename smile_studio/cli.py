@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, device and engines available")
     p.set_defaults(func=_cmd_info)
 
+    from .headless import add_edit_arguments
+
+    p = sub.add_parser("edit", help="edit attributes / styles of a photo or map and render it, headless")
+    add_edit_arguments(p)
+    p.set_defaults(func=_cmd_edit)
+
     p = sub.add_parser("verify-golden", help="compare our networks with official-code fixtures in DIR")
     p.add_argument("dir", help="a directory laid out like shared/golden (npz + json + manifests/)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")

@@ -1,0 +1,1 @@
+"""What the app and the CLI call: layout engines (attribute edits) and render engines (map -> image)."""

@@ -1,0 +1,96 @@
+"""The two engine protocols the app, the CLI and the tests program against.
+
+* :class:`LayoutEngine` (the SMILE_SEM side) rewrites a label map so that it shows a new attribute state.
+* :class:`RenderEngine` (the SMILE_SYN side) turns a label map plus per-region style choices into an image.
+
+Requests and results are frozen dataclasses holding numpy arrays, so workers on other threads exchange snapshots,
+never widgets or documents. Engines raise :class:`EngineError` for requests they cannot serve (with a sentence for
+the user); anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..core.document import Reference, StyleSource
+from ..core.labels import ATTRIBUTES, NUM_CLASSES, validate_attributes
+
+
+class EngineError(RuntimeError):
+    """A request an engine cannot serve; str(error) is for the user."""
+
+
+@dataclass(frozen=True)
+class LayoutRequest:
+    labels: np.ndarray  # (H, W) uint8
+    current: dict  # complete attribute state of ``labels``
+    target: dict  # attribute -> new value, any subset of the six
+    seed: int = 0
+    psi: float = 1.0  # 0 = the mean shape / style, 1 = full variation
+    variations: int = 1
+    reference_labels: np.ndarray | None = None  # reference mode when set
+    reference_attributes: dict | None = None
+    photo: np.ndarray | None = None  # aligned photo of ``labels`` (the neural engine's landmark heatmaps use it)
+
+    def new_state(self) -> dict:
+        state = dict(validate_attributes(self.current))
+        state.update(self.target)
+        return validate_attributes(state)
+
+    def changed_attributes(self) -> list[str]:
+        new = self.new_state()
+        cur = validate_attributes(self.current)
+        return [a.key for a in ATTRIBUTES if new[a.key] != cur[a.key]]
+
+
+@dataclass(frozen=True)
+class LayoutResult:
+    maps: tuple  # one (H, W) uint8 map per variation
+    attributes: dict  # the new attribute state
+    seeds: tuple  # the seed of each variation
+    engine: str
+    style: np.ndarray | None = None  # SEM style per variation (V, 6, 64), or None for the offline engine
+    notes: tuple = ()  # things the user should know (e.g. "no ears visible: earrings not added")
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.maps[0]
+
+    def class_changes(self, before: np.ndarray, index: int = 0) -> np.ndarray:
+        """Per-class pixel count difference (after - before), shape (19,)."""
+        after = self.maps[index]
+        return (np.bincount(after.reshape(-1), minlength=NUM_CLASSES).astype(np.int64)
+                - np.bincount(before.reshape(-1), minlength=NUM_CLASSES).astype(np.int64))
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    labels: np.ndarray  # (H, W) uint8: the layout to render
+    photo: np.ndarray | None = None  # aligned source photo (H, W, 3) uint8
+    source_labels: np.ndarray | None = None  # the layout of ``photo``
+    styles: tuple = field(default_factory=lambda: (StyleSource(),) * NUM_CLASSES)
+    references: tuple = ()  # Reference objects that styles may name
+    size: int | None = None  # output side; None = the map's
+    request_id: int = 0
+
+    def reference(self, ref_id: str | None) -> Reference | None:
+        return next((r for r in self.references if r.id == ref_id), None)
+
+
+@runtime_checkable
+class LayoutEngine(Protocol):
+    name: str
+    description: str
+
+    def edit(self, request: LayoutRequest) -> LayoutResult: ...
+
+
+@runtime_checkable
+class RenderEngine(Protocol):
+    name: str
+    description: str
+
+    def render(self, request: RenderRequest) -> np.ndarray: ...

@@ -1,0 +1,1 @@
+"""Photo pipeline: detect, align, parse, paste back."""

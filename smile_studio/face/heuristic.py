@@ -1,0 +1,187 @@
+"""Offline photo pipeline: detect, align and parse a face with classical vision (no learned face weights).
+
+Detection uses OpenCV's bundled Haar cascades (face, then eyes inside it). The photo is aligned by a similarity
+transform that puts the eyes where CelebA-HQ aligned crops have them. The 19-class map is a parametric face
+template scaled to the eye distance (skin, brows, eyes, nose, lips, ears, neck), refined by a skin-colour model
+learnt from the cheeks, plus GrabCut for the person's silhouette, which separates hair (above and beside the
+face), clothes (below the neck) and background. It is a real but approximate parser; the official BiSeNet
+parser replaces it when its weights are installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..core.labels import CLASS_BY_KEY as K
+
+# Canonical geometry of a CelebA-HQ aligned crop, in units of the crop side (measured on sample maps).
+EYE_R = (0.375, 0.477)  # subject's right eye, image left
+EYE_L = (0.623, 0.477)
+
+
+class NoFaceDetected(ValueError):
+    """No face was found; the user can place the eyes by hand instead."""
+
+
+@dataclass(frozen=True)
+class ParsedFace:
+    crop: np.ndarray  # (S, S, 3) uint8 aligned photo
+    labels: np.ndarray  # (S, S) uint8 map
+    alignment: np.ndarray  # (2, 3) affine: crop pixel -> original pixel
+    eyes: tuple[tuple[float, float], tuple[float, float]]  # (right, left) eye centres in the original
+    method: str
+
+
+def _cascade(name: str) -> cv2.CascadeClassifier:
+    c = cv2.CascadeClassifier(cv2.data.haarcascades + name)
+    if c.empty():
+        raise RuntimeError(f"OpenCV cascade {name} is missing from this OpenCV build")
+    return c
+
+
+def detect_eyes(rgb: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Eye centres (subject's right = image left, left) of the largest face; NoFaceDetected when none."""
+    grey = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    min_side = max(24, min(grey.shape) // 12)
+    faces = []
+    for name in ("haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml"):
+        faces = _cascade(name).detectMultiScale(grey, 1.1, 5, minSize=(min_side, min_side))
+        if len(faces):
+            break
+    if not len(faces):
+        raise NoFaceDetected("no face was detected in this photo; place the eyes by hand (Face > Place eyes)")
+    x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
+    upper = grey[y: y + h // 2 + h // 8, x: x + w]
+    eyes = _cascade("haarcascade_eye.xml").detectMultiScale(upper, 1.1, 4, minSize=(w // 10, w // 10))
+    centres = sorted(((x + ex + ew / 2, y + ey + eh / 2) for ex, ey, ew, eh in eyes), key=lambda c: c[0])
+    if len(centres) >= 2:
+        # the two detections farthest apart horizontally at a similar height
+        best = max(((a, b) for i, a in enumerate(centres) for b in centres[i + 1:]
+                    if abs(a[1] - b[1]) < 0.15 * h and abs(a[0] - b[0]) > 0.25 * w),
+                   key=lambda p: p[1][0] - p[0][0], default=None)
+        if best is not None:
+            return best
+    # fall back on face-box proportions
+    return (x + 0.31 * w, y + 0.40 * h), (x + 0.69 * w, y + 0.40 * h)
+
+
+def eye_alignment(eye_r, eye_l, size: int) -> np.ndarray:
+    """2x3 similarity mapping the original photo onto the aligned crop (eyes to canonical places)."""
+    src = np.array([eye_r, eye_l], np.float64)
+    dst = np.array([EYE_R, EYE_L], np.float64) * size
+    vs, vd = src[1] - src[0], dst[1] - dst[0]
+    scale = np.hypot(*vd) / max(np.hypot(*vs), 1e-6)
+    ang = np.arctan2(vd[1], vd[0]) - np.arctan2(vs[1], vs[0])
+    c, s = scale * np.cos(ang), scale * np.sin(ang)
+    rot = np.array([[c, -s], [s, c]])
+    t = dst[0] - rot @ src[0]
+    return np.hstack([rot, t[:, None]])
+
+
+def align(rgb: np.ndarray, eye_r, eye_l, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(aligned crop, crop->original affine)."""
+    m = eye_alignment(eye_r, eye_l, size)
+    crop = cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_AREA if m[0, 0] < 1 else cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return crop, cv2.invertAffineTransform(m)
+
+
+def _ellipse(mask: np.ndarray, centre, axes, angle: float = 0, start: float = 0, end: float = 360) -> None:
+    cv2.ellipse(mask, (int(round(centre[0])), int(round(centre[1]))),
+                (max(1, int(round(axes[0]))), max(1, int(round(axes[1])))), angle, start, end, 1, -1)
+
+
+def template_map(crop: np.ndarray) -> np.ndarray:
+    """The face template on an aligned crop, refined by skin colour and the GrabCut silhouette."""
+    s = crop.shape[0]
+    d = (EYE_L[0] - EYE_R[0]) * s
+    cx, ey = s / 2, EYE_R[1] * s
+    lab = np.zeros((s, s), np.uint8)
+
+    def m() -> np.ndarray:
+        return np.zeros((s, s), np.uint8)
+
+    face = m()
+    _ellipse(face, (cx, ey + 0.45 * d), (1.02 * d, 1.45 * d))
+    face = face.astype(bool)
+    # skin colour from the cheeks, in YCrCb
+    ycc = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    cheek = m()
+    _ellipse(cheek, (cx - 0.55 * d, ey + 0.55 * d), (0.18 * d, 0.15 * d))
+    _ellipse(cheek, (cx + 0.55 * d, ey + 0.55 * d), (0.18 * d, 0.15 * d))
+    samples = ycc[cheek.astype(bool)][:, 1:]
+    mu, cov = samples.mean(0), np.cov(samples.T) + np.eye(2) * 4.0
+    diff = ycc[..., 1:] - mu
+    maha = np.einsum("...i,ij,...j->...", diff, np.linalg.inv(cov), diff)
+    skin_like = maha < 9.0
+    # person silhouette by GrabCut, initialised with the head-and-shoulders box
+    gc_mask = np.full((s, s), cv2.GC_PR_BGD, np.uint8)
+    x0, x1 = int(max(cx - 1.9 * d, 1)), int(min(cx + 1.9 * d, s - 2))
+    y0 = int(max(ey - 2.0 * d, 1))
+    gc_mask[y0:, x0:x1] = cv2.GC_PR_FGD
+    gc_mask[face & skin_like] = cv2.GC_FGD
+    gc_mask[:2, :] = cv2.GC_BGD
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    try:
+        cv2.grabCut(cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), gc_mask, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
+        person = np.isin(gc_mask, (cv2.GC_FGD, cv2.GC_PR_FGD))
+    except cv2.error:
+        person = np.zeros((s, s), bool)
+        person[y0:, x0:x1] = True
+    person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)).astype(bool)
+    rows = np.arange(s)[:, None]
+    chin = ey + 1.85 * d
+    # hair: silhouette above the chin that is not skin-coloured face
+    hair = person & (rows < chin) & ~(face & skin_like)
+    lab[hair] = K["hair"].id
+    skin = face & (skin_like | (rows > ey - 0.9 * d))
+    skull = m()
+    _ellipse(skull, (cx, ey), (1.1 * d, 1.9 * d), 0, 180, 360)
+    scalp = skull.astype(bool) & skin_like & (rows < ey - 0.3 * d)  # a bald or shaved head is skin, not hair
+    lab[skin | scalp] = K["skin"].id
+    neck = m()
+    neck_top = ey + 1.4 * d
+    cv2.rectangle(neck, (int(cx - 0.65 * d), int(neck_top)), (int(cx + 0.65 * d), int(chin + 0.9 * d)), 1, -1)
+    lab[neck.astype(bool) & (lab == 0) & person] = K["neck"].id
+    lab[neck.astype(bool) & (lab == 0) & skin_like] = K["neck"].id
+    lab[person & (rows >= chin + 0.3 * d) & (lab == 0)] = K["cloth"].id
+    lab[person & (rows >= chin + 0.6 * d) & (lab == K["hair"].id) & ~skin_like] = K["cloth"].id
+    # ears just outside the face oval at eye-to-nose height, where the photo is skin-coloured
+    for side, cls in ((-1, K["r_ear"].id), (1, K["l_ear"].id)):
+        ear = m()
+        _ellipse(ear, (cx + side * 1.02 * d, ey + 0.35 * d), (0.16 * d, 0.33 * d))
+        ear = ear.astype(bool) & skin_like & ~face
+        if ear.sum() > 0.01 * d * d:
+            lab[ear] = cls
+    # features, painted over the skin
+    for (px, py), brow, eye in ((EYE_R, K["r_brow"].id, K["r_eye"].id), (EYE_L, K["l_brow"].id, K["l_eye"].id)):
+        c = (px * s, py * s)
+        b = m()
+        cv2.ellipse(b, (int(c[0]), int(c[1] - 0.22 * d)), (int(0.3 * d), int(0.16 * d)), 0, 200, 340, 1,
+                    max(2, int(0.07 * d)))
+        lab[b.astype(bool)] = brow
+        e = m()
+        _ellipse(e, c, (0.2 * d, 0.08 * d))
+        lab[e.astype(bool)] = eye
+    nose = m()
+    pts = np.array([(cx - 0.08 * d, ey + 0.05 * d), (cx + 0.08 * d, ey + 0.05 * d), (cx + 0.25 * d, ey + 0.6 * d),
+                    (cx, ey + 0.7 * d), (cx - 0.25 * d, ey + 0.6 * d)])
+    cv2.fillPoly(nose, [np.round(pts).astype(np.int32)], 1)
+    lab[nose.astype(bool)] = K["nose"].id
+    ulip, llip = m(), m()
+    _ellipse(ulip, (cx, ey + 1.02 * d), (0.38 * d, 0.08 * d), 0, 180, 360)
+    _ellipse(llip, (cx, ey + 1.03 * d), (0.34 * d, 0.12 * d), 0, 0, 180)
+    lab[ulip.astype(bool)] = K["u_lip"].id
+    lab[llip.astype(bool)] = K["l_lip"].id
+    return lab
+
+
+def parse_photo(rgb: np.ndarray, size: int = 256, eyes=None) -> ParsedFace:
+    """Detect (or use the given ``eyes``), align and parse; NoFaceDetected when no face is found."""
+    method = "eyes placed by hand" if eyes is not None else "Haar cascades + face template + GrabCut"
+    eye_r, eye_l = eyes if eyes is not None else detect_eyes(rgb)
+    crop, back = align(rgb, eye_r, eye_l, size)
+    return ParsedFace(crop, template_map(crop), back, (tuple(eye_r), tuple(eye_l)), method)

@@ -1,0 +1,198 @@
+"""``smile-studio edit``: attribute edits and per-region styles on a photo or map, rendered without a window.
+
+Inputs are read and validated completely before anything is written, outputs are written atomically, and every
+expected failure is a :class:`~smile_studio.cli.CliError` (one line, exit code 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import __version__
+from .core.document import Reference, StyleSource
+from .core.imageio import ImageReadError, atomic_write_bytes, encode_png, open_image, read_image
+from .core.labelio import LabelMapError, decode_label_image, encode_indexed_png, looks_like_label_map
+from .core.labels import CLASSES, NUM_CLASSES, class_id, default_attributes, normalise_value
+from .engines.base import EngineError, LayoutRequest, RenderRequest
+from .engines.registry import infer_attributes, select_engines
+
+
+@dataclass
+class FaceInput:
+    """A face to edit: its map, and its photo when there is one (both square, working size)."""
+
+    name: str
+    labels: np.ndarray
+    photo: np.ndarray | None
+
+
+def _cli_error(msg: str) -> Exception:
+    from .cli import CliError
+
+    return CliError(msg)
+
+
+def _square(arr: np.ndarray, size: int, interp: int) -> np.ndarray:
+    return arr if arr.shape[:2] == (size, size) else cv2.resize(arr, (size, size), interpolation=interp)
+
+
+def load_face(path: str, size: int, map_path: str | None = None) -> FaceInput:
+    """A label map, or a photo with its map (``map_path`` or a sibling .png label map)."""
+    p = Path(path)
+    try:
+        img = open_image(p)
+    except ImageReadError as exc:
+        raise _cli_error(str(exc)) from exc
+    if map_path is None and looks_like_label_map(img):
+        try:
+            labels = decode_label_image(img).labels
+        except LabelMapError as exc:
+            raise _cli_error(f"{p}: {exc}") from exc
+        return FaceInput(p.name, _square(labels, size, cv2.INTER_NEAREST), None)
+    rgb = read_image(p)
+    candidates = [Path(map_path)] if map_path else [p.with_suffix(".png"), p.with_name(p.stem + "_map.png")]
+    for cand in candidates:
+        if cand == p or not cand.is_file():
+            continue
+        try:
+            mimg = open_image(cand)
+        except ImageReadError as exc:
+            raise _cli_error(str(exc)) from exc
+        if not looks_like_label_map(mimg):
+            if map_path:
+                raise _cli_error(f"{cand}: not a label map")
+            continue
+        labels = decode_label_image(mimg).labels
+        return FaceInput(p.name, _square(labels, size, cv2.INTER_NEAREST), _square(rgb, size, cv2.INTER_AREA))
+    if map_path:
+        raise _cli_error(f"{map_path}: no such file")
+    from .face.heuristic import NoFaceDetected, parse_photo
+
+    try:
+        parsed = parse_photo(rgb, size)
+    except NoFaceDetected as exc:
+        raise _cli_error(f"{p}: {exc}; or pass its label map with --map") from exc
+    return FaceInput(p.name, parsed.labels, parsed.crop)
+
+
+def parse_assignments(text: str | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise _cli_error(f"{what}: expected key=value, got {item!r}")
+        out[key.strip().lower()] = value.strip()
+    return out
+
+
+def add_edit_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="a photo (with its label map beside it or --map) or a label map PNG")
+    p.add_argument("--map", help="label map of the input photo")
+    p.add_argument("--set", default="", help="attribute targets, e.g. eyeglasses=on,hat=off,gender=male")
+    p.add_argument("--attributes", default="", help="the input's current attributes (default: read from the map)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latent (random) edit")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation: 0 = mean shape/style, 1 = full variation")
+    p.add_argument("--reference", help="reference photo or map: edited attributes copy its shapes")
+    p.add_argument("--style", default="", help="per-region styles, e.g. hair=ref:REF.jpg,skin=seed:7,cloth=source")
+    p.add_argument("--engine", choices=("auto", "offline", "smile"), default="auto")
+    p.add_argument("--size", type=int, choices=(256, 512), default=256)
+    p.add_argument("--out", required=True, help="rendered image (PNG or JPEG)")
+    p.add_argument("--map-out", help="write the edited map as an indexed PNG")
+    p.add_argument("--json-out", help="write the settings that reproduce the result")
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    size = args.size
+    face = load_face(args.input, size, args.map)
+    try:
+        current = default_attributes()
+        current.update(infer_attributes(face.labels))
+        for k, v in parse_assignments(args.attributes, "--attributes").items():
+            current[k] = normalise_value(k, v)
+        target = {k: normalise_value(k, v) for k, v in parse_assignments(args.set, "--set").items()}
+    except ValueError as exc:
+        raise _cli_error(str(exc)) from exc
+    if not 0.0 <= args.psi <= 2.0:
+        raise _cli_error("--psi must be between 0 and 2")
+
+    references: dict[str, Reference] = {}
+
+    def reference_for(path: str) -> Reference:
+        if path not in references:
+            ref_face = load_face(path, size)
+            rgb = ref_face.photo if ref_face.photo is not None else np.zeros((size, size, 3), np.uint8)
+            references[path] = Reference(f"ref{len(references) + 1}", Path(path).name, rgb, ref_face.labels,
+                                         infer_attributes(ref_face.labels))
+        return references[path]
+
+    ref = reference_for(args.reference) if args.reference else None
+    styles = [StyleSource()] * NUM_CLASSES
+    try:
+        for key, value in parse_assignments(args.style, "--style").items():
+            cid = class_id(key)
+            kind, _, arg = value.partition(":")
+            styles[cid] = (StyleSource("reference", ref=reference_for(arg).id) if kind in ("ref", "reference")
+                           else StyleSource.parse(value))
+    except ValueError as exc:
+        raise _cli_error(str(exc)) from exc
+
+    try:
+        layout, render, why = select_engines(args.engine)
+    except EngineError as exc:
+        raise _cli_error(str(exc)) from exc
+    try:
+        result = layout.edit(LayoutRequest(
+            face.labels, current, target, seed=args.seed, psi=args.psi,
+            reference_labels=ref.labels if ref else None, reference_attributes=ref.attributes if ref else None,
+            photo=face.photo))
+        image = render.render(RenderRequest(result.labels, face.photo, face.labels, tuple(styles),
+                                            tuple(references.values())))
+    except EngineError as exc:
+        raise _cli_error(str(exc)) from exc
+
+    outputs = {Path(args.out): _encode(Path(args.out), image)}
+    if args.map_out:
+        outputs[Path(args.map_out)] = encode_indexed_png(result.labels)
+    if args.json_out:
+        outputs[Path(args.json_out)] = json.dumps({
+            "app": f"SMILE Studio {__version__}", "input": face.name, "layout_engine": layout.description,
+            "render_engine": render.description, "attributes_before": current, "attributes_after": result.attributes,
+            "seed": args.seed, "psi": args.psi, "reference": ref.name if ref else None,
+            "styles": {CLASSES[i].key: s.to_json() for i, s in enumerate(styles) if s.kind != "source"},
+            "references": {r.id: r.name for r in references.values()},
+            "notes": list(result.notes),
+        }, indent=2).encode()
+    for path in outputs:
+        if not path.parent.exists():
+            raise _cli_error(f"{path.parent}: output folder does not exist")
+    try:
+        for path, data in outputs.items():
+            atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise _cli_error(f"cannot write {path}: {exc.strerror or exc}") from exc
+    print(f"engine: {why}")
+    changed = {k: v for k, v in result.attributes.items() if v != current[k]}
+    print(f"edited {face.name}: {', '.join(f'{k}={v}' for k, v in changed.items()) or 'no attribute change'}"
+          f" -> {args.out}")
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def _encode(path: Path, rgb: np.ndarray) -> bytes:
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if not ok:
+            raise _cli_error(f"{path}: could not encode JPEG")
+        return buf.tobytes()
+    return encode_png(rgb)
+
+
