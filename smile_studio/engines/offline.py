@@ -78,7 +78,8 @@ def add_eyeglasses(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, p
     style = FRAME_STYLES[int(rng.integers(len(FRAME_STYLES)))]
     shape = _canvas(lab)
     lens_w = g.eye_w * 1.9 * _jitter(rng, psi, 0.15)
-    lens_h = lens_w * {"round": 0.9, "rectangular": 0.62, "aviator": 0.85, "cat-eye": 0.6}[style] * _jitter(rng, psi, 0.1)
+    aspect = {"round": 0.9, "rectangular": 0.62, "aviator": 0.85, "cat-eye": 0.6}[style]
+    lens_h = lens_w * aspect * _jitter(rng, psi, 0.1)
     thick = max(2, int(round(g.size / 128 * _jitter(rng, psi, 0.3))))
     centres = []
     for ex, ey in (g.eye_r, g.eye_l):
