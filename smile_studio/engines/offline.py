@@ -199,11 +199,12 @@ def remove_bangs(lab: np.ndarray, g: FaceGeometry) -> np.ndarray:
     return out
 
 
-def make_bald(lab: np.ndarray, g: FaceGeometry) -> np.ndarray:
-    """All hair goes: over the cranium it becomes skin, elsewhere it takes the nearest non-hair class."""
+def make_bald(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float) -> np.ndarray:
+    """All hair goes: over the cranium (its size varies with the seed) it becomes skin, elsewhere it takes the
+    nearest non-hair class."""
     out = lab.copy()
     cranium = _canvas(lab)
-    c, axes = g.skull(0.98)
+    c, axes = g.skull(0.98 * _jitter(rng, psi, 0.06))
     cv2.ellipse(cranium, c, axes, 0, 180, 360, 1, -1)
     cranium = cranium.astype(bool) & (np.arange(lab.shape[0])[:, None] < g.brow_y)
     out[cranium & np.isin(lab, (HAIR, BG))] = SKIN
@@ -243,9 +244,10 @@ def _long_hair_mask(lab, g: FaceGeometry, rng, psi) -> np.ndarray:
 
 def to_male(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float) -> np.ndarray:
     out = lab.copy()
-    below_jaw = np.arange(lab.shape[0])[:, None] > g.mouth_y
+    cut = g.mouth_y + (g.chin_y - g.mouth_y) * 0.5 * psi * float(rng.uniform(-1, 1))  # where the hair ends
+    below_jaw = np.arange(lab.shape[0])[:, None] > cut
     long_hair = (lab == HAIR) & below_jaw
-    out = inpaint_labels(out, long_hair, exclude=(HAIR, SKIN, EAR_R))
+    out = inpaint_labels(out, long_hair, exclude=(HAIR, SKIN, EAR_R, NECK, L_EAR, R_EAR))
     k = max(1, int(round(g.size / 256 * (1 + psi * rng.uniform(0, 1)))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
     for brow in (L_BROW, R_BROW):
@@ -346,7 +348,7 @@ class OfflineLayoutEngine:
             ("earrings", "off"): lambda: inpaint_labels(lab, lab == EAR_R, exclude=(EAR_R,)),
             ("bangs", "on"): lambda: add_bangs(lab, g, rng, psi)[0],
             ("bangs", "off"): lambda: remove_bangs(lab, g),
-            ("bald", "on"): lambda: make_bald(lab, g),
+            ("bald", "on"): lambda: make_bald(lab, g, rng, psi),
             ("bald", "off"): lambda: add_hair(lab, g, rng, psi, long=False),
             ("gender", "male"): lambda: to_male(lab, g, rng, psi),
             ("gender", "female"): lambda: to_female(lab, g, rng, psi),

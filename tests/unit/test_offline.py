@@ -1,0 +1,160 @@
+"""Offline default engines on the real sample pairs: locality, determinism, seeds, reference styling."""
+
+import cv2
+import numpy as np
+import pytest
+
+from smile_studio.core.document import Reference, StyleSource
+from smile_studio.core.imageio import read_image
+from smile_studio.core.labelio import read_label_map
+from smile_studio.core.labels import CLASS_BY_KEY as K
+from smile_studio.core.labels import NUM_CLASSES, default_attributes
+from smile_studio.engines.base import EngineError, LayoutEngine, LayoutRequest, RenderEngine, RenderRequest
+from smile_studio.engines.exemplar import ExemplarRenderEngine
+from smile_studio.engines.metrics import attribute_locality, delta_e, mean_lab, render_locality
+from smile_studio.engines.offline import OfflineLayoutEngine, inpaint_labels
+from smile_studio.engines.registry import infer_attributes
+
+PAIRS = ["maskgan_0", "maskgan_1", "maskgan_2", "maskgan_3", "e4s_28063", "e4s_28297", "e4s_28426"]
+EDITS = [{"eyeglasses": "on"}, {"hat": "on"}, {"bald": "on"}, {"bangs": "on"}, {"gender": "flip"},
+         {"eyeglasses": "on", "hat": "on", "bald": "on", "bangs": "on", "earrings": "on", "gender": "flip"}]
+
+
+def load_pair(samples_dir, name, size=256):
+    lab = cv2.resize(read_label_map(samples_dir / f"{name}.png").labels, (size, size),
+                     interpolation=cv2.INTER_NEAREST)
+    rgb = cv2.resize(read_image(samples_dir / f"{name}.jpg"), (size, size), interpolation=cv2.INTER_AREA)
+    return lab, rgb
+
+
+def request(lab, edit, seed=3, **kw):
+    cur = dict(default_attributes(), **infer_attributes(lab))
+    target = {k: (("male" if cur["gender"] == "female" else "female") if v == "flip" else v) for k, v in edit.items()}
+    return LayoutRequest(lab, cur, target, seed=seed, **kw)
+
+
+@pytest.fixture(scope="module")
+def engines():
+    return OfflineLayoutEngine(), ExemplarRenderEngine()
+
+
+def test_engines_implement_the_protocols(engines):
+    assert isinstance(engines[0], LayoutEngine) and isinstance(engines[1], RenderEngine)
+    assert "not SMILE" in engines[0].description and "not SMILE" in engines[1].description
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_every_edit_is_local_and_deterministic(samples_dir, engines, name):
+    layout, _ = engines
+    lab, _ = load_pair(samples_dir, name)
+    for edit in EDITS:
+        req = request(lab, edit)
+        res = layout.edit(req)
+        out = res.labels
+        assert not np.array_equal(out, lab), f"{name} {edit}: nothing changed"
+        keys = req.changed_attributes()
+        assert attribute_locality(lab, out, keys) >= 0.99, (name, edit)
+        assert np.array_equal(layout.edit(req).labels, out), "same seed must give the same map"
+        other = layout.edit(request(lab, edit, seed=11)).labels
+        if edit.keys() & {"eyeglasses", "hat", "bangs"}:
+            assert not np.array_equal(other, out), f"{name} {edit}: seeds 3 and 11 gave the same shape"
+        assert res.attributes == req.new_state() or res.notes
+
+
+def test_accessories_land_on_the_face(samples_dir, engines):
+    layout, _ = engines
+    lab, _ = load_pair(samples_dir, "maskgan_0")
+    glasses = layout.edit(request(lab, {"eyeglasses": "on"})).labels == K["eye_g"].id
+    assert glasses.sum() > 50
+    face_or_hair = np.isin(lab, [K[k].id for k in ("skin", "nose", "l_brow", "r_brow", "hair", "l_ear", "r_ear")])
+    assert face_or_hair[glasses].all(), "glasses outside the face"
+    earr = layout.edit(request(lab, {"earrings": "on"})).labels == K["ear_r"].id
+    ears = np.isin(lab, [K["l_ear"].id, K["r_ear"].id])
+    ys, xs = np.nonzero(earr)
+    eys, exs = np.nonzero(ears)
+    assert earr.sum() > 5 and ys.min() >= eys.min()  # earrings hang from the ears
+
+
+def test_removals_leave_no_orphans(samples_dir, engines):
+    layout, _ = engines
+    lab, _ = load_pair(samples_dir, "e4s_28063")  # the sample with earrings
+    assert (lab == K["ear_r"].id).sum() > 100
+    res = layout.edit(request(lab, {"earrings": "off"}))
+    assert not (res.labels == K["ear_r"].id).any()
+    no_ears = lab.copy()
+    no_ears[np.isin(lab, [K["l_ear"].id, K["r_ear"].id, K["ear_r"].id])] = K["hair"].id
+    res = layout.edit(request(no_ears, {"earrings": "on"}))
+    assert not (res.labels == K["ear_r"].id).any() and res.attributes["earrings"] == "off"
+    assert any("ear" in n for n in res.notes)
+
+
+def test_variations_psi_and_reference_mode(samples_dir, engines):
+    layout, _ = engines
+    lab, _ = load_pair(samples_dir, "maskgan_1")
+    res = layout.edit(request(lab, {"hat": "on"}, variations=3))
+    assert len(res.maps) == 3 and res.seeds == (3, 4, 5)
+    mean0 = layout.edit(request(lab, {"eyeglasses": "on"}, seed=1, psi=0.0)).labels
+    mean1 = layout.edit(request(lab, {"eyeglasses": "on"}, seed=1, psi=0.0)).labels
+    assert np.array_equal(mean0, mean1)
+    ref = lab.copy()
+    ref[100:110, 60:200] = K["eye_g"].id  # a reference wearing a visor-like frame
+    out = layout.edit(request(lab, {"eyeglasses": "on"}, reference_labels=ref,
+                                  reference_attributes={"eyeglasses": "on"})).labels
+    assert ((out == K["eye_g"].id) & (ref == K["eye_g"].id)).sum() > 0.5 * (out == K["eye_g"].id).sum()
+
+
+def test_no_face_is_a_clear_error(engines):
+    with pytest.raises(EngineError, match="no face"):
+        engines[0].edit(request(np.zeros((64, 64), np.uint8), {"hat": "on"}))
+
+
+def test_inpaint_labels_takes_nearest_allowed_class():
+    lab = np.zeros((10, 10), np.uint8)
+    lab[:, 5:] = 1
+    lab[4:6, 4:6] = 15
+    out = inpaint_labels(lab, lab == 15, exclude=(15,))
+    assert not (out == 15).any() and out[5, 4] == 0 and out[5, 5] == 1
+
+
+@pytest.mark.parametrize("name", PAIRS[:4])
+def test_render_locality(samples_dir, engines, name):
+    layout, render = engines
+    lab, rgb = load_pair(samples_dir, name)
+    src = render.render(RenderRequest(lab, rgb, lab))
+    assert np.abs(src.astype(int) - rgb.astype(int)).max() <= 1  # unchanged map: the photo comes back
+    for edit in EDITS[:4]:
+        new = layout.edit(request(lab, edit)).labels
+        img = render.render(RenderRequest(new, rgb, lab))
+        assert render_locality(img, src, new != lab, radius=8) <= 2, (name, edit)
+        changed = new != lab
+        assert np.abs(img[changed].astype(int) - rgb[changed].astype(int)).mean() > 3  # it did render something
+
+
+def test_reference_hair_colour(samples_dir, engines):
+    _, render = engines
+    lab, rgb = load_pair(samples_dir, "maskgan_0")
+    rlab, rrgb = load_pair(samples_dir, "e4s_28063")  # blonde reference for a brunette
+    styles = [StyleSource()] * NUM_CLASSES
+    styles[K["hair"].id] = StyleSource("reference", ref="ref1")
+    img = render.render(RenderRequest(lab, rgb, lab, tuple(styles), (Reference("ref1", "r", rrgb, rlab),)))
+    hair = lab == K["hair"].id
+    target = mean_lab(rrgb, rlab == K["hair"].id)
+    assert delta_e(mean_lab(rgb, hair), target) > 12  # the two hair colours really differ
+    assert delta_e(mean_lab(img, hair), target) <= 6
+
+
+def test_random_styles_vary_by_seed_and_no_photo_renders(samples_dir, engines):
+    _, render = engines
+    lab, rgb = load_pair(samples_dir, "maskgan_2")
+    imgs = []
+    for seed in (1, 2):
+        styles = [StyleSource()] * NUM_CLASSES
+        styles[K["background"].id] = StyleSource("seed", seed=seed)
+        imgs.append(render.render(RenderRequest(lab, rgb, lab, tuple(styles))))
+    cloth = lab == K["background"].id
+    assert np.abs(imgs[0][cloth].astype(int) - imgs[1][cloth].astype(int)).mean() > 5
+    assert np.array_equal(imgs[0][~cloth & (lab == 1)], imgs[1][~cloth & (lab == 1)])
+    bare = ExemplarRenderEngine(sample=(rgb, lab)).render(RenderRequest(lab))  # hand-painted map, no photo
+    assert bare.shape == (256, 256, 3) and bare.std() > 10
+    skin = lab == K["skin"].id
+    assert delta_e(mean_lab(bare, skin), mean_lab(rgb, skin)) < 8
