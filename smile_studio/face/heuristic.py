@@ -134,8 +134,11 @@ def template_map(crop: np.ndarray) -> np.ndarray:
     person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)).astype(bool)
     rows = np.arange(s)[:, None]
     chin = ey + 1.85 * d
-    # hair: silhouette above the chin that is not skin-coloured face
-    hair = person & (rows < chin) & ~(face & skin_like)
+    skin_like = cv2.morphologyEx(skin_like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    # hair: silhouette around the head, above the chin, that is not skin-coloured face
+    head = m()
+    _ellipse(head, (cx, ey + 0.2 * d), (1.75 * d, 2.6 * d))
+    hair = person & head.astype(bool) & (rows < chin) & ~(face & skin_like)
     lab[hair] = K["hair"].id
     skin = face & (skin_like | (rows > ey - 0.9 * d))
     skull = m()
@@ -148,6 +151,7 @@ def template_map(crop: np.ndarray) -> np.ndarray:
     lab[neck.astype(bool) & (lab == 0) & person] = K["neck"].id
     lab[neck.astype(bool) & (lab == 0) & skin_like] = K["neck"].id
     lab[person & (rows >= chin + 0.3 * d) & (lab == 0)] = K["cloth"].id
+    lab[person & ~head.astype(bool) & (rows >= ey + 0.8 * d) & (lab == 0)] = K["cloth"].id  # shoulders
     lab[person & (rows >= chin + 0.6 * d) & (lab == K["hair"].id) & ~skin_like] = K["cloth"].id
     # ears just outside the face oval at eye-to-nose height, where the photo is skin-coloured
     for side, cls in ((-1, K["r_ear"].id), (1, K["l_ear"].id)):

@@ -1,0 +1,368 @@
+"""Side panels: class palette, attribute toggles, per-region styles with the reference shelf, and the preview.
+
+Each panel shows state it is given and emits what the user asked for; none of them edits the document."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.document import Reference, StyleSource
+from ..core.labels import ATTRIBUTES, CLASSES
+from .canvas import rgb_to_qimage, swatch
+
+
+class PalettePanel(QWidget):
+    """The 19 classes from the one schema: colour, name, hotkey; a 'paint over' column for class protection."""
+
+    classChosen = Signal(int)
+    protectionChanged = Signal(object)  # boolean array (19,) of classes that may be painted over, or None
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        self.list = QListWidget()
+        self.list.setObjectName("paletteList")
+        for c in CLASSES:
+            item = QListWidgetItem(QIcon(swatch(c.color)), f"{c.name}   [{c.hotkey}]")
+            item.setData(Qt.ItemDataRole.UserRole, c.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            item.setToolTip(f"{c.key}: class {c.id}. Untick to protect it from painting.")
+            self.list.addItem(item)
+        self.list.currentRowChanged.connect(lambda r: self.classChosen.emit(r) if r >= 0 else None)
+        self.list.itemChanged.connect(self._protection)
+        lay.addWidget(QLabel("Classes (tick = may be painted over)"))
+        lay.addWidget(self.list)
+        self.list.setCurrentRow(1)
+
+    def set_current(self, cid: int) -> None:
+        if self.list.currentRow() != cid:
+            self.list.setCurrentRow(cid)
+
+    def _protection(self, _item=None) -> None:
+        table = np.array([self.list.item(i).checkState() == Qt.CheckState.Checked for i in range(len(CLASSES))])
+        self.protectionChanged.emit(None if table.all() else table)
+
+
+class AttributePanel(QWidget):
+    """Six toggles, latent (seed, psi) or reference mode, proposals with accept/reject and a variation grid."""
+
+    proposeRequested = Signal(dict, int, float, int, bool)  # targets, seed, psi, variations, reference mode
+    accepted = Signal()
+    rejected = Signal()
+    variationChosen = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        grid = QGridLayout()
+        self.toggles: dict[str, QCheckBox] = {}
+        for i, a in enumerate(ATTRIBUTES):
+            label = "Female" if a.key == "gender" else a.name
+            cb = QCheckBox(label)
+            cb.setObjectName(f"toggle_{a.key}")
+            self.toggles[a.key] = cb
+            grid.addWidget(cb, i // 2, i % 2)
+        lay.addLayout(grid)
+        modes = QHBoxLayout()
+        self.latent = QRadioButton("Latent")
+        self.reference = QRadioButton("Reference")
+        self.latent.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.latent)
+        group.addButton(self.reference)
+        modes.addWidget(self.latent)
+        modes.addWidget(self.reference)
+        lay.addLayout(modes)
+        form = QFormLayout()
+        seed_row = QHBoxLayout()
+        self.prev_seed = QToolButton(text="<")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setObjectName("seedSpin")
+        self.next_seed = QToolButton(text=">")
+        self.prev_seed.clicked.connect(lambda: self.seed.setValue(max(0, self.seed.value() - 1)))
+        self.next_seed.clicked.connect(lambda: self.seed.setValue(self.seed.value() + 1))
+        for w in (self.prev_seed, self.seed, self.next_seed):
+            seed_row.addWidget(w)
+        form.addRow("Seed", seed_row)
+        self.psi = QSlider(Qt.Orientation.Horizontal)
+        self.psi.setRange(0, 100)
+        self.psi.setValue(100)
+        self.psi_label = QLabel("1.00")
+        self.psi.valueChanged.connect(lambda v: self.psi_label.setText(f"{v / 100:.2f}"))
+        psi_row = QHBoxLayout()
+        psi_row.addWidget(self.psi)
+        psi_row.addWidget(self.psi_label)
+        form.addRow("psi", psi_row)
+        self.variations = QSpinBox()
+        self.variations.setRange(1, 8)
+        self.variations.setValue(1)
+        form.addRow("Variations", self.variations)
+        lay.addLayout(form)
+        self.propose = QPushButton("Propose edit")
+        self.propose.setObjectName("proposeButton")
+        self.propose.clicked.connect(self._propose)
+        lay.addWidget(self.propose)
+        self.grid = QListWidget()
+        self.grid.setObjectName("variationGrid")
+        self.grid.setViewMode(QListWidget.ViewMode.IconMode)
+        self.grid.setIconSize(QSize(72, 72))
+        self.grid.setFixedHeight(96)
+        self.grid.currentRowChanged.connect(lambda r: self.variationChosen.emit(r) if r >= 0 else None)
+        lay.addWidget(self.grid)
+        row = QHBoxLayout()
+        self.accept = QPushButton("Accept")
+        self.accept.setObjectName("acceptButton")
+        self.reject = QPushButton("Reject")
+        self.reject.setObjectName("rejectButton")
+        self.accept.clicked.connect(self.accepted)
+        self.reject.clicked.connect(self.rejected)
+        row.addWidget(self.accept)
+        row.addWidget(self.reject)
+        lay.addLayout(row)
+        self.info = QLabel("")
+        self.info.setWordWrap(True)
+        lay.addWidget(self.info)
+        lay.addStretch(1)
+        self.set_proposal_active(False)
+
+    def show_state(self, attributes: dict) -> None:
+        for a in ATTRIBUTES:
+            on = attributes[a.key] == ("female" if a.key == "gender" else "on")
+            self.toggles[a.key].blockSignals(True)
+            self.toggles[a.key].setChecked(on)
+            self.toggles[a.key].blockSignals(False)
+
+    def targets(self) -> dict:
+        out = {}
+        for a in ATTRIBUTES:
+            on = self.toggles[a.key].isChecked()
+            out[a.key] = ("female" if on else "male") if a.key == "gender" else ("on" if on else "off")
+        return out
+
+    def _propose(self) -> None:
+        self.proposeRequested.emit(self.targets(), self.seed.value(), self.psi.value() / 100,
+                                   self.variations.value(), self.reference.isChecked())
+
+    def set_proposal_active(self, active: bool) -> None:
+        self.accept.setEnabled(active)
+        self.reject.setEnabled(active)
+        if not active:
+            self.grid.clear()
+
+    def show_variations(self, thumbs: list[np.ndarray], seeds: tuple) -> None:
+        self.grid.blockSignals(True)
+        self.grid.clear()
+        for img, seed in zip(thumbs, seeds, strict=True):
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(rgb_to_qimage(img))), f"seed {seed}")
+            self.grid.addItem(item)
+        self.grid.setCurrentRow(0)
+        self.grid.blockSignals(False)
+
+
+class StylePanel(QWidget):
+    """One row per class present: source (photo / seed / reference), seed, lock, resample; the reference shelf."""
+
+    styleChanged = Signal(int, object)  # class id, StyleSource
+    referencesDropped = Signal(list)
+    restyleTargetsChanged = Signal(list)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(QLabel("Reference shelf (drop photos here)"))
+        self.shelf = ReferenceShelf()
+        self.shelf.filesDropped.connect(self.referencesDropped)
+        lay.addWidget(self.shelf)
+        targets = QHBoxLayout()
+        targets.addWidget(QLabel("A new reference restyles:"))
+        self.targets = QComboBox()
+        self.targets.setObjectName("restyleTargets")
+        self.targets.addItems(["hair", "hair + hat + eyeglasses", "every region", "nothing"])
+        targets.addWidget(self.targets)
+        lay.addLayout(targets)
+        self.rows_widget = QWidget()
+        self.rows = QGridLayout(self.rows_widget)
+        self.rows.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.rows_widget)
+        lay.addStretch(1)
+        self._present: tuple = ()
+        self._styles: tuple = ()
+        self._refs: tuple = ()
+        self.combos: dict[int, QComboBox] = {}
+
+    def restyle_classes(self) -> list[int]:
+        choice = self.targets.currentIndex()
+        if choice == 0:
+            return [13]
+        if choice == 1:
+            return [13, 14, 3]
+        if choice == 2:
+            return list(range(len(CLASSES)))
+        return []
+
+    def show_styles(self, present: list[int], styles: tuple, references: tuple) -> None:
+        if (tuple(present), styles, tuple(r.id for r in references)) == (self._present, self._styles, self._refs):
+            return
+        self._present, self._styles, self._refs = tuple(present), styles, tuple(r.id for r in references)
+        while self.rows.count():
+            w = self.rows.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        self.combos = {}
+        for row, cid in enumerate(present):
+            c = CLASSES[cid]
+            s: StyleSource = styles[cid]
+            combo = QComboBox()
+            combo.setObjectName(f"style_{c.key}")
+            combo.addItem("source photo", ("source", None))
+            combo.addItem("random seed", ("seed", None))
+            for r in references:
+                combo.addItem(f"reference {r.name}", ("reference", r.id))
+            idx = 0 if s.kind == "source" else 1 if s.kind == "seed" else next(
+                (i for i in range(combo.count()) if combo.itemData(i) == ("reference", s.ref)), 0)
+            combo.setCurrentIndex(idx)
+            seed = QSpinBox()
+            seed.setRange(0, 2**31 - 1)
+            seed.setValue(s.seed)
+            seed.setEnabled(s.kind == "seed")
+            lock = QCheckBox("lock")
+            lock.setChecked(s.locked)
+            again = QToolButton(text="resample")
+            again.setEnabled(not s.locked)
+
+            def emit(_=None, cid=cid, combo=combo, seed=seed, lock=lock):
+                kind, ref = combo.currentData()
+                self.styleChanged.emit(cid, StyleSource(kind, seed.value(), ref, lock.isChecked()))
+
+            combo.currentIndexChanged.connect(emit)
+            seed.valueChanged.connect(emit)
+            lock.toggled.connect(emit)
+            again.clicked.connect(lambda _=False, cid=cid, seed=seed, lock=lock: self.styleChanged.emit(
+                cid, StyleSource("seed", seed.value() + 1, None, lock.isChecked())))
+            label = QLabel()
+            label.setPixmap(swatch(c.color))
+            self.rows.addWidget(label, row, 0)
+            self.rows.addWidget(QLabel(c.name), row, 1)
+            self.rows.addWidget(combo, row, 2)
+            self.rows.addWidget(seed, row, 3)
+            self.rows.addWidget(lock, row, 4)
+            self.rows.addWidget(again, row, 5)
+            self.combos[cid] = combo
+        self.shelf.show_references(references)
+
+
+class ReferenceShelf(QListWidget):
+    filesDropped = Signal(list)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("referenceShelf")
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setIconSize(QSize(64, 64))
+        self.setFixedHeight(92)
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QListWidget.DragDropMode.DropOnly)
+
+    def show_references(self, refs: tuple[Reference, ...]) -> None:
+        if [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())] == [r.id for r in refs]:
+            return
+        self.clear()
+        for r in refs:
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(rgb_to_qimage(r.rgb))), r.name)
+            item.setData(Qt.ItemDataRole.UserRole, r.id)
+            self.addItem(item)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.filesDropped.emit(paths)
+
+
+class PreviewPane(QWidget):
+    """The rendered face with a before/after split, its state (pending/final) and the measured latency."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("previewPane")
+        self.setMinimumSize(200, 200)
+        self.before: QImage | None = None
+        self.after: QImage | None = None
+        self.split = 0.0  # fraction of the width showing "before"
+        self.state = "no preview yet"
+        self.latency_ms: float | None = None
+        self.image: np.ndarray | None = None
+
+    def set_before(self, rgb: np.ndarray | None) -> None:
+        self.before = rgb_to_qimage(rgb) if rgb is not None else None
+        self.update()
+
+    def set_after(self, rgb: np.ndarray, state: str, latency_ms: float | None) -> None:
+        self.image = rgb
+        self.after = rgb_to_qimage(rgb)
+        self.state, self.latency_ms = state, latency_ms
+        self.update()
+
+    def set_state(self, state: str) -> None:
+        self.state = state
+        self.update()
+
+    def set_split(self, value: float) -> None:
+        self.split = float(np.clip(value, 0, 1))
+        self.update()
+
+    def target_rect(self):
+        from PySide6.QtCore import QRect
+
+        side = max(10, min(self.width(), self.height() - 22))
+        return QRect((self.width() - side) // 2, (self.height() - 22 - side) // 2, side, side)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(40, 40, 44))
+        r = self.target_rect()
+        if self.after is not None:
+            p.drawImage(r, self.after)
+        if self.before is not None and self.split > 0:
+            cut = int(r.width() * self.split)
+            src_w = int(self.before.width() * self.split)
+            p.drawImage(r.adjusted(0, 0, cut - r.width(), 0), self.before.copy(0, 0, src_w, self.before.height()))
+            p.setPen(QPen(QColor(255, 255, 255), 1))
+            p.drawLine(r.left() + cut, r.top(), r.left() + cut, r.bottom())
+        p.setPen(QColor(230, 230, 230))
+        lat = f" · {self.latency_ms:.0f} ms" if self.latency_ms is not None else ""
+        p.drawText(4, self.height() - 6, f"{self.state}{lat}")
+        p.end()

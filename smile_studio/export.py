@@ -1,0 +1,72 @@
+"""The export bundle: everything needed to use and to reproduce an edit, written atomically.
+
+render.png, photo_edited.png (the edit pasted back into the original photo, when there is one), map.png (indexed,
+palette embedded), map_color.png, side_by_side.png and settings.json (attributes, per-region styles and seeds,
+references, engines and checkpoint hashes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .core.document import Document
+from .core.imageio import atomic_write_bytes, encode_png
+from .core.labelio import colorize, encode_indexed_png
+from .core.labels import CLASSES
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: dict | None = None) -> dict:
+    """name -> bytes of every file of the bundle."""
+    from .face.paste import paste_back
+
+    files = {"render.png": encode_png(render), "map.png": encode_indexed_png(doc.labels),
+             "map_color.png": encode_png(colorize(doc.labels))}
+    panels = [p for p in (doc.photo, colorize(doc.labels), render) if p is not None]
+    files["side_by_side.png"] = encode_png(np.hstack([_fit(p, render.shape[0]) for p in panels]))
+    if doc.original is not None and doc.alignment is not None:
+        files["photo_edited.png"] = encode_png(paste_back(doc.original, render, doc.labels, doc.alignment))
+    settings = {
+        "app": f"SMILE Studio {__version__}",
+        "document": doc.name,
+        "size": doc.size,
+        "attributes": doc.attributes,
+        "styles": {CLASSES[i].key: s.to_json() for i, s in enumerate(doc.styles)},
+        "references": [{"id": r.id, "name": r.name} for r in doc.references],
+        "engines": engines,
+        "checkpoints": checkpoints or {},
+        "files": sorted(files),
+    }
+    files["settings.json"] = json.dumps(settings, indent=2).encode()
+    return files
+
+
+def export_bundle(doc: Document, render: np.ndarray, folder: str | Path, engines: dict,
+                  checkpoints: dict | None = None) -> list[Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in bundle_files(doc, render, engines, checkpoints).items():
+        atomic_write_bytes(folder / name, data)
+        written.append(folder / name)
+    return written
+
+
+def _fit(img: np.ndarray, size: int) -> np.ndarray:
+    if img.shape[0] == size:
+        return img
+    import cv2
+
+    return cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
