@@ -1,0 +1,310 @@
+"""The editor driven like a person would: real widgets, synthesised mouse, keyboard and drop events."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from smile_studio.core.labelio import colorize, read_label_map, write_indexed_png
+from smile_studio.core.labels import CLASS_BY_KEY as K
+from smile_studio.core.project import load_project
+from smile_studio.render import FINAL
+
+from .conftest import click, drag, make_window, view_point
+
+HAIR, SKIN, EYE_G = K["hair"].id, K["skin"].id, K["eye_g"].id
+
+
+def wait_final(qtbot, w, timeout=5000):
+    qtbot.waitUntil(lambda: w.last_result is not None and w.last_result.kind == FINAL
+                    and not w.worker.mailbox.is_stale(w.last_result.id), timeout=timeout)
+
+
+def test_title_banner_and_status(window):
+    assert window.windowTitle().startswith("SMILE Studio")
+    assert "offline" in window.banner.text() and "weights" in window.banner.text()
+    assert "engine: offline" in window.status_engine.text()
+
+
+def test_drag_paints_and_is_one_undo_step(qtbot, window):
+    before = window.doc.labels.copy()
+    window.set_class(HAIR)
+    window.size_spin.setValue(6)
+    drag(qtbot, window.canvas, [(60, 200), (80, 205), (100, 210), (120, 215)])
+    after = window.doc.labels.copy()
+    painted = (after == HAIR) & (before != HAIR)
+    assert painted.sum() > 150
+    assert painted[205, 80] and painted[212, 110]  # the pixels between events are painted too
+    assert len(window.doc.history) == 1
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(window.doc.labels, before)
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert np.array_equal(window.doc.labels, after)
+
+
+def test_click_stamps_and_protection(qtbot, window):
+    window.set_class(HAIR)
+    window.size_spin.setValue(9)
+    window.palette.list.item(0).setCheckState(Qt.CheckState.Unchecked)  # protect background
+    before = window.doc.labels.copy()
+    click(qtbot, window.canvas, 128, 128)  # on skin
+    assert window.doc.labels[128, 128] == HAIR and (window.doc.labels != before).sum() > 40
+    click(qtbot, window.canvas, 5, 5)  # on background: protected
+    assert window.doc.labels[5, 5] == 0
+
+
+def test_fill_keeps_enclosed_classes(qtbot, window):
+    lab = window.doc.labels.copy()
+    eyes = np.isin(lab, [K["l_eye"].id, K["r_eye"].id])
+    window.set_tool("fill")
+    window.set_class(K["nose"].id)
+    ys, xs = np.nonzero(lab == SKIN)
+    click(qtbot, window.canvas, xs[len(xs) // 2] + 0.5, ys[len(ys) // 2] + 0.5)
+    new = window.doc.labels
+    assert (new == K["nose"].id).sum() == (lab == SKIN).sum()
+    assert np.array_equal(np.isin(new, [K["l_eye"].id, K["r_eye"].id]), eyes)
+
+
+def test_eyedropper_and_hotkeys(qtbot, window):
+    window.set_tool("eyedropper")
+    ys, xs = np.nonzero(window.doc.labels == HAIR)
+    click(qtbot, window.canvas, xs[0] + 0.5, ys[0] + 0.5)
+    assert window.current_class == HAIR
+    qtbot.keyClick(window, Qt.Key.Key_3)
+    assert window.current_class == 3 and window.palette.list.currentRow() == 3
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.AltModifier)
+    assert window.current_class == 12
+    size = window.size_spin.value()
+    qtbot.keyClick(window, Qt.Key.Key_BracketLeft)
+    assert window.size_spin.value() == size - 2 and window.canvas.brush_size == size - 2
+    qtbot.keyClick(window, Qt.Key.Key_E)
+    assert window.canvas.tool == "eraser"
+
+
+def test_eyeglasses_proposal_accept_changes_map_and_preview(qtbot, window):
+    wait_final(qtbot, window)
+    before_img = window.preview.image.copy()
+    before = window.doc.labels.copy()
+    toggle = window.attributes.toggles["eyeglasses"]
+    qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton, pos=QPoint(10, toggle.height() // 2))
+    assert window.attributes.toggles["eyeglasses"].isChecked()
+    qtbot.mouseClick(window.attributes.propose, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.proposal is not None, timeout=5000)
+    assert window.attributes.accept.isEnabled()
+    assert np.array_equal(window.doc.labels, before)  # a proposal does not touch the document
+    qtbot.mouseClick(window.attributes.accept, Qt.MouseButton.LeftButton)
+    assert (window.doc.labels == EYE_G).sum() > 30 and window.doc.attributes["eyeglasses"] == "on"
+    wait_final(qtbot, window)
+    glasses = window.doc.labels == EYE_G
+    assert np.abs(window.preview.image[glasses].astype(int) - before_img[glasses].astype(int)).mean() > 10
+    window.undo()
+    assert np.array_equal(window.doc.labels, before) and window.doc.attributes["eyeglasses"] == "off"
+
+
+def test_reject_restores_and_variations(qtbot, window):
+    window.attributes.toggles["hat"].setChecked(True)
+    window.attributes.variations.setValue(3)
+    qtbot.mouseClick(window.attributes.propose, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.proposal is not None, timeout=5000)
+    assert window.attributes.grid.count() == 3
+    window.attributes.grid.setCurrentRow(2)
+    assert window.proposal[1] == 2
+    qtbot.mouseClick(window.attributes.reject, Qt.MouseButton.LeftButton)
+    assert window.proposal is None and not (window.doc.labels == K["hat"].id).any()
+    assert not window.attributes.toggles["hat"].isChecked()
+
+
+def _drop(target, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPointF(target.width() / 2, target.height() / 2)
+    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(target, enter)
+    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(target, drop)
+    return drop.isAccepted()
+
+
+def test_dropping_a_file_opens_it(qtbot, window, tmp_path, face_map):
+    path = tmp_path / "dropped_map.png"
+    new = face_map[::-1].copy()
+    import cv2
+
+    new = cv2.resize(new, (256, 256), interpolation=cv2.INTER_NEAREST)
+    write_indexed_png(path, new)
+    assert _drop(window.canvas.viewport(), [path])
+    assert window.doc.name == "dropped_map.png" and np.array_equal(window.doc.labels, new)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
+    _drop(window.canvas.viewport(), [tmp_path / "broken.png"])
+    assert window.doc.name == "dropped_map.png"  # a bad file keeps the current document
+    assert window.message.isVisible() and "broken.png" in window.message.text()
+
+
+def test_dropping_a_reference_restyles_hair(qtbot, window, tmp_path):
+    wait_final(qtbot, window)
+    from PIL import Image
+
+    lab = window.doc.labels.copy()
+    ref_rgb = np.zeros((256, 256, 3), np.uint8)
+    ref_rgb[...] = (240, 200, 60)  # a blonde reference (same layout, saturated colour)
+    Image.fromarray(ref_rgb).save(tmp_path / "ref.jpg", quality=100)
+    write_indexed_png(tmp_path / "ref.png", lab)  # its label map beside it
+    before = window.preview.image.copy()
+    assert _drop(window.styles.shelf.viewport(), [tmp_path / "ref.jpg"])
+    assert window.styles.shelf.count() == 1 and len(window.doc.references) == 1
+    assert window.doc.styles[HAIR].kind == "reference" and window.doc.styles[SKIN].kind == "source"
+    wait_final(qtbot, window)
+    hair = lab == HAIR
+    assert np.abs(window.preview.image[hair].astype(int) - before[hair].astype(int)).mean() > 20
+    skin = lab == SKIN
+    assert np.abs(window.preview.image[skin].astype(int) - before[skin].astype(int)).mean() < 2
+
+
+def test_export_bundle_and_project_round_trip(qtbot, window, tmp_path):
+    window.set_class(HAIR)
+    drag(qtbot, window.canvas, [(60, 200), (120, 215)])
+    wait_final(qtbot, window)
+    files = window.export_to(tmp_path / "bundle")
+    names = sorted(p.name for p in files)
+    assert names == ["map.png", "map_color.png", "render.png", "settings.json", "side_by_side.png"]
+    assert np.array_equal(read_label_map(tmp_path / "bundle" / "map.png").labels, window.doc.labels)
+    import json
+
+    settings = json.loads((tmp_path / "bundle" / "settings.json").read_text())
+    assert settings["attributes"] == window.doc.attributes and "offline" in settings["engines"]["render"].lower()
+    assert window.modified
+    assert window.save_to(tmp_path / "p.smile") and not window.modified
+    back = load_project(tmp_path / "p.smile")
+    assert np.array_equal(back.labels, window.doc.labels) and np.array_equal(back.photo, window.doc.photo)
+    assert back.attributes == window.doc.attributes and back.styles == window.doc.styles
+    window.open_path(tmp_path / "p.smile")
+    assert np.array_equal(window.doc.labels, back.labels) and window.project_path == tmp_path / "p.smile"
+
+
+def test_export_with_original_pastes_back(qtbot, samples_dir, tmp_path):
+    w = make_window(qtbot)
+    assert w.open_path(samples_dir / "maskgan_0.jpg")
+    wait_final(qtbot, w)
+    files = {p.name for p in w.export_to(tmp_path / "b")}
+    assert "photo_edited.png" in files
+    w.worker.stop()
+
+
+def test_autosave_recovery_after_kill(qtbot, tmp_path, face_map):
+    config = tmp_path / "config"
+    src = tmp_path / "map.png"
+    import cv2
+
+    write_indexed_png(src, cv2.resize(face_map, (256, 256), interpolation=cv2.INTER_NEAREST))
+    script = textwrap.dedent(f"""
+        import os, signal
+        from PySide6.QtWidgets import QApplication
+        app = QApplication([])
+        from smile_studio.app.window import MainWindow
+        w = MainWindow(autosave_ms=50)
+        w.show()
+        assert w.open_path({str(src)!r})
+        w.doc.paint((20, 20), (60, 60), {HAIR}, 9)
+        from PySide6.QtCore import QTimer
+        QTimer.singleShot(400, lambda: os.kill(os.getpid(), signal.SIGKILL))
+        app.exec()
+    """)
+    env = dict(os.environ, SMILE_STUDIO_CONFIG_DIR=str(config), QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run([sys.executable, "-c", script], env=env, timeout=120, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    assert list((config / "autosave").glob("session-*.smile"))
+    w = make_window(qtbot)  # the same config folder (isolated_config)
+    found = w.check_recovery()
+    assert found and w.recover_button.isVisible()
+    qtbot.mouseClick(w.recover_button, Qt.MouseButton.LeftButton)
+    assert w.doc is not None and all(w.doc.labels[i, i] == HAIR for i in range(22, 58))
+    assert w.modified and not list((config / "autosave").glob("session-*.smile"))
+    w.worker.stop()
+
+
+class SlowEngine:
+    """A fake render engine taking 300 ms; its image encodes the map so the final preview can be checked."""
+
+    name = "slow"
+    description = "slow fake engine"
+
+    def __init__(self):
+        self.calls = 0
+
+    def render(self, req):
+        self.calls += 1
+        time.sleep(0.3)
+        img = colorize(req.labels)
+        if img.shape[0] != req.size:
+            img = np.repeat(np.repeat(img, req.size // img.shape[0], 0), req.size // img.shape[1], 1)
+        return img
+
+
+def test_latest_wins_and_responsive_event_loop(qtbot, face_doc):
+    engine = SlowEngine()
+    w = make_window(qtbot, render=engine)
+    w.set_document(face_doc)
+    w.canvas.resetTransform()
+    w.canvas.auto_fit = False
+    w.canvas.centerOn(128, 128)
+    qtbot.waitUntil(lambda: w.last_result is not None, timeout=5000)
+    engine.calls = 0
+    w.worker.completed = 0
+    stalls, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        stalls.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(10)
+    w.set_class(HAIR)
+    for i in range(20):  # 20 rapid edits: clicks with the brush at different places
+        click(qtbot, w.canvas, 40 + 8 * i, 230)
+    qtbot.waitUntil(lambda: w.last_result is not None and w.last_result.kind == FINAL
+                    and not w.worker.mailbox.is_stale(w.last_result.id), timeout=10000)
+    qtbot.wait(700)  # nothing else may arrive
+    timer.stop()
+    assert engine.calls <= 3, f"{engine.calls} renders for 20 edits"
+    assert np.array_equal(w.preview.image, colorize(w.doc.labels))
+    worst = max(stalls) * 1000
+    assert worst < 50, f"event loop stalled {worst:.0f} ms"
+    w.worker.stop()
+
+
+def test_preview_split_and_views(qtbot, window):
+    window.split.setValue(50)
+    assert window.preview.split == 0.5
+    window.view_mode.setCurrentText("contour")
+    assert window.canvas.view_mode == "contour"
+    window.opacity.setValue(20)
+    assert abs(window.canvas.opacity - 0.2) < 1e-6
+    z = window.canvas.zoom_level
+    window.canvas.zoom(1.25)
+    assert window.canvas.zoom_level > z
+
+
+@pytest.mark.parametrize("bad", [b"", b"not an image at all"])
+def test_bad_photo_is_a_message_not_a_crash(qtbot, window, tmp_path, bad):
+    p = tmp_path / "bad.jpg"
+    p.write_bytes(bad)
+    name = window.doc.name
+    assert not window.open_path(p)
+    assert window.doc.name == name and "bad.jpg" in window.message.text()
+
+
+def test_point_mapping_is_pinned(window):
+    assert view_point(window.canvas, 10, 10) - view_point(window.canvas, 0, 0) == QPoint(10, 10)
