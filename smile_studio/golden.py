@@ -150,7 +150,80 @@ def syn_checks(d: dict, meta: dict, manifests: Path) -> Iterator[Check | str]:
                 yield f"img_{case}: inputs absent"
 
 
-RUNNERS: dict[str, Callable] = {"syn": syn_checks}
+def sem_checks(d: dict, meta: dict, manifests: Path) -> Iterator[Check | str]:
+    """Every SMILE_SEM / FAN output present in ``d``."""
+    from .nets.fan import FAN, preprocess
+    from .nets.sem import Discriminator, MappingNetwork, SemGenerator, StyleEncoder, eval_noise
+
+    size = int(meta.get("size", 256))
+    seed = int(meta["seed"])
+    names = {m.split("_")[-1].split(".")[0]: m for m in meta.get("manifests", [])}
+
+    def load(net, key):
+        path = manifests / names.get(key, f"sem{size}_{key}.json")
+        if not path.is_file():
+            return None
+        net.load_official(synth_state_dict(path, seed))
+        return net.eval()
+
+    with torch.no_grad():
+        for k in sorted(k for k in d if k.startswith("eval_noise_")):
+            shape = d[k].shape
+            yield compare_exact(k, eval_noise(shape[0], shape[2], shape[3]).numpy(), d[k])
+        fan = load(FAN(), "FAN")
+        if fan is not None and "rgbA" in d and "fan_raw" in d:
+            x = torch.nn.functional.interpolate(_t(d["rgbA"]), size=256, mode="bilinear") * 0.5 + 0.5
+            yield compare_continuous("fan_raw", fan(x).numpy(), d["fan_raw"])
+            if "fan_x" in d:
+                fx, fx2 = fan.get_heatmap(_t(d["rgbA"]))
+                yield compare_continuous("fan_x", fx.numpy(), d["fan_x"])
+                yield compare_continuous("fan_x2", fx2.numpy(), d["fan_x2"])
+        if "pp_in" in d and "pp_x" in d:
+            pin = torch.nn.functional.interpolate(_t(d["pp_in"]), scale_factor=4, mode="bilinear", align_corners=True)
+            px, px2 = preprocess(pin)
+            yield compare_continuous("pp_x", px.numpy(), d["pp_x"], rtol=0, scale_atol=1e-4)
+            yield compare_continuous("pp_x2", px2.numpy(), d["pp_x2"], rtol=0, scale_atol=1e-4)
+        mapping = load(MappingNetwork(), "F")
+        if mapping is not None and "z" in d:
+            for key, y in (("s_lat", "y_trg"), ("s_lat_comp", "y_trg")):
+                if key in d and y in d:
+                    yv = _t(d[y]) if key == "s_lat" else 1 - _t(d[y])
+                    yield compare_continuous(key, mapping(_t(d["z"]), yv).numpy(), d[key])
+        enc = load(StyleEncoder(size), "S")
+        if enc is not None:
+            for key, x, y, comp in (("s_A", "xA", "yA", False), ("s_A_comp", "xA", "yA", True),
+                                    ("s_B", "xB", "yB", False)):
+                if key in d and x in d and y in d:
+                    yv = 1 - _t(d[y]) if comp else _t(d[y])
+                    yield compare_continuous(key, enc(_t(d[x]), yv).numpy(), d[key])
+        disc = load(Discriminator(size), "D")
+        if disc is not None:
+            for key, comp in (("d_A", False), ("d_A_comp", True)):
+                if key in d and "xA" in d and "yA" in d:
+                    yv = 1 - _t(d["yA"]) if comp else _t(d["yA"])
+                    yield compare_continuous(key, disc(_t(d["xA"]), yv).numpy(), d[key])
+        gen = load(SemGenerator(size), "G")
+        if gen is not None and "xA" in d:
+            pp = (_t(d["pp_x"]), _t(d["pp_x2"])) if "pp_x" in d else None
+            cases = [("g_lat", "xA", "s_lat", pp), ("g_ref", "xA", "s_B", pp)]
+            if "fan_x" in d:
+                cases.append(("g_lat_fanA", "xA", "s_lat", (_t(d["fan_x"]), _t(d["fan_x2"]))))
+            for key, x, s, fanpair in cases:
+                if key in d and s in d and fanpair is not None:
+                    out = gen(_t(d[x]), _t(d[s]), fanpair).numpy()
+                    yield compare_continuous(key, out, d[key])
+                    if f"{key}_argmax" in d:
+                        yield compare_argmax(f"{key}_argmax", out.argmax(1), d[f"{key}_argmax"], d[key])
+            if "g_b2" in d and pp is not None and "xB" in d and "s_A" in d:
+                x = torch.cat([_t(d["xA"]), _t(d["xB"])])
+                s = torch.cat([_t(d["s_lat"]), _t(d["s_A"])])
+                out = gen(x, s, pp).numpy()
+                yield compare_continuous("g_b2", out, d["g_b2"])
+                if "g_b2_argmax" in d:
+                    yield compare_argmax("g_b2_argmax", out.argmax(1), d["g_b2_argmax"], d["g_b2"])
+
+
+RUNNERS: dict[str, Callable] = {"syn": syn_checks, "sem": sem_checks}
 
 
 def fixture_kind(meta: dict, stem: str) -> str | None:

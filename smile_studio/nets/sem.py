@@ -1,0 +1,281 @@
+"""SMILE_SEM: layout manipulation networks (StarGAN v2 derivatives on one-hot maps), released configuration.
+
+Generator with FAN high-pass skips and modulated decoder blocks (``--MOD``), mapping network and style encoder
+with split styles (64-d gender slot, 16-d slots for the other five attributes, tiled to 64 to stack), and the
+discriminator. Keys and shapes equal the official ``smileSEM_{G,F,S,D}_ema.pth``.
+
+Eval-mode noise: the official ``NoiseInjection`` calls ``torch.manual_seed(0)`` before each draw, which resets the
+process RNG on every generator call. We draw the same numbers from a local ``torch.Generator`` (cached per shape),
+so the outputs are identical and the caller's random state is left alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoint import load_state_dict_strict
+
+NUM_LABELS = 19
+NUM_DOMAINS = 6  # attributes; 12 label columns
+STYLE_DIM = 64
+SMALL_DIM = 16
+NOISE_DIM = 16
+W_DIM = STYLE_DIM + (NUM_DOMAINS - 1) * SMALL_DIM  # 144
+_NOISE_CACHE: dict[tuple, torch.Tensor] = {}
+
+
+def eval_noise(batch: int, height: int, width: int) -> torch.Tensor:
+    """The official eval noise ``torch.manual_seed(0); empty(B, 1, H, W).normal_()``, from a local generator."""
+    key = (batch, height, width)
+    t = _NOISE_CACHE.get(key)
+    if t is None:
+        g = torch.Generator().manual_seed(0)
+        t = torch.empty(batch, 1, height, width).normal_(generator=g)
+        _NOISE_CACHE[key] = t
+    return t
+
+
+def pack_style(s: torch.Tensor) -> torch.Tensor:
+    """(B, 6, 64) split style -> (B, 144) decoder vector: the 64-d gender slot, then 16 dims of each other slot."""
+    return torch.cat([s[:, 0, :STYLE_DIM]] + [s[:, i, :SMALL_DIM] for i in range(1, NUM_DOMAINS)], dim=1)
+
+
+def select_by_label(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(B, 12, 64) per-domain outputs, two-hot y (B, 12) -> (B, 6, 64) (the official ``out[y == 1]``)."""
+    if not torch.all(y.sum(1) == NUM_DOMAINS):
+        raise ValueError("every label row needs exactly one value per attribute (6 ones in 12 columns)")
+    return out[y.unsqueeze(-1).expand_as(out) == 1].view(y.size(0), -1, out.size(-1))
+
+
+class ResBlk(nn.Module):
+    """[IN] -> LReLU -> conv3 -> [avgpool] -> [IN] -> LReLU -> conv3, plus a shortcut, over sqrt(2)."""
+
+    def __init__(self, din: int, dout: int, normalize: bool = False, downsample: bool = False):
+        super().__init__()
+        self.normalize, self.downsample = normalize, downsample
+        self.learned_sc = din != dout
+        self.conv1 = nn.Conv2d(din, din, 3, 1, 1)
+        self.conv2 = nn.Conv2d(din, dout, 3, 1, 1)
+        if normalize:
+            self.norm1 = nn.InstanceNorm2d(din, affine=True)
+            self.norm2 = nn.InstanceNorm2d(din, affine=True)
+        if self.learned_sc:
+            self.conv1x1 = nn.Conv2d(din, dout, 1, 1, 0, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sc = self.conv1x1(x) if self.learned_sc else x
+        if self.downsample:
+            sc = F.avg_pool2d(sc, 2)
+        r = self.norm1(x) if self.normalize else x
+        r = self.conv1(F.leaky_relu(r, 0.2))
+        if self.downsample:
+            r = F.avg_pool2d(r, 2)
+        if self.normalize:
+            r = self.norm2(r)
+        r = self.conv2(F.leaky_relu(r, 0.2))
+        return (sc + r) / math.sqrt(2)
+
+
+class Conv2DMod(nn.Module):
+    """Weights modulated by ``affine(w) + 1`` per sample, optionally demodulated; no bias, no lr scale."""
+
+    def __init__(self, din: int, dout: int, w_dim: int, k: int, demod: bool = True):
+        super().__init__()
+        self.din, self.dout, self.k, self.demod = din, dout, k, demod
+        self.affine = nn.Linear(w_dim, din)
+        self.weight = nn.Parameter(torch.randn(dout, din, k, k))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        b, _, h, wd = x.shape
+        mod = self.affine(w.view(b, -1))[:, None, :, None, None] + 1
+        weights = self.weight[None] * mod  # (B, out, in, k, k)
+        if self.demod:
+            weights = weights * torch.rsqrt((weights**2).sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
+        out = F.conv2d(x.reshape(1, -1, h, wd), weights.reshape(b * self.dout, self.din, self.k, self.k),
+                       padding=(self.k - 1) // 2, groups=b)
+        return out.reshape(b, self.dout, h, wd)
+
+
+class NoiseInjection(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            noise = x.new_empty(x.shape[0], 1, *x.shape[2:]).normal_()
+        else:
+            noise = eval_noise(x.shape[0], *x.shape[2:]).to(x.device, x.dtype)
+        return x + self.weight * noise
+
+
+class MODResBlk(nn.Module):
+    """LReLU -> [nearest x2] -> Conv2DMod -> noise -> LReLU -> Conv2DMod -> noise. With FAN skips there is no
+    shortcut (``w_hpf > 0``), so none is built."""
+
+    def __init__(self, din: int, dout: int, w_dim: int, upsample: bool = False):
+        super().__init__()
+        self.upsample = upsample
+        self.noise = NoiseInjection()  # one module, shared by both convolutions (as in the official code)
+        self.conv1 = Conv2DMod(din, dout, w_dim, 3)
+        self.conv2 = Conv2DMod(dout, dout, w_dim, 3)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(x, 0.2)
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.noise(self.conv1(x, w))
+        x = self.noise(self.conv2(F.leaky_relu(x, 0.2), w))
+        return x
+
+
+_HPF = torch.tensor([[-1.0, -1, -1], [-1, 8, -1], [-1, -1, -1]])
+
+
+def high_pass(x: torch.Tensor, w_hpf: float = 1.0) -> torch.Tensor:
+    k = (_HPF / w_hpf).to(x.dtype).to(x.device)[None, None].repeat(x.size(1), 1, 1, 1)
+    return F.conv2d(x, k, padding=1, groups=x.size(1))
+
+
+class SemGenerator(nn.Module):
+    """``models/generator.py:Generator`` with --FAN --MOD --SPLIT_STYLE: (one-hot map, style, fan masks) -> logits."""
+
+    def __init__(self, size: int = 256):
+        super().__init__()
+        if size not in (256, 512):
+            raise ValueError(f"SMILE_SEM exists for sizes 256 and 512, not {size}")
+        self.size = size
+        dim_in = 2**13 // size
+        self.hpf_keys = [32, 64, 128] if size == 256 else [32, 64, 128, 256]
+        self.hpf_details = [32]
+        self.from_rgb = nn.Conv2d(NUM_LABELS, dim_in, 3, 1, 1)
+        self.encode = nn.ModuleList()
+        self.decode = nn.ModuleList()
+        repeat = int(np.log2(size)) - 4 + 1  # +1 with FAN
+        dim_out = dim_in
+        for _ in range(repeat):
+            dim_out = min(dim_in * 2, 512)
+            self.encode.append(ResBlk(dim_in, dim_out, normalize=True, downsample=True))
+            self.decode.insert(0, MODResBlk(dim_out, dim_in, W_DIM, upsample=True))
+            dim_in = dim_out
+        for _ in range(2):
+            self.encode.append(ResBlk(dim_out, dim_out, normalize=True))
+            self.decode.insert(0, MODResBlk(dim_out, dim_out, W_DIM))
+        self.to_rgb = Conv2DMod(2**13 // size, NUM_LABELS, W_DIM, 1, demod=False)
+
+    def encoder(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        x = self.from_rgb(x)
+        cache = {}
+        for block in self.encode:
+            if x.size(2) in self.hpf_keys:
+                cache[x.size(2)] = x
+            x = block(x)
+        return x, cache
+
+    def decoder(self, x: torch.Tensor, cache: dict, s: torch.Tensor, fan) -> torch.Tensor:
+        w = pack_style(s)
+        for block in self.decode:
+            x = block(x, w)
+            size = x.size(2)
+            if size in self.hpf_keys:
+                f = fan[0] if size in self.hpf_details else fan[1]
+                f = F.interpolate(f, size=size, mode="bilinear")
+                x = x + high_pass(f * cache[size])
+        return self.to_rgb(F.relu(x), w)
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor, fan) -> torch.Tensor:
+        """x one-hot (B, 19, S, S); s (B, 6, 64); fan = (mask, mask2), each (B or 1, 1, 256, 256). Raw logits."""
+        h, cache = self.encoder(x)
+        return self.decoder(h, cache, s, fan)
+
+    def load_official(self, source) -> None:
+        load_state_dict_strict(self, source)
+
+
+class MappingNetwork(nn.Module):
+    """``models/mapping.py:Noise2Style``: z (B, 16) and two-hot y (B, 12) -> style (B, 6, 64)."""
+
+    def __init__(self):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Linear(NOISE_DIM, 512), nn.ReLU()]
+        for _ in range(3):
+            layers += [nn.Linear(512, 512), nn.ReLU()]
+        self.shared = nn.Sequential(*layers)
+        self.unshared = nn.ModuleList(
+            nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512),
+                          nn.ReLU(), nn.Linear(512, STYLE_DIM if i < 2 else SMALL_DIM))
+            for i in range(2 * NUM_DOMAINS))
+
+    def all_heads(self, z: torch.Tensor) -> torch.Tensor:
+        """Every domain's style (B, 12, 64), small heads tiled to 64."""
+        h = self.shared(z)
+        outs = []
+        for head in self.unshared:
+            o = head(h)
+            outs.append(o.repeat(1, STYLE_DIM // SMALL_DIM) if o.size(1) == SMALL_DIM else o)
+        return torch.stack(outs, 1)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return select_by_label(self.all_heads(z), y)
+
+    def load_official(self, source) -> None:
+        load_state_dict_strict(self, source)
+
+
+def _trunk(size: int) -> tuple[list[nn.Module], int]:
+    dim_in = 2**14 // size
+    blocks: list[nn.Module] = [nn.Conv2d(NUM_LABELS, dim_in, 3, 1, 1)]
+    dim_out = dim_in
+    for _ in range(int(np.log2(size)) - 2):
+        dim_out = min(dim_in * 2, 512)
+        blocks.append(ResBlk(dim_in, dim_out, downsample=True))
+        dim_in = dim_out
+    blocks += [nn.LeakyReLU(0.2), nn.Conv2d(dim_out, dim_out, 4, 1, 0), nn.LeakyReLU(0.2)]
+    return blocks, dim_out
+
+
+class StyleEncoder(nn.Module):
+    """``models/encoder.py:StyleEncoder``: one-hot map and two-hot y -> style (B, 6, 64)."""
+
+    def __init__(self, size: int = 256):
+        super().__init__()
+        blocks, dim_out = _trunk(size)
+        self.shared = nn.Sequential(*blocks)
+        self.unshared = nn.ModuleList(nn.Linear(dim_out, STYLE_DIM if i < 2 else SMALL_DIM)
+                                      for i in range(2 * NUM_DOMAINS))
+
+    def all_heads(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.shared(x).view(x.size(0), -1)
+        outs = []
+        for head in self.unshared:
+            o = head(h)
+            outs.append(o.repeat(1, STYLE_DIM // SMALL_DIM) if o.size(1) == SMALL_DIM else o)
+        return torch.stack(outs, 1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return select_by_label(self.all_heads(x), y)
+
+    def load_official(self, source) -> None:
+        load_state_dict_strict(self, source)
+
+
+class Discriminator(nn.Module):
+    """``models/discriminator.py:Discriminator``: real/fake logit per attribute value, flat (B*6,)."""
+
+    def __init__(self, size: int = 256):
+        super().__init__()
+        blocks, dim_out = _trunk(size)
+        blocks.append(nn.Conv2d(dim_out, 2 * NUM_DOMAINS, 1, 1, 0))
+        self.main = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        out = self.main(x)
+        return out[y[:, :, None, None].expand_as(out) == 1]
+
+    def load_official(self, source) -> None:
+        load_state_dict_strict(self, source)
