@@ -223,7 +223,46 @@ def sem_checks(d: dict, meta: dict, manifests: Path) -> Iterator[Check | str]:
                     yield compare_argmax("g_b2_argmax", out.argmax(1), d["g_b2_argmax"], d["g_b2"])
 
 
-RUNNERS: dict[str, Callable] = {"syn": syn_checks, "sem": sem_checks}
+def aux_checks(d: dict, meta: dict, manifests: Path) -> Iterator[Check | str]:
+    """Face parser (BiSeNet) and attribute classifier (AttNet) outputs present in ``d``."""
+    from .core.labels import BISENET_TO_CELEBA
+    from .nets.attributes import AttNet
+    from .nets.parser import BiSeNet
+
+    seed = int(meta["seed"])
+    if "bisenet2sean_table" in d:
+        yield compare_exact("bisenet2sean_table", BISENET_TO_CELEBA.astype(np.int64), d["bisenet2sean_table"])
+    with torch.no_grad():
+        if "bisenet_in" in d and (manifests / "bisenet.json").is_file():
+            net = BiSeNet(19)
+            net.load_official(synth_state_dict(manifests / "bisenet.json", seed))
+            outs = net.eval()(_t(d["bisenet_in"]))
+            for key, out in zip(("bisenet_out", "bisenet_out16", "bisenet_out32"), outs, strict=True):
+                if key in d:
+                    yield compare_continuous(key, out.numpy(), d[key])
+            if "bisenet_argmax" in d:
+                am = outs[0].argmax(1).numpy()
+                yield compare_argmax("bisenet_argmax", am, d["bisenet_argmax"], d["bisenet_out"])
+                if "bisenet_argmax_sean" in d:
+                    yield compare_argmax("bisenet_argmax_sean", BISENET_TO_CELEBA[am], d["bisenet_argmax_sean"],
+                                         d["bisenet_out"])
+        if "rgb256" in d and (manifests / "attnet_rgb.json").is_file():
+            att = AttNet()
+            att.load_official(synth_state_dict(manifests / "attnet_rgb.json", seed))
+            att.eval()
+            feats = att.features(_t(d["rgb256"]))
+            if "attnet_features_last" in d:
+                yield compare_continuous("attnet_features_last", feats.numpy(), d["attnet_features_last"])
+            logits, probs = att(_t(d["rgb256"]))
+            if "attnet_logits" in d:
+                yield compare_continuous("attnet_logits", logits.numpy(), d["attnet_logits"])
+            if "attnet_probs" in d:
+                yield compare_continuous("attnet_probs", probs.numpy(), d["attnet_probs"])
+            if "attnet_one_hot" in d:
+                yield compare_exact("attnet_one_hot", AttNet.one_hot(probs).numpy(), d["attnet_one_hot"])
+
+
+RUNNERS: dict[str, Callable] = {"syn": syn_checks, "sem": sem_checks, "aux": aux_checks}
 
 
 def fixture_kind(meta: dict, stem: str) -> str | None:
