@@ -1,0 +1,137 @@
+"""The attribute-editing API over SMILE_SEM (Qt-free; the GUI and the CLI use only this).
+
+Given a map, its six attribute values and targets for any subset of them, returns the new map(s), the label
+vectors and the style used. The source style is ``S(map, y_src)``; the slots of the changed attributes are
+replaced — from the mapping network ``F(z, y_trg)`` with truncation towards a per-domain mean (latent mode), or
+from ``S(reference, y_ref)`` (reference mode) — so every attribute not asked for keeps its source slot.
+Heatmaps and source styles are cached per photo/map, so a second toggle on the same face runs only F, G, argmax.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..core.labels import ATTRIBUTES, NUM_CLASSES, label_vector, validate_attributes
+from ..nets.fan import FAN
+from ..nets.sem import NOISE_DIM, MappingNetwork, SemGenerator, StyleEncoder
+
+MEAN_SAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class SemEdit:
+    maps: np.ndarray  # (V, S, S) uint8
+    style: torch.Tensor  # (V, 6, 64) the style G used
+    source_style: torch.Tensor  # (1, 6, 64)
+    y_src: np.ndarray  # (12,)
+    y_trg: np.ndarray  # (12,)
+    slots: tuple[int, ...]  # style slots (attribute indices) that were replaced
+    seeds: tuple[int, ...]
+
+
+def _digest(*arrays) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        if a is not None:
+            h.update(np.ascontiguousarray(a).data)
+    return h.digest()
+
+
+class SemEditor:
+    def __init__(self, generator: SemGenerator, mapping: MappingNetwork, encoder: StyleEncoder,
+                 fan: FAN | None = None, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32):
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.G = generator.eval().to(self.device, dtype)
+        self.F = mapping.eval().to(self.device)  # tiny: kept in float32
+        self.S = encoder.eval().to(self.device, dtype)
+        self.fan = fan.eval().to(self.device) if fan is not None else None
+        self.size = generator.size
+        self._cache: OrderedDict = OrderedDict()
+        self._domain_mean: torch.Tensor | None = None
+
+    # -- cached pieces -----------------------------------------------------------------------------------------
+    def _cached(self, key, fn):
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        value = fn()
+        self._cache[key] = value
+        while len(self._cache) > 32:
+            self._cache.popitem(last=False)
+        return value
+
+    def one_hot(self, labels: np.ndarray) -> torch.Tensor:
+        lab = torch.from_numpy(np.ascontiguousarray(labels, np.int64)).to(self.device)
+        if lab.shape[-1] != self.size:
+            lab = F.interpolate(lab[None, None].float(), size=(self.size, self.size), mode="nearest")[0, 0].long()
+        return F.one_hot(lab, NUM_CLASSES).permute(2, 0, 1)[None].to(self.dtype)
+
+    def heatmaps(self, photo: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """FAN masks of the photo; without a photo or FAN weights, all-ones masks (every skip fully open)."""
+        if photo is None or self.fan is None:
+            ones = torch.ones(1, 1, 256, 256, device=self.device, dtype=self.dtype)
+            return ones, ones
+
+        def compute():
+            rgb = torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1)[None].float().to(self.device)
+            m1, m2 = self.fan.get_heatmap(rgb / 127.5 - 1)
+            return m1.to(self.dtype), m2.to(self.dtype)
+
+        return self._cached(("fan", _digest(photo)), compute)
+
+    def source_style(self, labels: np.ndarray, y: np.ndarray) -> torch.Tensor:
+        def compute():
+            return self.S(self.one_hot(labels), torch.from_numpy(y)[None].to(self.device)).float()
+
+        return self._cached(("S", _digest(labels, y)), compute)
+
+    def domain_means(self) -> torch.Tensor:
+        """Mean mapped style of every domain over 1000 z drawn from a fixed seed: (12, 64)."""
+        if self._domain_mean is None:
+            g = torch.Generator().manual_seed(12345)
+            z = torch.randn(MEAN_SAMPLES, NOISE_DIM, generator=g).to(self.device)
+            self._domain_mean = self.F.all_heads(z).mean(0)
+        return self._domain_mean
+
+    # -- editing -----------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def edit(self, labels: np.ndarray, current: dict, target: dict, seed: int = 0, psi: float = 1.0,
+             variations: int = 1, reference_labels: np.ndarray | None = None,
+             reference_attributes: dict | None = None, photo: np.ndarray | None = None) -> SemEdit:
+        cur = validate_attributes(current)
+        new = dict(cur)
+        new.update(target)
+        new = validate_attributes(new)
+        y_src, y_trg = label_vector(cur), label_vector(new)
+        slots = tuple(i for i, a in enumerate(ATTRIBUTES) if cur[a.key] != new[a.key])
+        v = max(1, int(variations))
+        base = self.source_style(labels, y_src)  # (1, 6, 64)
+        style = base.repeat(v, 1, 1)
+        seeds = tuple(seed + i for i in range(v))
+        if slots:
+            if reference_labels is not None:
+                ref_state = validate_attributes(dict(reference_attributes or new))
+                y_ref = label_vector(ref_state)
+                ref_style = self.source_style(reference_labels, y_ref)
+                for k in slots:
+                    style[:, k] = ref_style[0, k]
+            else:
+                z = torch.stack([torch.randn(NOISE_DIM, generator=torch.Generator().manual_seed(s)) for s in seeds])
+                yt = torch.from_numpy(y_trg)[None].repeat(v, 1).to(self.device)
+                lat = self.F(z.to(self.device), yt)
+                mean = self.domain_means()[torch.from_numpy(y_trg).bool().to(self.device)]  # (6, 64)
+                lat = mean[None] + float(psi) * (lat - mean[None])
+                for k in slots:
+                    style[:, k] = lat[:, k]
+        fan = self.heatmaps(photo)
+        x = self.one_hot(labels).repeat(v, 1, 1, 1)
+        logits = self.G(x, style.to(self.dtype), fan)
+        maps = logits.argmax(1).to(torch.uint8).cpu().numpy()
+        return SemEdit(maps, style, base, y_src, y_trg, slots, seeds)

@@ -1,0 +1,167 @@
+"""SMILE_SEM, FAN, parser and attribute networks: official layouts, strict safe loading, golden equality,
+eval noise, and the attribute-editing API with golden-weight networks."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from smile_studio.core.labels import ATTRIBUTES, label_vector
+from smile_studio.golden import aux_checks, sem_checks, synth_state_dict
+from smile_studio.nets.attributes import AttNet
+from smile_studio.nets.checkpoint import CheckpointError
+from smile_studio.nets.fan import FAN
+from smile_studio.nets.parser import BiSeNet
+from smile_studio.nets.sem import Discriminator, MappingNetwork, SemGenerator, StyleEncoder, eval_noise
+
+
+def _listing(shared_dir, size, net):
+    text = (shared_dir / "docs" / "smile_sem_state_dict.txt").read_text()
+    section = text.split("SECTION 2")[0] if size == 256 else text.split("SECTION 2")[1].split("SECTION 3")[0]
+    block = section.split(f"## {net} ")[1].split("\n## ")[0]
+    return [(k, tuple(int(x) for x in s.split(",") if x.strip()))
+            for k, s in re.findall(r"^(\S+)\t\(([\d, ]*)\)", block, re.M)]
+
+
+@pytest.mark.parametrize("size", [256, 512])
+@pytest.mark.parametrize("net,cls", [("G", SemGenerator), ("F", MappingNetwork), ("S", StyleEncoder),
+                                     ("D", Discriminator)])
+def test_state_dicts_equal_official_listing(shared_dir, size, net, cls):
+    model = cls() if cls is MappingNetwork else cls(size)
+    ours = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+    assert ours == _listing(shared_dir, size, net)
+
+
+@pytest.mark.parametrize("manifest,factory", [("sem256_FAN.json", FAN), ("bisenet.json", lambda: BiSeNet(19)),
+                                              ("attnet_rgb.json", lambda: AttNet().model),
+                                              ("sem256_G.json", lambda: SemGenerator(256))])
+def test_state_dicts_equal_manifests(golden_dir, manifest, factory):
+    entries = json.loads((golden_dir / "manifests" / manifest).read_text())
+    ours = [(k, list(v.shape)) for k, v in factory().state_dict().items()]
+    assert ours == [(e["key"], e["shape"]) for e in entries]
+
+
+def test_loading_strips_module_prefix_and_names_bad_keys(tmp_path, golden_dir):
+    sd = synth_state_dict(golden_dir / "manifests" / "sem256_S.json", 1)
+    p = tmp_path / "smileSEM_S_ema.pth"
+    torch.save({f"module.{k}": v for k, v in sd.items()}, p)
+    enc = StyleEncoder(256)
+    enc.load_official(p)
+    assert torch.equal(enc.state_dict()["shared.0.weight"], sd["shared.0.weight"])
+    bad = dict(sd)
+    bad["unshared.3.weight"] = torch.zeros(64, 512)
+    torch.save(bad, p)
+    with pytest.raises(CheckpointError, match=r"smileSEM_S_ema\.pth.*'unshared\.3\.weight' has shape \(64, 512\)"):
+        enc.load_official(p)
+    with pytest.raises(CheckpointError, match=r"smileSEM_S_ema\.pth.*missing key 'from_rgb\.weight'"):
+        SemGenerator(256).load_official(p)
+    fan_sd = synth_state_dict(golden_dir / "manifests" / "sem256_FAN.json", 1)
+    torch.save({"state_dict": dict(fan_sd, extra_key=torch.zeros(1)), "epoch": 3}, tmp_path / "wing.ckpt")
+    FAN().load_official(tmp_path / "wing.ckpt")  # the official loader also ignores keys it does not know
+
+
+def test_eval_noise_matches_official_and_leaves_rng_alone(golden_dir):
+    d = np.load(golden_dir / "sem256_seed1.npz")
+    torch.manual_seed(77)
+    expected = torch.rand(4)
+    torch.manual_seed(77)
+    for h in (8, 16, 32, 64, 128, 256):
+        assert torch.equal(eval_noise(1, h, h), torch.from_numpy(d[f"eval_noise_{h}"]))
+        assert torch.equal(eval_noise(2, h, h), torch.from_numpy(d[f"eval_noise_b2_{h}"]))
+    assert torch.equal(torch.rand(4), expected)
+
+
+@pytest.fixture(scope="module")
+def sem_fixture(golden_dir):
+    d = np.load(golden_dir / "sem256_seed1.npz")
+    return {k: d[k] for k in d.files}, json.loads((golden_dir / "sem256_seed1.json").read_text())
+
+
+def test_golden_sem_and_fan(sem_fixture, golden_dir):
+    d, meta = sem_fixture
+    checks = [c for c in sem_checks(d, meta, golden_dir / "manifests") if not isinstance(c, str)]
+    names = {c.name for c in checks}
+    assert {"fan_raw", "pp_x", "pp_x2", "s_lat", "s_A", "s_B", "d_A", "g_lat", "g_lat_argmax", "g_ref", "g_b2",
+            "g_lat_fanA", "eval_noise_256"} <= names
+    assert not [c for c in checks if not c.passed]
+
+
+def test_golden_parser_and_attributes(golden_dir):
+    d = np.load(golden_dir / "aux_seed1.npz")
+    meta = json.loads((golden_dir / "aux_seed1.json").read_text())
+    checks = [c for c in aux_checks({k: d[k] for k in d.files}, meta, golden_dir / "manifests")
+              if not isinstance(c, str)]
+    assert len(checks) == 10 and all(c.passed for c in checks), [c for c in checks if not c.passed]
+
+
+# -- the editing API ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def editor(golden_dir):
+    from smile_studio.engines.sem_edit import SemEditor
+
+    m = golden_dir / "manifests"
+    nets = []
+    for cls, name in ((SemGenerator, "G"), (MappingNetwork, "F"), (StyleEncoder, "S")):
+        net = cls() if cls is MappingNetwork else cls(256)
+        net.load_official(synth_state_dict(m / f"sem256_{name}.json", 1))
+        nets.append(net)
+    fan = FAN()
+    fan.load_official(synth_state_dict(m / "sem256_FAN.json", 1))
+    return SemEditor(*nets, fan=fan)
+
+
+STATE = {"gender": "female", "eyeglasses": "off", "bald": "off", "bangs": "off", "earrings": "on", "hat": "off"}
+
+
+@pytest.mark.parametrize("target", [{"eyeglasses": "on"}, {"eyeglasses": "on", "hat": "on"},
+                                    {"gender": "male", "eyeglasses": "on", "bald": "on", "bangs": "on",
+                                     "earrings": "off", "hat": "on"}])
+def test_edit_changes_exactly_the_requested_bits_and_slots(editor, sem_fixture, target):
+    d, _ = sem_fixture
+    lab = d["labA"]
+    res = editor.edit(lab, STATE, target, seed=5)
+    changed = [i for i, a in enumerate(ATTRIBUTES) if a.key in target]
+    assert res.slots == tuple(changed)
+    flipped = np.nonzero(res.y_src != res.y_trg)[0]
+    assert sorted({int(i) // 2 for i in flipped}) == changed and len(flipped) == 2 * len(changed)
+    assert np.array_equal(res.y_src, label_vector(STATE))
+    for k in range(6):
+        same = torch.equal(res.style[0, k], res.source_style[0, k])
+        assert same == (k not in changed), f"slot {k}"
+    assert res.maps.shape == (1, 256, 256) and res.maps.dtype == np.uint8
+    again = editor.edit(lab, STATE, target, seed=5)
+    assert np.array_equal(again.maps, res.maps)
+    other = editor.edit(lab, STATE, target, seed=6)
+    assert not torch.equal(other.style, res.style)
+
+
+def test_psi_zero_gives_the_domain_mean_and_reference_mode(editor, sem_fixture):
+    d, _ = sem_fixture
+    res = editor.edit(d["labA"], STATE, {"hat": "on"}, seed=1, psi=0.0, variations=2)
+    hat_slot = 5
+    mean = editor.domain_means()[torch.from_numpy(res.y_trg).bool()][hat_slot]
+    assert torch.allclose(res.style[0, hat_slot], mean) and torch.allclose(res.style[1, hat_slot], mean)
+    ref_state = dict(STATE, gender="male", earrings="off")
+    ref = editor.edit(d["labA"], STATE, {"gender": "male"}, reference_labels=d["labB"],
+                      reference_attributes=ref_state)
+    s_b = editor.source_style(d["labB"], label_vector(ref_state))
+    assert torch.equal(ref.style[0, 0], s_b[0, 0])  # the gender slot comes from the reference
+    assert torch.equal(ref.style[0, 1:], ref.source_style[0, 1:])  # every other slot from the source
+
+
+def test_batched_variations_equal_single_runs(editor, sem_fixture):
+    d, _ = sem_fixture
+    batch = editor.edit(d["labA"], STATE, {"bangs": "on"}, seed=10, variations=3)
+    single = editor.edit(d["labA"], STATE, {"bangs": "on"}, seed=11, variations=1)
+    assert batch.seeds == (10, 11, 12)
+    # the mapping network runs batched: the same style up to float summation order
+    assert torch.allclose(batch.style[1], single.style[0], atol=1e-5)
+    assert not torch.allclose(batch.style[0], batch.style[1])
+
+
+def test_unencodable_states_are_refused(editor, sem_fixture):
+    d, _ = sem_fixture
+    with pytest.raises(ValueError, match="gender"):
+        editor.edit(d["labA"], STATE, {"gender": "both"})
