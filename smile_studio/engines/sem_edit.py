@@ -48,10 +48,11 @@ class SemEditor:
                  fan: FAN | None = None, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32):
         self.device = torch.device(device)
         self.dtype = dtype
-        self.G = generator.eval().to(self.device, dtype)
+        cl = torch.channels_last
+        self.G = generator.eval().to(self.device, dtype).to(memory_format=cl)
         self.F = mapping.eval().to(self.device)  # tiny: kept in float32
-        self.S = encoder.eval().to(self.device, dtype)
-        self.fan = fan.eval().to(self.device) if fan is not None else None
+        self.S = encoder.eval().to(self.device, dtype).to(memory_format=cl)
+        self.fan = fan.eval().to(self.device).to(memory_format=cl) if fan is not None else None
         self.size = generator.size
         self._cache: OrderedDict = OrderedDict()
         self._domain_mean: torch.Tensor | None = None
@@ -71,7 +72,8 @@ class SemEditor:
         lab = torch.from_numpy(np.ascontiguousarray(labels, np.int64)).to(self.device)
         if lab.shape[-1] != self.size:
             lab = F.interpolate(lab[None, None].float(), size=(self.size, self.size), mode="nearest")[0, 0].long()
-        return F.one_hot(lab, NUM_CLASSES).permute(2, 0, 1)[None].to(self.dtype)
+        oh = F.one_hot(lab, NUM_CLASSES).permute(2, 0, 1)[None].to(self.dtype)
+        return oh.contiguous(memory_format=torch.channels_last)
 
     def heatmaps(self, photo: np.ndarray | None) -> tuple[torch.Tensor, torch.Tensor]:
         """FAN masks of the photo; without a photo or FAN weights, all-ones masks (every skip fully open)."""
@@ -131,7 +133,9 @@ class SemEditor:
                 for k in slots:
                     style[:, k] = lat[:, k]
         fan = self.heatmaps(photo)
-        x = self.one_hot(labels).repeat(v, 1, 1, 1)
-        logits = self.G(x, style.to(self.dtype), fan)
+        x = self.one_hot(labels)
+        encoded = self._cached(("enc", _digest(labels)), lambda: self.G.encoder(
+            x.contiguous(memory_format=torch.channels_last)))
+        logits = self.G(x, style.to(self.dtype), fan, encoded=encoded)
         maps = logits.argmax(1).to(torch.uint8).cpu().numpy()
         return SemEdit(maps, style, base, y_src, y_trg, slots, seeds)

@@ -91,14 +91,16 @@ class Conv2DMod(nn.Module):
         self.weight = nn.Parameter(torch.randn(dout, din, k, k))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        b, _, h, wd = x.shape
-        mod = self.affine(w.view(b, -1))[:, None, :, None, None] + 1
-        weights = self.weight[None] * mod  # (B, out, in, k, k)
+        """Same maths as the official per-sample weights ``W * m`` (grouped convolution), computed as a shared
+        convolution of the modulated input: conv(x, W*m) = conv(m*x, W), and the demodulation
+        rsqrt(sum_{i,k} (W m_i)^2) = rsqrt(sum_i m_i^2 sum_k W^2) is a per-sample, per-output scale."""
+        m = self.affine(w.reshape(w.shape[0], -1)) + 1  # (B, in)
+        out = F.conv2d(x * m[:, :, None, None].to(x.dtype), self.weight.to(x.dtype), padding=(self.k - 1) // 2)
         if self.demod:
-            weights = weights * torch.rsqrt((weights**2).sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
-        out = F.conv2d(x.reshape(1, -1, h, wd), weights.reshape(b * self.dout, self.din, self.k, self.k),
-                       padding=(self.k - 1) // 2, groups=b)
-        return out.reshape(b, self.dout, h, wd)
+            w2 = (self.weight.float() ** 2).sum((2, 3))  # (out, in)
+            d = torch.rsqrt(torch.einsum("oi,bi->bo", w2, m.float() ** 2) + 1e-8)
+            out = out * d[:, :, None, None].to(out.dtype)
+        return out
 
 
 class NoiseInjection(nn.Module):
@@ -188,9 +190,13 @@ class SemGenerator(nn.Module):
                 x = x + high_pass(f * cache[size])
         return self.to_rgb(F.relu(x), w)
 
-    def forward(self, x: torch.Tensor, s: torch.Tensor, fan) -> torch.Tensor:
-        """x one-hot (B, 19, S, S); s (B, 6, 64); fan = (mask, mask2), each (B or 1, 1, 256, 256). Raw logits."""
-        h, cache = self.encoder(x)
+    def forward(self, x: torch.Tensor, s: torch.Tensor, fan, encoded: tuple | None = None) -> torch.Tensor:
+        """x one-hot (B or 1, 19, S, S); s (B, 6, 64); fan = (mask, mask2), each (B or 1, 1, 256, 256). Raw
+        logits. ``encoded`` is a cached ``encoder(x)`` of the same map (it depends on the map alone); a map batch
+        of 1 serves every style of the batch."""
+        h, cache = encoded if encoded is not None else self.encoder(x)
+        if h.shape[0] != s.shape[0]:
+            h = h.expand(s.shape[0], -1, -1, -1)
         return self.decoder(h, cache, s, fan)
 
     def load_official(self, source) -> None:
