@@ -581,6 +581,7 @@ class MainWindow(QMainWindow):
         res, idx = self.proposal
         self.proposal = None
         self.attributes.set_proposal_active(False)
+        self.attributes.info.setText(f"Accepted variation {idx + 1} (seed {res.seeds[idx]}); Ctrl+Z undoes it.")
         self.doc.apply_attribute_edit(res.maps[idx], res.attributes,
                                       label=f"Attributes ({', '.join(k for k in res.attributes)})")
         self.canvas.set_labels(self.doc.labels)
