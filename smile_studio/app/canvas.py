@@ -52,7 +52,25 @@ def overlay_rgba(labels: np.ndarray, opacity: float, mode: str = "fill", selecte
     return rgba
 
 
-class MapCanvas(QGraphicsView):
+class FileDropMixin:
+    """Accept file URLs dragged from the file manager and emit their local paths as ``filesDropped``."""
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.filesDropped.emit(paths)
+
+
+class MapCanvas(FileDropMixin, QGraphicsView):
     strokeBegan = Signal(QPointF)
     strokeMoved = Signal(QPointF, QPointF)
     strokeEnded = Signal()
@@ -268,23 +286,6 @@ class MapCanvas(QGraphicsView):
         self.poly_item.setPath(QPainterPath())
         if len(pts) >= 3:
             self.polygonFinished.emit(pts)
-
-    # -- drops -------------------------------------------------------------------------------------------------
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-        else:
-            super().dragEnterEvent(event)
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.filesDropped.emit(paths)
 
 
 def swatch(color: tuple[int, int, int], size: int = 14) -> QPixmap:

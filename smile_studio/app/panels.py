@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from ..core.document import Reference, StyleSource
 from ..core.labels import ATTRIBUTES, CLASSES
-from .canvas import rgb_to_qimage, swatch
+from .canvas import FileDropMixin, rgb_to_qimage, swatch
 
 
 class PalettePanel(QWidget):
@@ -276,7 +276,7 @@ class StylePanel(QWidget):
         self.shelf.show_references(references)
 
 
-class ReferenceShelf(QListWidget):
+class ReferenceShelf(FileDropMixin, QListWidget):
     filesDropped = Signal(list)
 
     def __init__(self, parent=None):
@@ -297,19 +297,6 @@ class ReferenceShelf(QListWidget):
             item.setData(Qt.ItemDataRole.UserRole, r.id)
             self.addItem(item)
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.filesDropped.emit(paths)
 
 
 class PreviewPane(QWidget):

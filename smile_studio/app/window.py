@@ -37,7 +37,7 @@ from ..core.labels import CLASSES, default_attributes
 from ..core.project import ProjectError, load_project, save_project
 from ..engines.base import EngineError, LayoutRequest, RenderRequest
 from ..render import FINAL, PREVIEW, JobResult
-from .canvas import MapCanvas
+from .canvas import FileDropMixin, MapCanvas
 from .panels import AttributePanel, PalettePanel, PreviewPane, StylePanel
 from .recovery import Autosaver, discard, orphaned_autosaves
 from .worker import RenderWorker
@@ -105,8 +105,9 @@ def load_document(path: str | Path, size: int = WORK_SIZE) -> Document:
                     name=path.name, attributes=dict(default_attributes(), **infer_attributes(parsed.labels)))
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileDropMixin, QMainWindow):
     rendered = Signal(object)  # JobResult shown (for tests and benchmarks)
+    filesDropped = Signal(list)
 
     def __init__(self, layout_engine=None, render_engine=None, engine_note: str | None = None,
                  autosave_ms: int = 20000):
@@ -319,6 +320,7 @@ class MainWindow(QMainWindow):
         self.styles.styleChanged.connect(self.set_style)
         self.styles.referencesDropped.connect(self.add_references)
         self.recover_button.clicked.connect(self._recover)
+        self.filesDropped.connect(lambda paths: self.open_path(paths[0]))
 
     # ------------------------------------------------------------------------------------------------------------
     # engines, startup
@@ -750,13 +752,4 @@ class MainWindow(QMainWindow):
         self.autosaver.clear()
         event.accept()
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.open_path(paths[0])
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core.labels import CLASS_BY_KEY as K
 from ..core.labels import FACE_CLASSES
+from ..face.align import two_point_similarity
 
 SKIN, HAIR, HAT, NECK = K["skin"].id, K["hair"].id, K["hat"].id, K["neck"].id
 L_EYE, R_EYE, L_BROW, R_BROW = K["l_eye"].id, K["r_eye"].id, K["l_brow"].id, K["r_brow"].id
@@ -128,15 +129,7 @@ def measure(labels: np.ndarray) -> FaceGeometry:
 
 def similarity_from_eyes(src: FaceGeometry, dst: FaceGeometry) -> np.ndarray:
     """2x3 similarity transform mapping ``src`` eye centres onto ``dst`` eye centres (reference alignment)."""
-    s = np.array([src.eye_r, src.eye_l], np.float64)
-    d = np.array([dst.eye_r, dst.eye_l], np.float64)
-    vs, vd = s[1] - s[0], d[1] - d[0]
-    scale = np.hypot(*vd) / max(np.hypot(*vs), 1e-6)
-    ang = np.arctan2(vd[1], vd[0]) - np.arctan2(vs[1], vs[0])
-    c, si = scale * np.cos(ang), scale * np.sin(ang)
-    rot = np.array([[c, -si], [si, c]])
-    t = d[0] - rot @ s[0]
-    return np.hstack([rot, t[:, None]])
+    return two_point_similarity((src.eye_r, src.eye_l), (dst.eye_r, dst.eye_l))
 
 
 def warp_mask(mask: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from ..core.labels import CLASS_BY_KEY as K
+from .align import two_point_similarity
 
 # Canonical geometry of a CelebA-HQ aligned crop, in units of the crop side (measured on sample maps).
 EYE_R = (0.375, 0.477)  # subject's right eye, image left
@@ -70,15 +71,7 @@ def detect_eyes(rgb: np.ndarray) -> tuple[tuple[float, float], tuple[float, floa
 
 def eye_alignment(eye_r, eye_l, size: int) -> np.ndarray:
     """2x3 similarity mapping the original photo onto the aligned crop (eyes to canonical places)."""
-    src = np.array([eye_r, eye_l], np.float64)
-    dst = np.array([EYE_R, EYE_L], np.float64) * size
-    vs, vd = src[1] - src[0], dst[1] - dst[0]
-    scale = np.hypot(*vd) / max(np.hypot(*vs), 1e-6)
-    ang = np.arctan2(vd[1], vd[0]) - np.arctan2(vs[1], vs[0])
-    c, s = scale * np.cos(ang), scale * np.sin(ang)
-    rot = np.array([[c, -s], [s, c]])
-    t = dst[0] - rot @ src[0]
-    return np.hstack([rot, t[:, None]])
+    return two_point_similarity((eye_r, eye_l), np.array([EYE_R, EYE_L], np.float64) * size)
 
 
 def align(rgb: np.ndarray, eye_r, eye_l, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -52,6 +52,15 @@ def select_by_label(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return out[y.unsqueeze(-1).expand_as(out) == 1].view(y.size(0), -1, out.size(-1))
 
 
+def stack_heads(heads: nn.ModuleList, h: torch.Tensor) -> torch.Tensor:
+    """Run the 12 per-domain heads; 16-d outputs are tiled x4 to 64 so they stack (SPLIT_STYLE): (B, 12, 64)."""
+    outs = []
+    for head in heads:
+        o = head(h)
+        outs.append(o.repeat(1, STYLE_DIM // SMALL_DIM) if o.size(1) == SMALL_DIM else o)
+    return torch.stack(outs, 1)
+
+
 class ResBlk(nn.Module):
     """[IN] -> LReLU -> conv3 -> [avgpool] -> [IN] -> LReLU -> conv3, plus a shortcut, over sqrt(2)."""
 
@@ -219,12 +228,7 @@ class MappingNetwork(nn.Module):
 
     def all_heads(self, z: torch.Tensor) -> torch.Tensor:
         """Every domain's style (B, 12, 64), small heads tiled to 64."""
-        h = self.shared(z)
-        outs = []
-        for head in self.unshared:
-            o = head(h)
-            outs.append(o.repeat(1, STYLE_DIM // SMALL_DIM) if o.size(1) == SMALL_DIM else o)
-        return torch.stack(outs, 1)
+        return stack_heads(self.unshared, self.shared(z))
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return select_by_label(self.all_heads(z), y)
@@ -256,12 +260,7 @@ class StyleEncoder(nn.Module):
                                       for i in range(2 * NUM_DOMAINS))
 
     def all_heads(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.shared(x).view(x.size(0), -1)
-        outs = []
-        for head in self.unshared:
-            o = head(h)
-            outs.append(o.repeat(1, STYLE_DIM // SMALL_DIM) if o.size(1) == SMALL_DIM else o)
-        return torch.stack(outs, 1)
+        return stack_heads(self.unshared, self.shared(x).view(x.size(0), -1))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return select_by_label(self.all_heads(x), y)
