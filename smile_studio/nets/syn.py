@@ -238,18 +238,19 @@ class StyledConv(nn.Module):
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(cout)
 
-    def forward(self, x, style, sem, noise, spade=None, fast=False):
+    def forward(self, x, style, sem, noise, spade=None, fast=False, demod=None):
         if fast:
-            return self.forward_fast(x, style, sem, noise, spade)
+            return self.forward_fast(x, style, sem, noise, spade, demod)
         return self.activate(self.noise(self.conv(x, style, sem), noise))
 
-    def forward_fast(self, x, style, sem, noise, spade_term):
+    def forward_fast(self, x, style, sem, noise, spade_term, demod=None):
         """The same maths with fewer passes over memory: demodulation and the activation gain sqrt(2) are folded
-        into the convolution weights (lrelu(s*y) = s*lrelu(y) for s > 0), bias and noise are added in place."""
+        into the convolution weights (lrelu(s*y) = s*lrelu(y) for s > 0), bias and noise are added in place.
+        ``demod``: the demodulation of a SPADE-only layer, which depends on the map alone (cached)."""
         conv = self.conv
         g = conv.gamma_fast(style, sem, spade_term)
         weight = (conv.weight * conv.scale).to(x.dtype)
-        gain = conv.demod_fast(g, weight) * SQRT2  # (B, Cout)
+        gain = (demod if demod is not None else conv.demod_fast(g, weight)) * SQRT2  # (B, Cout)
         xg = x * g
         bias = (self.activate.bias * SQRT2).to(x.dtype)
         bsz = xg.shape[0]
@@ -283,8 +284,8 @@ class ToRGB(nn.Module):
             # The image is accumulated in float32 whatever the compute dtype: it is a sum over levels whose
             # rounding in bf16 (8 bits) would cost ~1e-2 on values of a few units.
             g = self.conv.gamma_fast(style, sem, spade)
-            xg = (x * g).float()
-            out = F.conv2d(xg, self.conv.weight.float() * self.conv.scale, bias=self.bias.view(-1).float())
+            weight = (self.conv.weight * self.conv.scale).to(x.dtype)
+            out = F.conv2d(x * g, weight).float() + self.bias.float()
         else:
             out = self.conv(x, style, sem) + self.bias.to(x.dtype)
         if skip is not None:
@@ -325,6 +326,7 @@ class MapFeatures:
     stem: torch.Tensor  # (B, 512, 8, 8)
     sems: dict = field(default_factory=dict)  # resolution -> one-hot at that resolution
     spade: dict = field(default_factory=dict)  # layer name -> SPADE gamma
+    demod: dict = field(default_factory=dict)  # SPADE-only layer name -> its demodulation (B, Cout)
 
 
 class SynGenerator(nn.Module):
@@ -419,6 +421,9 @@ class SynGenerator(nn.Module):
             if s is None:
                 s = feats.sems[res] = resize_nearest(sem, (res, res)).contiguous(memory_format=torch.channels_last)
             feats.spade[name] = layer.conv.spade_term(s)
+            if layer.conv.only_spade and layer.conv.demodulate:
+                weight = (layer.conv.weight * layer.conv.scale).to(dtype)
+                feats.demod[name] = layer.conv.demod_fast(feats.spade[name], weight)
         return feats
 
     @torch.no_grad()
@@ -449,7 +454,8 @@ class SynGenerator(nn.Module):
             if isinstance(layer, ToRGB):
                 skip = layer(out, *args, skip, spade=features.spade[name], fast=True)
             else:
-                out = layer(out, *args, noise[ni], spade=features.spade[name], fast=True)
+                out = layer(out, *args, noise[ni], spade=features.spade[name], fast=True,
+                            demod=features.demod.get(name))
                 ni += 1
         return skip.float()
 
