@@ -139,12 +139,35 @@ class RegionModConv(nn.Module):
         self.padding = k // 2
         self.weight = nn.Parameter(torch.randn(cout, cin, k, k))
 
+    # -- weights prepared once per parameter state (the fast path's per-call preprocessing was ~30 % of a render)
+    def prepared(self, dtype: torch.dtype) -> dict:
+        """Scaled weights in ``dtype``, squared weights for the demodulation, stacked region MLPs, the folded
+        blend factor. Recomputed when a parameter is replaced or modified in place (its version changes)."""
+        key = (dtype,) + tuple((id(p), p._version) for p in self.parameters())
+        cache = self.__dict__.get("_prep")
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        with torch.no_grad():
+            w = self.weight.float() * self.scale
+            prep = {"w": w.to(dtype),
+                    "w2": (w**2).reshape(self.cout, -1)}  # (Cout, Cin*k*k): the demodulation is one matvec
+            if not self.only_spade:
+                a = torch.sigmoid(self.blending_gamma.float())
+                conv = self.style_gamma[0]
+                # region MLPs stay float32: 19 tiny matmuls are faster in float32 than in bf16 on a CPU
+                prep["fc_w"] = torch.stack([m.weight.float() for m in self.fc_mu]) * self.fc_mu[0].scale
+                prep["fc_b"] = torch.stack([m.bias.float() for m in self.fc_mu]) * self.fc_mu[0].lr_mul
+                # (Cin*9, 64): folding the region codes into it is one small matmul
+                prep["sg_w"] = (conv.weight.float() * conv.scale * a).permute(0, 2, 3, 1).reshape(-1, CODE_DIM)
+                prep["sg_b"] = (conv.bias.float() * a).to(dtype)
+        self.__dict__["_prep"] = (key, prep)
+        return prep
+
     # -- style branch ------------------------------------------------------------------------------------------
     def region_vectors(self, style: torch.Tensor) -> torch.Tensor:
         """fc_mu[j](style[:, j]) for every region j at once: (B, 19, 64)."""
-        w = torch.stack([m.weight for m in self.fc_mu]) * self.fc_mu[0].scale  # (19, 64, 64)
-        b = torch.stack([m.bias for m in self.fc_mu]) * self.fc_mu[0].lr_mul  # (19, 64)
-        return torch.einsum("jed,bjd->bje", w, style) + b
+        p = self.prepared(style.dtype)
+        return torch.einsum("jed,bjd->bje", p["fc_w"], style.float()) + p["fc_b"]
 
     def style_gamma_fast(self, style: torch.Tensor, sem: torch.Tensor) -> torch.Tensor:
         """sigmoid(b) * style_gamma(style map), as a convolution of the one-hot map with code-folded weights.
@@ -152,13 +175,12 @@ class RegionModConv(nn.Module):
         A 3x3 convolution of a map that is constant per region j (value u_j) equals a convolution of the one-hot
         map with weights W'[c, j] = sum_d W[c, d] u_j[d]: 19 input channels instead of 64, no style map built.
         """
-        conv = self.style_gamma[0]
-        a = torch.sigmoid(self.blending_gamma)
-        u = self.region_vectors(style)  # (B, 19, 64)
-        w = torch.einsum("cdkl,bjd->bcjkl", conv.scaled_weight().to(u.dtype) * a.to(u.dtype), u)
-        bias = (conv.bias * a).to(sem.dtype)
+        p = self.prepared(sem.dtype)
+        u = self.region_vectors(style)  # (B, 19, 64) float32
         bsz, h, wd = u.shape[0], sem.shape[-2], sem.shape[-1]
-        w = w.to(sem.dtype)
+        w = torch.matmul(p["sg_w"], u.transpose(1, 2))  # (B, Cin*9, 19)
+        w = w.view(bsz, self.cin, 3, 3, NUM_LABELS).permute(0, 1, 4, 2, 3).to(sem.dtype)
+        bias = p["sg_b"]
         if bsz == 1:
             return F.conv2d(sem, w[0], bias=bias, padding=1)
         if sem.shape[0] == 1:
@@ -183,11 +205,11 @@ class RegionModConv(nn.Module):
             return g.add_(spade_term)
         return g + spade_term
 
-    def demod_fast(self, g: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    def demod_fast(self, g: torch.Tensor) -> torch.Tensor:
         """rsqrt(sum_hw conv(g^2, W^2) / HW + 1e-8) from window sums of g^2: (B, Cout) float32."""
         h, w = g.shape[-2:]
-        s = window_sums(g * g, self.k)
-        d = torch.einsum("ocij,bcij->bo", weight.float() ** 2, s) / (h * w)
+        s = window_sums(g * g, self.k)  # (B, Cin, k, k)
+        d = torch.matmul(s.reshape(s.shape[0], -1), self.prepared(g.dtype)["w2"].t()) / (h * w)
         return torch.rsqrt(d + 1e-8)
 
     def style_map_reference(self, style: torch.Tensor, sem: torch.Tensor) -> torch.Tensor:
@@ -249,12 +271,13 @@ class StyledConv(nn.Module):
         ``demod``: the demodulation of a SPADE-only layer, which depends on the map alone (cached)."""
         conv = self.conv
         g = conv.gamma_fast(style, sem, spade_term)
-        weight = (conv.weight * conv.scale).to(x.dtype)
-        gain = (demod if demod is not None else conv.demod_fast(g, weight)) * SQRT2  # (B, Cout)
+        weight = conv.prepared(x.dtype)["w"]
+        gain = (demod if demod is not None else conv.demod_fast(g)) * SQRT2  # (B, Cout)
         xg = x * g
         bias = (self.activate.bias * SQRT2).to(x.dtype)
         bsz = xg.shape[0]
-        if bsz == 1:
+        out_elems = conv.cout * xg.shape[-2] * xg.shape[-1] * (4 if conv.upsample else 1)
+        if bsz == 1 and weight.numel() < out_elems:  # fold the gain into whichever of weights/output is smaller
             w_eff = weight * gain[0].to(x.dtype).view(-1, 1, 1, 1)
             if conv.upsample:
                 out = conv.blur(F.conv_transpose2d(xg, w_eff.transpose(0, 1), stride=2))
@@ -284,8 +307,7 @@ class ToRGB(nn.Module):
             # The image is accumulated in float32 whatever the compute dtype: it is a sum over levels whose
             # rounding in bf16 (8 bits) would cost ~1e-2 on values of a few units.
             g = self.conv.gamma_fast(style, sem, spade)
-            weight = (self.conv.weight * self.conv.scale).to(x.dtype)
-            out = F.conv2d(x * g, weight).float() + self.bias.float()
+            out = F.conv2d(x * g, self.conv.prepared(x.dtype)["w"]).float() + self.bias.float()
         else:
             out = self.conv(x, style, sem) + self.bias.to(x.dtype)
         if skip is not None:
@@ -422,8 +444,7 @@ class SynGenerator(nn.Module):
                 s = feats.sems[res] = resize_nearest(sem, (res, res)).contiguous(memory_format=torch.channels_last)
             feats.spade[name] = layer.conv.spade_term(s)
             if layer.conv.only_spade and layer.conv.demodulate:
-                weight = (layer.conv.weight * layer.conv.scale).to(dtype)
-                feats.demod[name] = layer.conv.demod_fast(feats.spade[name], weight)
+                feats.demod[name] = layer.conv.demod_fast(feats.spade[name])
         return feats
 
     @torch.no_grad()
