@@ -72,10 +72,10 @@ def load_face(path: str, size: int, map_path: str | None = None) -> FaceInput:
         return FaceInput(p.name, _square(labels, size, cv2.INTER_NEAREST), _square(rgb, size, cv2.INTER_AREA))
     if map_path:
         raise _cli_error(f"{map_path}: no such file")
-    from .face.heuristic import NoFaceDetected, parse_photo
+    from .face.pipeline import NoFaceDetected, parse_face
 
     try:
-        parsed = parse_photo(rgb, size)
+        parsed = parse_face(rgb, size)
     except NoFaceDetected as exc:
         raise _cli_error(f"{p}: {exc}; or pass its label map with --map") from exc
     return FaceInput(p.name, parsed.labels, parsed.crop)

@@ -33,12 +33,12 @@ class Sample:
 def bundled_sample(size: int = 256) -> Sample | None:
     """The bundled public-domain sample, aligned and parsed by the offline pipeline (None if missing)."""
     from .core.imageio import ImageReadError, read_image
-    from .face.heuristic import NoFaceDetected, parse_photo
+    from .face.pipeline import NoFaceDetected, parse_face
 
     path = resources_dir() / SAMPLE_PHOTO
     try:
         original = read_image(path)
-        parsed = parse_photo(original, size)
+        parsed = parse_face(original, size)
     except (ImageReadError, NoFaceDetected):
         return None
     return Sample(path.name, original, parsed.crop, parsed.labels, parsed.alignment)

@@ -87,7 +87,7 @@ def load_document(path: str | Path, size: int = WORK_SIZE) -> Document:
             else labels
         return Document(LabelMap(labels), name=path.name)
     from ..engines.registry import infer_attributes
-    from ..face.heuristic import parse_photo
+    from ..face.pipeline import parse_face
 
     rgb = read_image(path)
     sibling = path.with_suffix(".png")
@@ -100,7 +100,7 @@ def load_document(path: str | Path, size: int = WORK_SIZE) -> Document:
             return Document(LabelMap(labels), photo=crop, original=rgb,
                             alignment=np.array([[sx, 0, 0], [0, sy, 0]], np.float64), name=path.name,
                             attributes=dict(default_attributes(), **infer_attributes(labels)))
-    parsed = parse_photo(rgb, size)
+    parsed = parse_face(rgb, size)
     return Document(LabelMap(parsed.labels), photo=parsed.crop, original=rgb, alignment=parsed.alignment,
                     name=path.name, attributes=dict(default_attributes(), **infer_attributes(parsed.labels)))
 

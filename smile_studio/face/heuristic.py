@@ -174,11 +174,3 @@ def template_map(crop: np.ndarray) -> np.ndarray:
     lab[ulip.astype(bool)] = K["u_lip"].id
     lab[llip.astype(bool)] = K["l_lip"].id
     return lab
-
-
-def parse_photo(rgb: np.ndarray, size: int = 256, eyes=None) -> ParsedFace:
-    """Detect (or use the given ``eyes``), align and parse; NoFaceDetected when no face is found."""
-    method = "eyes placed by hand" if eyes is not None else "Haar cascades + face template + GrabCut"
-    eye_r, eye_l = eyes if eyes is not None else detect_eyes(rgb)
-    crop, back = align(rgb, eye_r, eye_l, size)
-    return ParsedFace(crop, template_map(crop), back, (tuple(eye_r), tuple(eye_l)), method)

@@ -1,0 +1,55 @@
+"""The photo pipeline: detect and align the face, then parse it — with the official BiSeNet parser when its
+weights are installed, with the offline template parser otherwise."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..core.labels import from_bisenet
+from ..weights import checkpoint_path
+from .heuristic import NoFaceDetected, ParsedFace, align, detect_eyes, template_map
+
+__all__ = ["NoFaceDetected", "ParsedFace", "parse_face", "parser_name"]
+
+
+@functools.lru_cache(maxsize=1)
+def _bisenet(path: str):
+    from ..nets.parser import BiSeNet
+
+    net = BiSeNet(19)
+    net.load_official(path)
+    return net.eval()
+
+
+def parser_name() -> str:
+    return "BiSeNet (official weights)" if checkpoint_path("bisenet").is_file() else \
+        "offline template parser (Haar cascades + face template + GrabCut)"
+
+
+def bisenet_parse(crop: np.ndarray, path: str) -> np.ndarray:
+    """The demo's parsing: 512x512 bilinear, ImageNet normalisation, main head, bilinear back, argmax, relabel."""
+    import torch
+    import torch.nn.functional as F
+
+    from ..nets.parser import normalise_rgb
+
+    size = crop.shape[0]
+    x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float() / 255.0
+    with torch.no_grad():
+        logits = _bisenet(path)(normalise_rgb(F.interpolate(x, (512, 512), mode="bilinear")))[0]
+        logits = F.interpolate(logits, (size, size), mode="bilinear")
+    return from_bisenet(logits.argmax(1)[0].numpy()).astype(np.uint8)
+
+
+def parse_face(rgb: np.ndarray, size: int = 256, eyes=None) -> ParsedFace:
+    """Detect (or use the given ``eyes``), align and parse; NoFaceDetected when no face is found."""
+    eye_r, eye_l = eyes if eyes is not None else detect_eyes(rgb)
+    crop, back = align(rgb, eye_r, eye_l, size)
+    weights = checkpoint_path("bisenet")
+    if weights.is_file():
+        labels, method = bisenet_parse(crop, str(weights)), "BiSeNet"
+    else:
+        labels, method = template_map(crop), "offline template parser"
+    return ParsedFace(crop, labels, back, (tuple(eye_r), tuple(eye_l)), method)

@@ -1,0 +1,64 @@
+"""Photo pipeline: detection, alignment, parsing (offline template or BiSeNet when installed), paste-back."""
+
+import numpy as np
+import pytest
+import torch
+
+from smile_studio.core.imageio import read_image
+from smile_studio.core.labels import CLASS_BY_KEY as K
+from smile_studio.face import pipeline
+from smile_studio.face.heuristic import EYE_L, EYE_R, NoFaceDetected
+from smile_studio.face.paste import paste_back
+from smile_studio.resources import SAMPLE_PHOTO, resources_dir
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return read_image(resources_dir() / SAMPLE_PHOTO)
+
+
+def test_offline_parse_aligns_eyes_and_labels_the_face(astronaut, monkeypatch, tmp_path):
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))  # no weights: the offline parser
+    parsed = pipeline.parse_face(astronaut, 256)
+    assert parsed.method == "offline template parser" and parsed.crop.shape == (256, 256, 3)
+    lab = parsed.labels
+    for cls, (ex, ey) in ((K["r_eye"].id, EYE_R), (K["l_eye"].id, EYE_L)):
+        ys, xs = np.nonzero(lab == cls)
+        assert abs(xs.mean() - ex * 256) < 3 and abs(ys.mean() - ey * 256) < 3
+    assert lab[150, 128] in (K["skin"].id, K["nose"].id) and (lab == K["hair"].id).sum() > 3000
+    assert lab[2, 2] == 0 and lab[2, 253] == 0
+    # the alignment maps crop eye positions back onto the detected eyes in the photo
+    back = parsed.alignment
+    er = back @ np.array([EYE_R[0] * 256, EYE_R[1] * 256, 1.0])
+    assert np.allclose(er, parsed.eyes[0], atol=1.0)
+
+
+def test_no_face_is_reported(monkeypatch, tmp_path):
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
+    with pytest.raises(NoFaceDetected, match="no face"):
+        pipeline.parse_face(np.full((300, 300, 3), 128, np.uint8))
+
+
+def test_bisenet_is_used_when_installed(astronaut, golden_dir, monkeypatch, tmp_path):
+    from smile_studio.golden import synth_state_dict
+
+    torch.save(synth_state_dict(golden_dir / "manifests" / "bisenet.json", 1), tmp_path / "segmentation_weights.pth")
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
+    parsed = pipeline.parse_face(astronaut, 256)
+    assert parsed.method == "BiSeNet" and parsed.labels.shape == (256, 256) and parsed.labels.max() < 19
+    assert np.array_equal(parsed.labels, pipeline.bisenet_parse(parsed.crop, str(tmp_path / "segmentation_weights.pth")))
+    assert "BiSeNet" in pipeline.parser_name()
+
+
+def test_paste_back_restores_the_photo_where_nothing_changed(astronaut, monkeypatch, tmp_path):
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
+    parsed = pipeline.parse_face(astronaut, 256)
+    out = paste_back(astronaut, parsed.crop, parsed.labels, parsed.alignment)
+    assert out.shape == astronaut.shape
+    er = tuple(int(v) for v in parsed.eyes[0])
+    patch = (slice(er[1] - 10, er[1] + 10), slice(er[0] - 10, er[0] + 10))
+    assert np.abs(out[patch].astype(int) - astronaut[patch].astype(int)).mean() < 8  # resampling only
+    edited = parsed.crop.copy()
+    edited[...] = (255, 0, 0)
+    red = paste_back(astronaut, edited, parsed.labels, parsed.alignment)
+    assert red[er[1], er[0], 0] > 240 and np.array_equal(red[-5:, -5:], astronaut[-5:, -5:])
