@@ -8,28 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from . import __version__
-from .core.document import Reference, StyleSource
-from .core.imageio import ImageReadError, atomic_write_bytes, encode_png, open_image, read_image
-from .core.labelio import LabelMapError, decode_label_image, encode_indexed_png, looks_like_label_map
-from .core.labels import CLASSES, NUM_CLASSES, class_id, default_attributes, normalise_value
+from .core.document import Document, Reference, StyleSource
+from .core.imageio import atomic_write_bytes, encode_png
+from .core.labelio import encode_indexed_png
+from .core.labels import CLASSES, NUM_CLASSES, class_id, normalise_value
 from .engines.base import EngineError, LayoutRequest, RenderRequest
-from .engines.registry import infer_attributes, select_engines
-
-
-@dataclass
-class FaceInput:
-    """A face to edit: its map, and its photo when there is one (both square, working size)."""
-
-    name: str
-    labels: np.ndarray
-    photo: np.ndarray | None
+from .engines.registry import select_engines
+from .opening import open_document
 
 
 def _cli_error(msg: str) -> Exception:
@@ -38,47 +29,13 @@ def _cli_error(msg: str) -> Exception:
     return CliError(msg)
 
 
-def _square(arr: np.ndarray, size: int, interp: int) -> np.ndarray:
-    return arr if arr.shape[:2] == (size, size) else cv2.resize(arr, (size, size), interpolation=interp)
-
-
-def load_face(path: str, size: int, map_path: str | None = None) -> FaceInput:
-    """A label map, or a photo with its map (``map_path`` or a sibling .png label map)."""
-    p = Path(path)
+def load_face(path: str, size: int, map_path: str | None = None) -> Document:
+    """The input as a document; any problem with it becomes a one-line CLI error."""
     try:
-        img = open_image(p)
-    except ImageReadError as exc:
-        raise _cli_error(str(exc)) from exc
-    if map_path is None and looks_like_label_map(img):
-        try:
-            labels = decode_label_image(img).labels
-        except LabelMapError as exc:
-            raise _cli_error(f"{p}: {exc}") from exc
-        return FaceInput(p.name, _square(labels, size, cv2.INTER_NEAREST), None)
-    rgb = read_image(p)
-    candidates = [Path(map_path)] if map_path else [p.with_suffix(".png"), p.with_name(p.stem + "_map.png")]
-    for cand in candidates:
-        if cand == p or not cand.is_file():
-            continue
-        try:
-            mimg = open_image(cand)
-        except ImageReadError as exc:
-            raise _cli_error(str(exc)) from exc
-        if not looks_like_label_map(mimg):
-            if map_path:
-                raise _cli_error(f"{cand}: not a label map")
-            continue
-        labels = decode_label_image(mimg).labels
-        return FaceInput(p.name, _square(labels, size, cv2.INTER_NEAREST), _square(rgb, size, cv2.INTER_AREA))
-    if map_path:
-        raise _cli_error(f"{map_path}: no such file")
-    from .face.pipeline import NoFaceDetected, parse_face
-
-    try:
-        parsed = parse_face(rgb, size)
-    except NoFaceDetected as exc:
-        raise _cli_error(f"{p}: {exc}; or pass its label map with --map") from exc
-    return FaceInput(p.name, parsed.labels, parsed.crop)
+        return open_document(path, size, map_path)
+    except (ValueError, OSError) as exc:
+        hint = "; or pass its label map with --map" if "no face" in str(exc) else ""
+        raise _cli_error(f"{exc}{hint}") from exc
 
 
 def parse_assignments(text: str | None, what: str) -> dict[str, str]:
@@ -113,8 +70,7 @@ def run_edit(args: argparse.Namespace) -> int:
     size = args.size
     face = load_face(args.input, size, args.map)
     try:
-        current = default_attributes()
-        current.update(infer_attributes(face.labels))
+        current = dict(face.attributes)
         for k, v in parse_assignments(args.attributes, "--attributes").items():
             current[k] = normalise_value(k, v)
         target = {k: normalise_value(k, v) for k, v in parse_assignments(args.set, "--set").items()}
@@ -127,10 +83,10 @@ def run_edit(args: argparse.Namespace) -> int:
 
     def reference_for(path: str) -> Reference:
         if path not in references:
-            ref_face = load_face(path, size)
-            rgb = ref_face.photo if ref_face.photo is not None else np.zeros((size, size, 3), np.uint8)
-            references[path] = Reference(f"ref{len(references) + 1}", Path(path).name, rgb, ref_face.labels,
-                                         infer_attributes(ref_face.labels))
+            ref_doc = load_face(path, size)
+            rgb = ref_doc.photo if ref_doc.photo is not None else np.zeros((size, size, 3), np.uint8)
+            references[path] = Reference(f"ref{len(references) + 1}", Path(path).name, rgb, ref_doc.labels.copy(),
+                                         dict(ref_doc.attributes))
         return references[path]
 
     ref = reference_for(args.reference) if args.reference else None

@@ -30,12 +30,12 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from ..core.document import Document, Reference, StyleSource
-from ..core.imageio import open_image, read_image
-from ..core.labelio import colorize, decode_label_image, looks_like_label_map
+from ..core.labelio import colorize
 from ..core.labelmap import LabelMap
 from ..core.labels import CLASSES, default_attributes
 from ..core.project import ProjectError, load_project, save_project
 from ..engines.base import EngineError, LayoutRequest, RenderRequest
+from ..opening import open_document
 from ..render import FINAL, PREVIEW, JobResult
 from .canvas import FileDropMixin, MapCanvas
 from .panels import AttributePanel, PalettePanel, PreviewPane, StylePanel
@@ -75,34 +75,7 @@ class _Task(QRunnable):
 
 
 def load_document(path: str | Path, size: int = WORK_SIZE) -> Document:
-    """Open a .smile project, a label map or a photo (parsed by the photo pipeline). Raises ValueError subclasses
-    (ProjectError, ImageReadError, NoFaceDetected, ...) with a message for the user."""
-    path = Path(path)
-    if path.suffix.lower() == ".smile":
-        return load_project(path)
-    img = open_image(path)
-    if looks_like_label_map(img):
-        labels = decode_label_image(img).labels
-        labels = cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST) if labels.shape[0] != size \
-            else labels
-        return Document(LabelMap(labels), name=path.name)
-    from ..engines.registry import infer_attributes
-    from ..face.pipeline import parse_face
-
-    rgb = read_image(path)
-    sibling = path.with_suffix(".png")
-    if sibling != path and sibling.is_file():
-        simg = open_image(sibling)
-        if looks_like_label_map(simg):  # a photo with its map beside it (dataset layout)
-            labels = cv2.resize(decode_label_image(simg).labels, (size, size), interpolation=cv2.INTER_NEAREST)
-            crop = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
-            sx, sy = rgb.shape[1] / size, rgb.shape[0] / size
-            return Document(LabelMap(labels), photo=crop, original=rgb,
-                            alignment=np.array([[sx, 0, 0], [0, sy, 0]], np.float64), name=path.name,
-                            attributes=dict(default_attributes(), **infer_attributes(labels)))
-    parsed = parse_face(rgb, size)
-    return Document(LabelMap(parsed.labels), photo=parsed.crop, original=rgb, alignment=parsed.alignment,
-                    name=path.name, attributes=dict(default_attributes(), **infer_attributes(parsed.labels)))
+    return open_document(path, size)
 
 
 class MainWindow(FileDropMixin, QMainWindow):
