@@ -74,10 +74,6 @@ class _Task(QRunnable):
         self.signals.done.emit(out)
 
 
-def load_document(path: str | Path, size: int = WORK_SIZE) -> Document:
-    return open_document(path, size)
-
-
 class MainWindow(FileDropMixin, QMainWindow):
     rendered = Signal(object)  # JobResult shown (for tests and benchmarks)
     filesDropped = Signal(list)
@@ -583,7 +579,7 @@ class MainWindow(FileDropMixin, QMainWindow):
             return added
         for path in paths:
             try:
-                ref_doc = load_document(path, self.doc.size)
+                ref_doc = open_document(path, self.doc.size)
             except (ValueError, OSError) as exc:
                 self.notify(f"Could not use {Path(path).name} as a reference: {exc}", error=True)
                 continue
@@ -609,7 +605,7 @@ class MainWindow(FileDropMixin, QMainWindow):
     # ------------------------------------------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> bool:
         try:
-            doc = load_document(path)
+            doc = open_document(path, WORK_SIZE)
         except (ValueError, OSError) as exc:
             self.notify(f"Could not open {Path(path).name}: {exc}", error=True)
             return False
