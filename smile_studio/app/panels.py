@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QToolButton,
@@ -208,8 +209,15 @@ class StylePanel(QWidget):
         self.rows_widget = QWidget()
         self.rows = QGridLayout(self.rows_widget)
         self.rows.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.rows_widget)
-        lay.addStretch(1)
+        self.rows.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.scroll = QScrollArea()  # 19 rows do not fit a 768-px-high screen
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(self.rows_widget)
+        header = QLabel("class · style source · seed · lock · resample")
+        header.setStyleSheet("color: gray;")
+        lay.addWidget(header)
+        lay.addWidget(self.scroll, 1)
         self._present: tuple = ()
         self._styles: tuple = ()
         self._refs: tuple = ()
@@ -246,13 +254,18 @@ class StylePanel(QWidget):
             idx = 0 if s.kind == "source" else 1 if s.kind == "seed" else next(
                 (i for i in range(combo.count()) if combo.itemData(i) == ("reference", s.ref)), 0)
             combo.setCurrentIndex(idx)
+            combo.setMaximumWidth(150)
             seed = QSpinBox()
             seed.setRange(0, 2**31 - 1)
             seed.setValue(s.seed)
             seed.setEnabled(s.kind == "seed")
-            lock = QCheckBox("lock")
+            seed.setMaximumWidth(72)
+            seed.setToolTip("seed of the random style")
+            lock = QCheckBox()
             lock.setChecked(s.locked)
-            again = QToolButton(text="resample")
+            lock.setToolTip("lock: references and resampling leave this region alone")
+            again = QToolButton(text="\u21bb")
+            again.setToolTip("resample: next random seed")
             again.setEnabled(not s.locked)
 
             def emit(_=None, cid=cid, combo=combo, seed=seed, lock=lock):
