@@ -77,6 +77,32 @@ def push_pull_fill(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return filled
 
 
+def reflect_fill(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Fill invalid pixels with the texture mirrored through the nearest valid pixel (p -> 2 q - p), so a hole
+    continues the class's real texture outward from its border; pixels whose mirror image is not valid stay NaN."""
+    out = img.astype(np.float32).copy()
+    holes = ~valid
+    if not holes.any():
+        return out
+    h, w = valid.shape
+    _, nearest = cv2.distanceTransformWithLabels(holes.astype(np.uint8), cv2.DIST_L2, 5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    vy, vx = np.nonzero(valid)
+    lut_y = np.zeros(int(nearest.max()) + 1, np.int64)
+    lut_x = np.zeros_like(lut_y)
+    lut_y[nearest[vy, vx]] = vy
+    lut_x[nearest[vy, vx]] = vx
+    hy, hx = np.nonzero(holes)
+    qy, qx = lut_y[nearest[hy, hx]], lut_x[nearest[hy, hx]]
+    ry, rx = 2 * qy - hy, 2 * qx - hx
+    inside = (ry >= 0) & (ry < h) & (rx >= 0) & (rx < w)
+    ok = np.zeros_like(inside)
+    ok[inside] = valid[ry[inside], rx[inside]]
+    out[hy[ok], hx[ok]] = img[ry[ok], rx[ok]]
+    out[hy[~ok], hx[~ok]] = np.nan
+    return out
+
+
 def _mirror(idx: np.ndarray, lo: int, n: int) -> np.ndarray:
     """Map coordinates onto [lo, lo + n) by mirror tiling (continuous texture at the seams)."""
     period = 2 * n
@@ -100,13 +126,15 @@ class Exemplar:
         x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
         crop = rgb[y0:y1, x0:x1].astype(np.float32)
         valid = mask[y0:y1, x0:x1]
-        filled = push_pull_fill(crop, valid)
-        if not valid.all():  # give filled holes the exemplar's grain instead of a flat blur
-            grain = crop - cv2.GaussianBlur(crop, (0, 0), 1.5)
-            g = grain[valid]
-            rng = np.random.default_rng(seed)
-            pick = g[rng.integers(0, len(g), size=(~valid).sum())]
-            filled[~valid] += pick
+        filled = reflect_fill(crop, valid)
+        if not valid.all():  # holes far from the class (no reflected pixel) get the smooth fill plus grain
+            rest = ~valid & np.isnan(filled[..., 0])
+            if rest.any():
+                smooth = push_pull_fill(crop, valid)
+                grain = crop - cv2.GaussianBlur(crop, (0, 0), 1.5)
+                g = grain[valid]
+                rng = np.random.default_rng(seed)
+                filled[rest] = smooth[rest] + g[rng.integers(0, len(g), size=int(rest.sum()))]
         lab = _rgb_to_lab(rgb[mask].reshape(-1, 1, 3)).reshape(-1, 3)
         return cls(np.clip(filled, 0, 255), (x0, y0, x1, y1), rgb.shape[0] / target_size, lab.mean(0),
                    lab.std(0) + 1e-3)

@@ -35,12 +35,16 @@ L_EAR, R_EAR, EAR_R, NECK, CLOTH, NOSE = K["l_ear"].id, K["r_ear"].id, K["ear_r"
 NECK_L = K["neck_l"].id
 
 
-def inpaint_labels(labels: np.ndarray, mask: np.ndarray, exclude: tuple[int, ...] = ()) -> np.ndarray:
-    """Give every masked pixel the class of the nearest unmasked pixel whose class is not excluded."""
+def inpaint_labels(labels: np.ndarray, mask: np.ndarray, exclude: tuple[int, ...] = (),
+                   only: tuple[int, ...] | None = None) -> np.ndarray:
+    """Give every masked pixel the class of the nearest unmasked pixel whose class is allowed (in ``only`` when
+    given, and not in ``exclude``)."""
     out = labels.copy()
     if not mask.any():
         return out
     src = ~mask & ~np.isin(labels, exclude)
+    if only is not None:
+        src &= np.isin(labels, only)
     if not src.any():
         out[mask] = BG
         return out
@@ -209,7 +213,7 @@ def make_bald(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: f
     cranium = cranium.astype(bool) & (np.arange(lab.shape[0])[:, None] < g.brow_y)
     out[cranium & np.isin(lab, (HAIR, BG))] = SKIN
     rest = out == HAIR
-    return inpaint_labels(out, rest, exclude=(HAIR, EYE_G, L_EYE, R_EYE))
+    return inpaint_labels(out, rest, only=(BG, CLOTH, NECK, SKIN))
 
 
 def add_hair(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float, long: bool) -> np.ndarray:
@@ -247,7 +251,7 @@ def to_male(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: flo
     cut = g.mouth_y + (g.chin_y - g.mouth_y) * 0.5 * psi * float(rng.uniform(-1, 1))  # where the hair ends
     below_jaw = np.arange(lab.shape[0])[:, None] > cut
     long_hair = (lab == HAIR) & below_jaw
-    out = inpaint_labels(out, long_hair, exclude=(HAIR, SKIN, EAR_R, NECK, L_EAR, R_EAR))
+    out = inpaint_labels(out, long_hair, only=(BG, CLOTH))  # never lips or eyes far from the face
     k = max(1, int(round(g.size / 256 * (1 + psi * rng.uniform(0, 1)))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
     for brow in (L_BROW, R_BROW):
@@ -365,7 +369,7 @@ class OfflineLayoutEngine:
             skull = _canvas(lab)
             cv2.ellipse(skull, c, axes, 0, 0, 360, 1, -1)
             out[hat & skull.astype(bool)] = HAIR
-        return inpaint_labels(out, out == HAT, exclude=(HAT,))
+        return inpaint_labels(out, out == HAT, only=(BG, HAIR, SKIN))
 
     @staticmethod
     def _from_reference(lab, g, ref_lab, ref_g, key) -> np.ndarray | None:
@@ -385,7 +389,8 @@ class OfflineLayoutEngine:
             if key == "bangs":
                 warped &= np.arange(lab.shape[0])[:, None] < g.brow_y
             else:
-                out = inpaint_labels(out, out == HAIR, exclude=(HAIR, EYE_G))  # the reference's hair replaces ours
+                # the reference's hair replaces ours
+                out = inpaint_labels(out, out == HAIR, only=(BG, SKIN, CLOTH, NECK))
         elif key == "earrings":
             if g.ear_l is None and g.ear_r is None:
                 return None

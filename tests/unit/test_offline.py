@@ -59,6 +59,9 @@ def test_every_edit_is_local_and_deterministic(samples_dir, engines, name):
         if edit.keys() & {"eyeglasses", "hat", "bangs"}:
             assert not np.array_equal(other, out), f"{name} {edit}: seeds 3 and 11 gave the same shape"
         assert res.attributes == req.new_state() or res.notes
+        features = [K[k].id for k in ("l_eye", "r_eye", "nose", "mouth", "u_lip", "l_lip")]
+        grew = [c for c in features if (out == c).sum() > (lab == c).sum()]
+        assert not grew, f"{name} {edit}: face parts grew (orphan pixels): {grew}"
 
 
 def test_accessories_land_on_the_face(samples_dir, engines):
