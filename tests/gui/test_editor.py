@@ -319,3 +319,23 @@ def test_bad_photo_is_a_message_not_a_crash(qtbot, window, tmp_path, bad):
 
 def test_point_mapping_is_pinned(window):
     assert view_point(window.canvas, 10, 10) - view_point(window.canvas, 0, 0) == QPoint(10, 10)
+
+
+def test_recent_files_and_geometry_are_remembered(qtbot, tmp_path, face_map):
+    import cv2
+
+    path = tmp_path / "face_map.png"
+    write_indexed_png(path, cv2.resize(face_map, (256, 256), interpolation=cv2.INTER_NEAREST))
+    w = make_window(qtbot)
+    assert w.open_path(path)
+    w.resize(1010, 707)
+    w.saved_version = w.doc.version
+    w.close()
+    from smile_studio.app.window import MainWindow
+
+    again = MainWindow(autosave_ms=3600_000)  # same config folder: settings come back
+    qtbot.addWidget(again)
+    assert str(path) in again.settings.value("recent")
+    assert [a.text() for a in again.recent_menu.actions()][0] == str(path)
+    assert (again.width(), again.height()) == (1010, 707)
+    again.worker.stop()
