@@ -47,7 +47,6 @@ class LatestWins:
         self._closed = False
         self.posted = 0
         self.dropped = 0
-        self.started = 0
 
     def post(self, payload: Any, kind: str = FINAL) -> int:
         with self._cond:
@@ -75,8 +74,6 @@ class LatestWins:
                     return None
                 self._cond.wait(remaining)
             job, self._pending = self._pending, None
-            if job is not None:
-                self.started += 1
             return job
 
     def is_stale(self, job_id: int) -> bool:

@@ -40,12 +40,3 @@ def pick_device(prefer: str = "auto") -> torch.device:
     if prefer in ("auto", "cuda") and torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
-
-
-def bf16_is_fast() -> bool:
-    """Whether this CPU has native bf16 matrix units (AVX512-BF16 or AMX), where bf16 inference pays off."""
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags

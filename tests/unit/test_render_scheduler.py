@@ -1,0 +1,49 @@
+"""The Qt-free latest-wins scheduler."""
+
+import threading
+import time
+
+from smile_studio.render import FINAL, PREVIEW, LatestWins, RenderLoop, run_job
+
+
+def test_posting_replaces_the_pending_job():
+    box = LatestWins()
+    ids = [box.post(i, PREVIEW) for i in range(5)]
+    job = box.take(timeout=0.1)
+    assert job.payload == 4 and job.id == ids[-1] and box.dropped == 4
+    assert box.take(timeout=0.05) is None  # nothing pending any more
+    assert not box.is_stale(ids[-1]) and box.is_stale(ids[0])
+
+
+def test_loop_runs_few_jobs_and_delivers_the_last():
+    results, done = [], threading.Event()
+
+    def slow(payload):
+        time.sleep(0.1)
+        return payload * 10
+
+    def on_result(r):
+        results.append(r)
+        if r.value == 190:
+            done.set()
+
+    loop = RenderLoop(slow, on_result).start()
+    for i in range(20):
+        loop.mailbox.post(i, FINAL)
+        time.sleep(0.005)
+    assert done.wait(5)
+    time.sleep(0.3)
+    loop.stop()
+    assert loop.completed <= 3
+    assert results[-1].value == 190 and all(r.error is None for r in results)
+
+
+def test_errors_become_messages():
+    box = LatestWins()
+    box.post("x")
+
+    def boom(_):
+        raise ValueError("bad map")
+
+    res = run_job(box.take(), boom)
+    assert res.value is None and res.error == "ValueError: bad map" and res.latency >= res.seconds
