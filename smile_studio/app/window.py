@@ -152,9 +152,13 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.recover_button = QPushButton("Recover")
         self.recover_button.setObjectName("recoverButton")
         self.recover_button.setVisible(False)
+        self.place_eyes_button = QPushButton("Place eyes…")
+        self.place_eyes_button.setObjectName("placeEyesButton")
+        self.place_eyes_button.setVisible(False)
         msg_row = QHBoxLayout()
         msg_row.addWidget(self.message, 1)
         msg_row.addWidget(self.recover_button)
+        msg_row.addWidget(self.place_eyes_button)
         central = QWidget()
         cl = QVBoxLayout(central)
         cl.setContentsMargins(0, 0, 0, 0)
@@ -289,6 +293,7 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.styles.styleChanged.connect(self.set_style)
         self.styles.referencesDropped.connect(self.add_references)
         self.recover_button.clicked.connect(self._recover)
+        self.place_eyes_button.clicked.connect(self.place_eyes)
         self.filesDropped.connect(lambda paths: self.open_path(paths[0]))
 
     # ------------------------------------------------------------------------------------------------------------
@@ -342,6 +347,7 @@ class MainWindow(FileDropMixin, QMainWindow):
     # document
     # ------------------------------------------------------------------------------------------------------------
     def set_document(self, doc: Document, path: Path | None = None) -> None:
+        self.place_eyes_button.setVisible(False)
         self.doc = doc
         self.project_path = path
         self.proposal = None
@@ -604,8 +610,16 @@ class MainWindow(FileDropMixin, QMainWindow):
     # files
     # ------------------------------------------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> bool:
+        from ..face.pipeline import NoFaceDetected
+
         try:
             doc = open_document(path, WORK_SIZE)
+        except NoFaceDetected:
+            self._no_face = Path(path)
+            self.notify(f"No face was detected in {Path(path).name}. Press 'Place eyes…' and click the two eye "
+                        "centres to align it by hand.", error=True)
+            self.place_eyes_button.setVisible(True)
+            return False
         except (ValueError, OSError) as exc:
             self.notify(f"Could not open {Path(path).name}: {exc}", error=True)
             return False
@@ -614,6 +628,36 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.set_document(doc, Path(path) if str(path).endswith(".smile") else None)
         self._remember(Path(path))
         self.notify(f"Opened {Path(path).name}.")
+        return True
+
+    def eye_dialog(self, rgb: np.ndarray, name: str):
+        from .eyes import EyeDialog
+
+        return EyeDialog(rgb, name, self)
+
+    def place_eyes(self) -> bool:
+        """Align and parse the photo that had no detectable face, from eye centres the user clicks."""
+        from ..core.imageio import read_image
+        from ..engines.registry import infer_attributes
+        from ..face.pipeline import parse_face
+
+        path = getattr(self, "_no_face", None)
+        if path is None:
+            return False
+        rgb = read_image(path)
+        dialog = self.eye_dialog(rgb, path.name)
+        if dialog.exec() != dialog.DialogCode.Accepted or dialog.result_eyes() is None:
+            return False
+        parsed = parse_face(rgb, WORK_SIZE, eyes=dialog.result_eyes())
+        if not self.maybe_save():
+            return False
+        self.place_eyes_button.setVisible(False)
+        self._no_face = None
+        self.set_document(Document(LabelMap(parsed.labels), photo=parsed.crop, original=rgb,
+                                   alignment=parsed.alignment, name=path.name,
+                                   attributes=dict(default_attributes(), **infer_attributes(parsed.labels))))
+        self._remember(path)
+        self.notify(f"Opened {path.name} with the eyes placed by hand.")
         return True
 
     def open_sample(self) -> None:

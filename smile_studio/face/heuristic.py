@@ -53,7 +53,7 @@ def detect_eyes(rgb: np.ndarray) -> tuple[tuple[float, float], tuple[float, floa
         if len(faces):
             break
     if not len(faces):
-        raise NoFaceDetected("no face was detected in this photo; place the eyes by hand (Face > Place eyes)")
+        raise NoFaceDetected("no face was detected in this photo")
     x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
     upper = grey[y: y + h // 2 + h // 8, x: x + w]
     eyes = _cascade("haarcascade_eye.xml").detectMultiScale(upper, 1.1, 4, minSize=(w // 10, w // 10))

@@ -341,3 +341,42 @@ def test_recent_files_and_geometry_are_remembered(qtbot, tmp_path, face_map):
     assert bytes(again.settings.value("geometry")) == saved
     assert again.height() == 555  # restored (the width is clamped to the 800-px offscreen screen)
     again.worker.stop()
+
+
+def test_no_face_then_eyes_placed_by_hand(qtbot, tmp_path, monkeypatch):
+    from PIL import Image
+    from PySide6.QtWidgets import QDialog
+
+    from smile_studio.app.eyes import EyeDialog
+    from smile_studio.core.imageio import read_image
+    from smile_studio.face.pipeline import parse_face
+    from smile_studio.resources import SAMPLE_PHOTO, resources_dir
+
+    upright = read_image(resources_dir() / SAMPLE_PHOTO)
+    rotated = np.ascontiguousarray(np.rot90(upright))  # Haar cascades find no face lying on its side
+    path = tmp_path / "sideways.png"
+    Image.fromarray(rotated).save(path)
+    w = make_window(qtbot)
+    assert not w.open_path(path)
+    assert w.place_eyes_button.isVisible() and "No face" in w.message.text()
+    ref = parse_face(upright, 256)
+    (rx, ry), (lx, ly) = ref.eyes
+    width = upright.shape[1]
+    clicks = [(ly, width - 1 - lx), (ry, width - 1 - rx)]  # where the eyes are in the rotated photo
+
+    def dialog_with_clicks(rgb, name):
+        d = EyeDialog(rgb, name, w)
+        d.show()
+        qtbot.waitExposed(d)
+        for x, y in clicks:
+            qtbot.mouseClick(d.view.viewport(), Qt.MouseButton.LeftButton, pos=d.view.mapFromScene(QPointF(x, y)))
+        assert d.ok.isEnabled() and "Both eyes" in d.prompt.text()
+        d.exec = lambda: QDialog.DialogCode.Accepted
+        return d
+
+    monkeypatch.setattr(w, "eye_dialog", dialog_with_clicks)
+    qtbot.mouseClick(w.place_eyes_button, Qt.MouseButton.LeftButton)
+    assert w.doc is not None and w.doc.name == "sideways.png" and not w.place_eyes_button.isVisible()
+    # the hand-placed alignment turns the face upright: the crop matches the automatic one of the upright photo
+    assert np.abs(w.doc.photo.astype(int) - ref.crop.astype(int)).mean() < 12
+    w.worker.stop()
