@@ -35,17 +35,24 @@ def select_engines(choice: str = "auto") -> tuple[LayoutEngine, RenderEngine, st
     """(layout engine, render engine, a sentence saying which runs and why)."""
     if choice not in ("auto", "offline", "smile"):
         raise EngineError(f"unknown engine {choice!r} (auto, offline or smile)")
+    problem = "SMILE weights not installed"
     if choice in ("auto", "smile") and smile_available():
+        from ..nets.checkpoint import CheckpointError
         from .neural import neural_engines
 
-        layout, render = neural_engines()
-        return layout, render, "SMILE (official networks)"
+        try:
+            layout, render = neural_engines()
+            return layout, render, "SMILE (official networks)"
+        except (CheckpointError, OSError, RuntimeError) as exc:  # a damaged or wrong file must not stop the app
+            if choice == "smile":
+                raise EngineError(f"the SMILE weights could not be loaded: {exc}") from exc
+            problem = f"SMILE weights could not be loaded ({exc})"
     if choice == "smile":
         raise EngineError("the SMILE engine needs the official weights: " + install_hint())
     layout, render = offline_engines()
     why = "offline default (classical algorithms, not SMILE)"
     if choice == "auto":
-        why += "; SMILE weights not installed"
+        why += f"; {problem}"
     return layout, render, why
 
 
