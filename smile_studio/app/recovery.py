@@ -29,15 +29,16 @@ class Autosaver:
         self.saved_version: int | None = None
 
     def save(self, doc: Document) -> bool:
-        """Write the document if it changed since the last autosave; False when nothing was written."""
+        """Write the document if it changed since the last autosave; False when nothing needed writing.
+        Raises ProjectError (the previous autosave intact) when the disk refuses."""
         if doc.version == self.saved_version:
             return False
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.lock.write_text(str(self.pid))
         try:
-            save_project(doc, self.path)
-        except ProjectError:
-            return False
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.lock.write_text(str(self.pid))
+        except OSError as exc:
+            raise ProjectError(f"autosave folder {self.folder} is not writable ({exc.strerror or exc})") from exc
+        save_project(doc, self.path)
         self.saved_version = doc.version
         return True
 

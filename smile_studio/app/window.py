@@ -727,7 +727,13 @@ class MainWindow(FileDropMixin, QMainWindow):
             self.export_to(folder)
 
     def autosave(self) -> bool:
-        return self.doc is not None and self.modified and self.autosaver.save(self.doc)
+        if self.doc is None or not self.modified:
+            return False
+        try:
+            return self.autosaver.save(self.doc)
+        except ProjectError as exc:
+            self.notify(f"Autosave failed: {exc}. Save your work elsewhere (File > Save project as).", error=True)
+            return False
 
     def _remember(self, path: Path) -> None:
         recent = [p for p in (self.settings.value("recent", []) or []) if p != str(path)]

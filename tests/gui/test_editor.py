@@ -380,3 +380,19 @@ def test_no_face_then_eyes_placed_by_hand(qtbot, tmp_path, monkeypatch):
     # the hand-placed alignment turns the face upright: the crop matches the automatic one of the upright photo
     assert np.abs(w.doc.photo.astype(int) - ref.crop.astype(int)).mean() < 12
     w.worker.stop()
+
+
+def test_autosave_failure_is_reported_and_keeps_the_work(qtbot, window, monkeypatch):
+    from smile_studio.core import imageio
+
+    window.doc.paint((10, 10), (10, 10), HAIR, 5)
+
+    def full_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(imageio.os, "replace", full_disk)
+    assert not window.autosave()
+    assert "Autosave failed" in window.message.text() and "No space left" in window.message.text()
+    assert window.doc.labels[10, 10] == HAIR and window.modified
+    monkeypatch.undo()
+    assert window.autosave() and window.autosaver.path.is_file()
