@@ -42,6 +42,7 @@ def _map_for(photo: Path, map_path: str | Path | None) -> np.ndarray | None:
 def open_document(path: str | Path, size: int = 256, map_path: str | Path | None = None) -> Document:
     """A document for ``path`` at working size ``size`` (see the module docstring)."""
     from .engines.registry import infer_attributes
+    from .face.attributes import read_attributes
 
     path = Path(path)
     if path.suffix.lower() == ".smile":
@@ -56,11 +57,12 @@ def open_document(path: str | Path, size: int = 256, map_path: str | Path | None
     if labels is not None:
         sx, sy = rgb.shape[1] / size, rgb.shape[0] / size
         labels = _square(labels, size, cv2.INTER_NEAREST)
-        return Document(LabelMap(labels), photo=_square(rgb, size, cv2.INTER_AREA), original=rgb,
+        photo = _square(rgb, size, cv2.INTER_AREA)
+        return Document(LabelMap(labels), photo=photo, original=rgb,
                         alignment=np.array([[sx, 0, 0], [0, sy, 0]], np.float64), name=path.name,
-                        attributes=dict(default_attributes(), **infer_attributes(labels)))
+                        attributes=read_attributes(photo, labels))
     from .face.pipeline import parse_face
 
     parsed = parse_face(rgb, size)
     return Document(LabelMap(parsed.labels), photo=parsed.crop, original=rgb, alignment=parsed.alignment,
-                    name=path.name, attributes=dict(default_attributes(), **infer_attributes(parsed.labels)))
+                    name=path.name, attributes=read_attributes(parsed.crop, parsed.labels))

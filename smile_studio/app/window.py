@@ -638,7 +638,7 @@ class MainWindow(FileDropMixin, QMainWindow):
     def place_eyes(self) -> bool:
         """Align and parse the photo that had no detectable face, from eye centres the user clicks."""
         from ..core.imageio import read_image
-        from ..engines.registry import infer_attributes
+        from ..face.attributes import read_attributes
         from ..face.pipeline import parse_face
 
         path = getattr(self, "_no_face", None)
@@ -655,7 +655,7 @@ class MainWindow(FileDropMixin, QMainWindow):
         self._no_face = None
         self.set_document(Document(LabelMap(parsed.labels), photo=parsed.crop, original=rgb,
                                    alignment=parsed.alignment, name=path.name,
-                                   attributes=dict(default_attributes(), **infer_attributes(parsed.labels))))
+                                   attributes=read_attributes(parsed.crop, parsed.labels)))
         self._remember(path)
         self.notify(f"Opened {path.name} with the eyes placed by hand.")
         return True

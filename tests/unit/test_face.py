@@ -63,3 +63,30 @@ def test_paste_back_restores_the_photo_where_nothing_changed(astronaut, monkeypa
     edited[...] = (255, 0, 0)
     red = paste_back(astronaut, edited, parsed.labels, parsed.alignment)
     assert red[er[1], er[0], 0] > 240 and np.array_equal(red[-5:, -5:], astronaut[-5:, -5:])
+
+
+def test_attributes_from_attnet_when_installed(astronaut, golden_dir, monkeypatch, tmp_path):
+    from smile_studio.core.labels import ATTRIBUTE_BY_KEY
+    from smile_studio.face.attributes import read_attributes
+    from smile_studio.golden import synth_state_dict
+
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
+    parsed = pipeline.parse_face(astronaut, 256)
+    from_map = read_attributes(parsed.crop, parsed.labels)
+    torch.save({"state_dict": synth_state_dict(golden_dir / "manifests" / "attnet_rgb.json", 1)},
+               tmp_path / "attribute_rgb_male_female_eyeglasses_hair_bangs_earrings_hat.pth")
+    from_net = read_attributes(parsed.crop, parsed.labels)
+    assert set(from_net) == set(ATTRIBUTE_BY_KEY) and set(from_map) == set(ATTRIBUTE_BY_KEY)
+    from smile_studio.nets.attributes import AttNet
+
+    net = AttNet()
+    net.load_official({"state_dict": synth_state_dict(golden_dir / "manifests" / "attnet_rgb.json", 1)})
+    x = torch.from_numpy(parsed.crop).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        probs = net.eval()(x)[1][0].numpy()
+    # the official thresholds: eyeglasses, hair (not bald), bangs, earrings, hat from the network's probabilities
+    assert from_net["eyeglasses"] == ("on" if probs[2] > 0.5 else "off")
+    assert from_net["bald"] == ("off" if probs[3] > 0.5 else "on")
+    assert from_net["bangs"] == ("on" if probs[4] > 0.5 else "off")
+    assert from_net["earrings"] == ("on" if probs[5] > 0.5 else "off")
+    assert from_net["hat"] == ("on" if probs[6] > 0.5 else "off")

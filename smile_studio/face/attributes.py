@@ -1,0 +1,41 @@
+"""The attribute state of a face: from the official AttNet classifier when its weights are installed, otherwise
+read from the label map (accessory classes and hair geometry). The user can correct it with the toggles."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..core.labels import attributes_from_vector, default_attributes
+from ..weights import checkpoint_path
+
+
+@functools.lru_cache(maxsize=1)
+def _attnet(path: str):
+    from ..nets.attributes import AttNet
+
+    net = AttNet()
+    net.load_official(path)
+    return net.eval()
+
+
+def read_attributes(photo: np.ndarray | None, labels: np.ndarray) -> dict[str, str]:
+    from ..engines.registry import infer_attributes
+
+    state = dict(default_attributes(), **infer_attributes(labels))
+    weights = checkpoint_path("attnet")
+    if photo is None or not weights.is_file():
+        return state
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        _, probs = _attnet(str(weights))(x)
+    vec = _attnet(str(weights)).one_hot(probs)[0].numpy()
+    try:
+        return attributes_from_vector(vec)
+    except ValueError:
+        # both or neither gender bit (the official demo then forces 'Female'): keep the map's reading of gender
+        vec[:2] = [1, 0] if state["gender"] == "male" else [0, 1]
+        return attributes_from_vector(vec)
