@@ -24,12 +24,12 @@ from smile_studio.core.document import Reference, StyleSource
 from smile_studio.core.imageio import read_image
 from smile_studio.core.labelio import colorize, read_label_map
 from smile_studio.core.labels import CLASS_BY_KEY as K
-from smile_studio.core.labels import NUM_CLASSES, default_attributes
+from smile_studio.core.labels import NUM_CLASSES
 from smile_studio.engines.base import LayoutRequest, RenderRequest
 from smile_studio.engines.exemplar import ExemplarRenderEngine
+from smile_studio.engines.geometry import attributes_from_map
 from smile_studio.engines.metrics import attribute_locality, delta_e, mean_lab, render_locality
 from smile_studio.engines.offline import OfflineLayoutEngine
-from smile_studio.engines.registry import infer_attributes
 
 SHARED = Path(os.environ.get("SMILE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 OUT = Path(__file__).resolve().parent / "out"
@@ -61,7 +61,7 @@ def main() -> int:
     edit_t, render_t, worst_loc, worst_rend, ok = [], [], (1.0, ""), (0.0, ""), True
     sheets: dict[str, list] = {f: [] for f in FLOWS}
     for name, lab, rgb in data:
-        cur = dict(default_attributes(), **infer_attributes(lab))
+        cur = attributes_from_map(lab)
         src = render.render(RenderRequest(lab, rgb, lab))
         for flow, edit in FLOWS.items():
             target = {k: (("male" if cur["gender"] == "female" else "female") if v == "flip" else v)

@@ -16,7 +16,6 @@ from .core.document import Document
 from .core.imageio import open_image, read_image
 from .core.labelio import LabelMapError, decode_label_image, looks_like_label_map
 from .core.labelmap import LabelMap
-from .core.labels import default_attributes
 from .core.project import load_project
 
 
@@ -41,7 +40,7 @@ def _map_for(photo: Path, map_path: str | Path | None) -> np.ndarray | None:
 
 def open_document(path: str | Path, size: int = 256, map_path: str | Path | None = None) -> Document:
     """A document for ``path`` at working size ``size`` (see the module docstring)."""
-    from .engines.registry import infer_attributes
+    from .engines.geometry import attributes_from_map
     from .face.attributes import read_attributes
 
     path = Path(path)
@@ -51,7 +50,7 @@ def open_document(path: str | Path, size: int = 256, map_path: str | Path | None
     if map_path is None and looks_like_label_map(img):
         labels = _square(decode_label_image(img).labels, size, cv2.INTER_NEAREST)
         return Document(LabelMap(labels), name=path.name,
-                        attributes=dict(default_attributes(), **infer_attributes(labels)))
+                        attributes=attributes_from_map(labels))
     rgb = read_image(path)
     labels = _map_for(path, map_path)
     if labels is not None:

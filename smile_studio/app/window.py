@@ -32,7 +32,7 @@ from .. import __version__
 from ..core.document import Document, Reference, StyleSource
 from ..core.labelio import colorize
 from ..core.labelmap import LabelMap
-from ..core.labels import CLASSES, default_attributes
+from ..core.labels import CLASSES
 from ..core.project import ProjectError, load_project, save_project
 from ..engines.base import EngineError, LayoutRequest, RenderRequest
 from ..opening import open_document
@@ -668,11 +668,11 @@ class MainWindow(FileDropMixin, QMainWindow):
             self.set_document(Document(LabelMap.blank(WORK_SIZE), name="blank"))
             self.notify("The bundled sample is missing; started with a blank map.", error=True)
             return
-        from ..engines.registry import infer_attributes
+        from ..engines.geometry import attributes_from_map
 
         self.set_document(Document(LabelMap(s.labels), photo=s.photo, original=s.original, alignment=s.alignment,
                                    name=f"sample ({s.name})",
-                                   attributes=dict(default_attributes(), **infer_attributes(s.labels))))
+                                   attributes=attributes_from_map(s.labels)))
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open photo, map or project", "",

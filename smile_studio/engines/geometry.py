@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from ..core.labels import CLASS_BY_KEY as K
-from ..core.labels import FACE_CLASSES
+from ..core.labels import FACE_CLASSES, default_attributes
 from ..face.align import two_point_similarity
 
 SKIN, HAIR, HAT, NECK = K["skin"].id, K["hair"].id, K["hat"].id, K["neck"].id
@@ -136,3 +136,30 @@ def warp_mask(mask: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np
     out = cv2.warpAffine(mask.astype(np.uint8), matrix, (size[1], size[0]), flags=cv2.INTER_NEAREST,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return out.astype(bool)
+
+
+def attributes_from_map(labels: np.ndarray) -> dict[str, str]:
+    """The complete attribute state a map shows: accessories by their classes, baldness, bangs and gender (long
+    hair below the jaw) by geometry. A heuristic reading the user can correct with the toggles."""
+    lab = np.asarray(labels)
+    n = lab.size
+    counts = np.bincount(lab.reshape(-1), minlength=19)
+    state = default_attributes()
+    state.update({
+        "eyeglasses": "on" if counts[K["eye_g"].id] > 0.001 * n else "off",
+        "hat": "on" if counts[K["hat"].id] > 0.005 * n else "off",
+        "earrings": "on" if counts[K["ear_r"].id] > 0.0002 * n else "off",
+        "bald": "on" if counts[K["hair"].id] < 0.01 * n and counts[K["hat"].id] < 0.005 * n else "off",
+    })
+    try:
+        g = measure(lab)
+    except NoFaceError:
+        return state
+    hair = lab == K["hair"].id
+    top = int(max(g.brow_y - 0.5 * (g.nose_y - g.brow_y), 0))
+    x0, x1 = int(g.cx - 0.3 * g.face_w), int(g.cx + 0.3 * g.face_w)
+    forehead = hair[top:int(g.brow_y), max(x0, 0):x1]
+    state["bangs"] = "on" if forehead.size and forehead.mean() > 0.35 else "off"
+    below_jaw = hair[int(g.mouth_y):].sum()
+    state["gender"] = "female" if below_jaw > 0.01 * n else "male"
+    return state

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..core.labels import CLASS_BY_KEY as K
 from ..weights import checkpoint_path, installed, weights_dir
 from .base import EngineError, LayoutEngine, RenderEngine
-from .geometry import NoFaceError, measure
 
 SMILE_KEYS = ("syn256", "sem_G", "sem_F", "sem_S", "fan")
 
@@ -54,28 +50,3 @@ def select_engines(choice: str = "auto") -> tuple[LayoutEngine, RenderEngine, st
     if choice == "auto":
         why += f"; {problem}"
     return layout, render, why
-
-
-def infer_attributes(labels: np.ndarray) -> dict[str, str]:
-    """Read the attribute state a map shows (accessories by their classes; hair-based ones by geometry)."""
-    lab = np.asarray(labels)
-    n = lab.size
-    counts = np.bincount(lab.reshape(-1), minlength=19)
-    state = {
-        "eyeglasses": "on" if counts[K["eye_g"].id] > 0.001 * n else "off",
-        "hat": "on" if counts[K["hat"].id] > 0.005 * n else "off",
-        "earrings": "on" if counts[K["ear_r"].id] > 0.0002 * n else "off",
-        "bald": "on" if counts[K["hair"].id] < 0.01 * n and counts[K["hat"].id] < 0.005 * n else "off",
-    }
-    try:
-        g = measure(lab)
-    except NoFaceError:
-        return state
-    hair = lab == K["hair"].id
-    top = int(max(g.brow_y - 0.5 * (g.nose_y - g.brow_y), 0))
-    x0, x1 = int(g.cx - 0.3 * g.face_w), int(g.cx + 0.3 * g.face_w)
-    forehead = hair[top:int(g.brow_y), max(x0, 0):x1]
-    state["bangs"] = "on" if forehead.size and forehead.mean() > 0.35 else "off"
-    below_jaw = hair[int(g.mouth_y):].sum()
-    state["gender"] = "female" if below_jaw > 0.01 * n else "male"
-    return state

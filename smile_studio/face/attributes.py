@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 
-from ..core.labels import attributes_from_vector, default_attributes
+from ..core.labels import attributes_from_vector
 from ..weights import checkpoint_path
 
 
@@ -21,9 +21,9 @@ def _attnet(path: str):
 
 
 def read_attributes(photo: np.ndarray | None, labels: np.ndarray) -> dict[str, str]:
-    from ..engines.registry import infer_attributes
+    from ..engines.geometry import attributes_from_map
 
-    state = dict(default_attributes(), **infer_attributes(labels))
+    state = attributes_from_map(labels)
     weights = checkpoint_path("attnet")
     if photo is None or not weights.is_file():
         return state

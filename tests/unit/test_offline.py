@@ -8,12 +8,12 @@ from smile_studio.core.document import Reference, StyleSource
 from smile_studio.core.imageio import read_image
 from smile_studio.core.labelio import read_label_map
 from smile_studio.core.labels import CLASS_BY_KEY as K
-from smile_studio.core.labels import NUM_CLASSES, default_attributes
+from smile_studio.core.labels import NUM_CLASSES
 from smile_studio.engines.base import EngineError, LayoutEngine, LayoutRequest, RenderEngine, RenderRequest
 from smile_studio.engines.exemplar import ExemplarRenderEngine
+from smile_studio.engines.geometry import attributes_from_map
 from smile_studio.engines.metrics import attribute_locality, delta_e, mean_lab, render_locality
 from smile_studio.engines.offline import OfflineLayoutEngine, inpaint_labels
-from smile_studio.engines.registry import infer_attributes
 
 PAIRS = ["maskgan_0", "maskgan_1", "maskgan_2", "maskgan_3", "e4s_28063", "e4s_28297", "e4s_28426"]
 EDITS = [{"eyeglasses": "on"}, {"hat": "on"}, {"bald": "on"}, {"bangs": "on"}, {"gender": "flip"},
@@ -28,7 +28,7 @@ def load_pair(samples_dir, name, size=256):
 
 
 def request(lab, edit, seed=3, **kw):
-    cur = dict(default_attributes(), **infer_attributes(lab))
+    cur = attributes_from_map(lab)
     target = {k: (("male" if cur["gender"] == "female" else "female") if v == "flip" else v) for k, v in edit.items()}
     return LayoutRequest(lab, cur, target, seed=seed, **kw)
 
@@ -161,3 +161,20 @@ def test_random_styles_vary_by_seed_and_no_photo_renders(samples_dir, engines):
     assert bare.shape == (256, 256, 3) and bare.std() > 10
     skin = lab == K["skin"].id
     assert delta_e(mean_lab(bare, skin), mean_lab(rgb, skin)) < 8
+
+
+def test_attributes_read_from_the_map(samples_dir):
+    from smile_studio.engines.geometry import attributes_from_map
+
+    lab, _ = load_pair(samples_dir, "e4s_28063")  # long-haired woman with big earrings
+    state = attributes_from_map(lab)
+    assert state["gender"] == "female" and state["earrings"] == "on" and state["eyeglasses"] == "off"
+    short, _ = load_pair(samples_dir, "maskgan_1")  # short-haired man
+    assert attributes_from_map(short)["gender"] == "male" and attributes_from_map(short)["bald"] == "off"
+    bald = short.copy()
+    bald[bald == K["hair"].id] = K["skin"].id
+    assert attributes_from_map(bald)["bald"] == "on"
+    glasses = short.copy()
+    glasses[118:124, 80:180] = K["eye_g"].id
+    assert attributes_from_map(glasses)["eyeglasses"] == "on"
+    assert attributes_from_map(np.zeros((64, 64), np.uint8))["gender"] in ("male", "female")  # no face: defaults
