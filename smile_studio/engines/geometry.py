@@ -145,16 +145,16 @@ def attributes_from_map(labels: np.ndarray) -> dict[str, str]:
     n = lab.size
     counts = np.bincount(lab.reshape(-1), minlength=19)
     state = default_attributes()
+    try:
+        g = measure(lab)
+    except NoFaceError:
+        return state  # nothing to read
     state.update({
         "eyeglasses": "on" if counts[K["eye_g"].id] > 0.001 * n else "off",
         "hat": "on" if counts[K["hat"].id] > 0.005 * n else "off",
         "earrings": "on" if counts[K["ear_r"].id] > 0.0002 * n else "off",
         "bald": "on" if counts[K["hair"].id] < 0.01 * n and counts[K["hat"].id] < 0.005 * n else "off",
     })
-    try:
-        g = measure(lab)
-    except NoFaceError:
-        return state
     hair = lab == K["hair"].id
     top = int(max(g.brow_y - 0.5 * (g.nose_y - g.brow_y), 0))
     x0, x1 = int(g.cx - 0.3 * g.face_w), int(g.cx + 0.3 * g.face_w)
