@@ -59,3 +59,21 @@ def face_map() -> np.ndarray:
     lab[((yy - 58) / 4.0) ** 2 + ((xx - 50) / 7.0) ** 2 < 1] = K["r_eye"].id
     lab[((yy - 58) / 4.0) ** 2 + ((xx - 78) / 7.0) ** 2 < 1] = K["l_eye"].id
     return lab
+
+
+@pytest.fixture(scope="session")
+def smile_engines(golden_dir):
+    """The SMILE engines on the golden synthetic weights, with the fixture's two faces (map + RGB8 photo)."""
+    from smile_studio.engines.neural import NeuralLayoutEngine, NeuralRenderEngine
+    from smile_studio.golden import synth_state_dict
+
+    m = golden_dir / "manifests"
+    sd = {k: synth_state_dict(m / f"sem256_{k}.json", 1) for k in ("G", "F", "S", "FAN")}
+    layout = NeuralLayoutEngine.from_sources(sd["G"], sd["F"], sd["S"], sd["FAN"], device="cpu")
+    render = NeuralRenderEngine.from_source({"g_ema": synth_state_dict(m / "syn256_G.json", 1)}, device="cpu")
+    d = np.load(golden_dir / "syn256_seed1.npz")
+
+    def rgb8(x):
+        return ((x[0].transpose(1, 2, 0) + 1) * 127.5).round().astype(np.uint8)
+
+    return layout, render, d["labA"], rgb8(d["rgbA"]), d["labB"], rgb8(d["rgbB"])

@@ -9,20 +9,11 @@ from smile_studio.core.document import Reference, StyleSource
 from smile_studio.core.labels import CLASS_BY_KEY as K
 from smile_studio.core.labels import NUM_CLASSES
 from smile_studio.engines.base import LayoutEngine, LayoutRequest, RenderEngine, RenderRequest
-from smile_studio.engines.neural import NeuralLayoutEngine, NeuralRenderEngine
-from smile_studio.golden import synth_state_dict
 
 
 @pytest.fixture(scope="module")
-def engines(golden_dir):
-    m = golden_dir / "manifests"
-    sd = {k: synth_state_dict(m / f"sem256_{k}.json", 1) for k in ("G", "F", "S", "FAN")}
-    layout = NeuralLayoutEngine.from_sources(sd["G"], sd["F"], sd["S"], sd["FAN"], device="cpu")
-    render = NeuralRenderEngine.from_source({"g_ema": synth_state_dict(m / "syn256_G.json", 1)}, device="cpu")
-    d = np.load(golden_dir / "syn256_seed1.npz")
-    rgb = ((d["rgbA"][0].transpose(1, 2, 0) + 1) * 127.5).round().astype(np.uint8)
-    rgb_b = ((d["rgbB"][0].transpose(1, 2, 0) + 1) * 127.5).round().astype(np.uint8)
-    return layout, render, d["labA"], rgb, d["labB"], rgb_b
+def engines(smile_engines):
+    return smile_engines
 
 
 def test_protocols_and_layout_edit(engines):
