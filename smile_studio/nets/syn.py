@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -118,6 +119,46 @@ class SPADEMod(nn.Module):
     def forward(self, sem: torch.Tensor) -> torch.Tensor:
         return self.mlp_gamma(self.mlp_shared(sem))
 
+    def forward_banded(self, sem: torch.Tensor, band: np.ndarray, labels: np.ndarray) -> torch.Tensor:
+        """The same gamma, computing the second convolution only near region borders (batch 1).
+
+        Away from borders the first layer's output is constant per class (a_c = lrelu(sum_k W1[:, c, k] + b1)),
+        so the second convolution there is a per-class constant g_c = sum_k W2[:, :, k] a_c + b2. ``band`` marks
+        the pixels whose 5x5 neighbourhood is not one class or that lie within 2 px of the image edge; only they
+        are convolved (as a gather of 3x3 patches and one matrix product). Exact up to summation order.
+        """
+        h, w = labels.shape
+        act = self.mlp_shared(sem)  # (1, 128, h, w)
+        c1, c2 = self.mlp_shared[0], self.mlp_gamma[0]
+        w1 = c1.weight.float() * c1.scale  # (128, 19, 3, 3)
+        w2 = c2.weight.float() * c2.scale  # (C, 128, 3, 3)
+        a = F.leaky_relu(w1.sum((2, 3)).t() + self.mlp_shared[1].bias.float(), 0.2) * SQRT2  # (19, 128)
+        g = a @ w2.sum((2, 3)).t() + c2.bias.float()  # (19, C)
+        dtype = act.dtype
+        dev = act.device
+        out = g.to(dev, dtype)[torch.from_numpy(labels.reshape(-1).astype(np.int64)).to(dev)]  # (h*w, C)
+        idx = torch.from_numpy(np.flatnonzero(band)).to(dev)
+        if idx.numel():
+            cin = act.shape[1]
+            padded = F.pad(act, (1, 1, 1, 1)).permute(0, 2, 3, 1).reshape(-1, cin)  # ((h+2)*(w+2), 128)
+            centre = (idx // w + 1) * (w + 2) + (idx % w + 1)
+            taps = torch.tensor([dy * (w + 2) + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)], device=dev)
+            patches = padded[centre[:, None] + taps[None, :]].reshape(idx.numel(), -1)  # one gather, (N, 9*128)
+            wm = w2.permute(0, 2, 3, 1).reshape(w2.shape[0], -1).to(dtype)  # (C, 9*128), taps in (dy, dx) order
+            out[idx] = torch.addmm(c2.bias.to(dtype), patches, wm.t())
+        return out.view(1, h, w, -1).permute(0, 3, 1, 2)  # channels_last, no copy
+
+
+def border_band(labels: np.ndarray, radius: int = 2) -> np.ndarray:
+    """Pixels whose (2r+1)^2 neighbourhood holds more than one class, or within r of the image edge."""
+    import cv2
+
+    k = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    band = cv2.dilate(labels, k) != cv2.erode(labels, k)
+    band[:radius] = band[-radius:] = True
+    band[:, :radius] = band[:, -radius:] = True
+    return band
+
 
 class RegionModConv(nn.Module):
     """``ModulatedConv2d_SEAN``: the input is modulated by gamma = a*style_gamma(region codes) + (1-a)*SPADE(map)."""
@@ -190,9 +231,10 @@ class RegionModConv(nn.Module):
                        padding=1, groups=bsz)
         return out.reshape(bsz, self.cin, h, wd) + bias.view(1, -1, 1, 1)
 
-    def spade_term(self, sem: torch.Tensor) -> torch.Tensor:
-        """The map-only part of gamma: (1 - sigmoid(b)) * SPADE(map), or SPADE(map) on SPADE-only layers."""
-        spade = self.spade_gamma(sem)
+    def spade_term(self, sem: torch.Tensor, band: tuple | None = None) -> torch.Tensor:
+        """The map-only part of gamma: (1 - sigmoid(b)) * SPADE(map), or SPADE(map) on SPADE-only layers.
+        ``band`` = (border band, labels) switches to the banded computation."""
+        spade = self.spade_gamma(sem) if band is None else self.spade_gamma.forward_banded(sem, *band)
         if self.only_spade:
             return spade
         return spade * (1 - torch.sigmoid(self.blending_gamma)).to(spade.dtype)
@@ -438,11 +480,16 @@ class SynGenerator(nn.Module):
         sem = sem.to(dtype).contiguous(memory_format=torch.channels_last)
         stem = self.input(resize_nearest(sem, (self.input_sem_size, self.input_sem_size)))
         feats = MapFeatures(sem=sem, stem=stem)
+        bands: dict = {}
         for name, layer, res in self._layers():
             s = feats.sems.get(res)
             if s is None:
                 s = feats.sems[res] = resize_nearest(sem, (res, res)).contiguous(memory_format=torch.channels_last)
-            feats.spade[name] = layer.conv.spade_term(s)
+                if sem.shape[0] == 1 and res >= 64:  # where region interiors are large enough to skip
+                    lab = s[0].argmax(0).to(torch.uint8).cpu().numpy()
+                    band = border_band(lab)
+                    bands[res] = (band, lab) if band.mean() < 0.7 else None
+            feats.spade[name] = layer.conv.spade_term(s, bands.get(res))
             if layer.conv.only_spade and layer.conv.demodulate:
                 feats.demod[name] = layer.conv.demod_fast(feats.spade[name])
         return feats
