@@ -485,7 +485,9 @@ class SynGenerator(nn.Module):
             s = feats.sems.get(res)
             if s is None:
                 s = feats.sems[res] = resize_nearest(sem, (res, res)).contiguous(memory_format=torch.channels_last)
-                if sem.shape[0] == 1 and res >= 64:  # where region interiors are large enough to skip
+                # float32 on a CPU: skipping region interiors pays; bf16 matrix units or a GPU convolve faster
+                # than the gather costs
+                if sem.shape[0] == 1 and res >= 64 and dtype == torch.float32 and sem.device.type == "cpu":
                     lab = s[0].argmax(0).to(torch.uint8).cpu().numpy()
                     band = border_band(lab)
                     bands[res] = (band, lab) if band.mean() < 0.7 else None
