@@ -9,7 +9,23 @@ import time
 T0 = time.perf_counter()
 
 
+def no_display_reason() -> str | None:
+    """Why a window cannot open here (Linux without a display server), or None."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display found (DISPLAY and WAYLAND_DISPLAY are unset): start SMILE Studio from a desktop session, "
+            "or run it under a virtual screen with `xvfb-run smile-studio`; headless commands "
+            "(`smile-studio edit ...`) need no display")
+
+
 def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
+    reason = no_display_reason()
+    if reason:
+        from ..cli import CliError
+
+        raise CliError(reason)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

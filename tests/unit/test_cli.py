@@ -20,3 +20,12 @@ def test_module_entry_point_runs():
     res = subprocess.run([sys.executable, "-m", "smile_studio", "--version"], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0 and __version__ in res.stdout
+
+
+def test_gui_without_a_display_says_so(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    res = subprocess.run([sys.executable, "-m", "smile_studio"], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "no display found" in res.stderr and "xvfb-run" in res.stderr
+    assert "Traceback" not in res.stderr
