@@ -75,6 +75,12 @@ def _cmd_edit(args: argparse.Namespace) -> int:
     return run_edit(args)
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .headless import run_batch
+
+    return run_batch(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smile-studio", description="Face layout editor built on SMILE.")
     parser.add_argument("--version", action="version", version=f"SMILE Studio {__version__}")
@@ -87,11 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, device and engines available")
     p.set_defaults(func=_cmd_info)
 
-    from .headless import add_edit_arguments
+    from .headless import add_batch_arguments, add_edit_arguments
 
     p = sub.add_parser("edit", help="edit attributes / styles of a photo or map and render it, headless")
     add_edit_arguments(p)
     p.set_defaults(func=_cmd_edit)
+
+    p = sub.add_parser("batch", help="apply the same edit to every face in a folder, headless")
+    add_batch_arguments(p)
+    p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser("verify-golden", help="compare our networks with official-code fixtures in DIR")
     p.add_argument("dir", help="a directory laid out like shared/golden (npz + json + manifests/)")

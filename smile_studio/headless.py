@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -50,9 +51,7 @@ def parse_assignments(text: str | None, what: str) -> dict[str, str]:
     return out
 
 
-def add_edit_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="a photo (with its label map beside it or --map) or a label map PNG")
-    p.add_argument("--map", help="label map of the input photo")
+def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", default="", help="attribute targets, e.g. eyeglasses=on,hat=off,gender=male")
     p.add_argument("--attributes", default="", help="the input's current attributes (default: read from the map)")
     p.add_argument("--seed", type=int, default=0, help="seed of the latent (random) edit")
@@ -61,30 +60,50 @@ def add_edit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", default="", help="per-region styles, e.g. hair=ref:REF.jpg,skin=seed:7,cloth=source")
     p.add_argument("--engine", choices=("auto", "offline", "smile"), default="auto")
     p.add_argument("--size", type=int, choices=(256, 512), default=256)
+
+
+def add_edit_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="a photo (with its label map beside it or --map) or a label map PNG")
+    p.add_argument("--map", help="label map of the input photo")
+    add_recipe_arguments(p)
     p.add_argument("--out", required=True, help="rendered image (PNG or JPEG)")
     p.add_argument("--map-out", help="write the edited map as an indexed PNG")
     p.add_argument("--json-out", help="write the settings that reproduce the result")
 
 
-def run_edit(args: argparse.Namespace) -> int:
-    size = args.size
-    face = load_face(args.input, size, args.map)
+def add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="a folder of photos and/or label maps (a photo's x.png map beside x.jpg is used)")
+    add_recipe_arguments(p)
+    p.add_argument("--out-dir", required=True, help="folder for NAME.png renders and NAME_map.png maps")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One edit, parsed and validated once, applicable to any number of faces."""
+
+    target: dict
+    overrides: dict  # corrections to the attributes read from each input
+    seed: int
+    psi: float
+    reference: Reference | None
+    styles: tuple
+    references: tuple
+
+
+def build_recipe(args: argparse.Namespace) -> Recipe:
     try:
-        current = dict(face.attributes)
-        for k, v in parse_assignments(args.attributes, "--attributes").items():
-            current[k] = normalise_value(k, v)
+        overrides = {k: normalise_value(k, v) for k, v in parse_assignments(args.attributes, "--attributes").items()}
         target = {k: normalise_value(k, v) for k, v in parse_assignments(args.set, "--set").items()}
     except ValueError as exc:
         raise _cli_error(str(exc)) from exc
     if not 0.0 <= args.psi <= 2.0:
         raise _cli_error("--psi must be between 0 and 2")
-
     references: dict[str, Reference] = {}
 
     def reference_for(path: str) -> Reference:
         if path not in references:
-            ref_doc = load_face(path, size)
-            rgb = ref_doc.photo if ref_doc.photo is not None else np.zeros((size, size, 3), np.uint8)
+            ref_doc = load_face(path, args.size)
+            rgb = ref_doc.photo if ref_doc.photo is not None else np.zeros((args.size, args.size, 3), np.uint8)
             references[path] = Reference(f"ref{len(references) + 1}", Path(path).name, rgb, ref_doc.labels.copy(),
                                          dict(ref_doc.attributes))
         return references[path]
@@ -99,33 +118,32 @@ def run_edit(args: argparse.Namespace) -> int:
                            else StyleSource.parse(value))
     except ValueError as exc:
         raise _cli_error(str(exc)) from exc
+    return Recipe(target, overrides, args.seed, args.psi, ref, tuple(styles), tuple(references.values()))
 
-    try:
-        layout, render, why = select_engines(args.engine)
-    except EngineError as exc:
-        raise _cli_error(str(exc)) from exc
+
+def apply_recipe(recipe: Recipe, face: Document, layout, render):
+    """(attributes before, layout result, rendered image) of one face."""
+    current = dict(face.attributes, **recipe.overrides)
+    ref = recipe.reference
     try:
         result = layout.edit(LayoutRequest(
-            face.labels, current, target, seed=args.seed, psi=args.psi,
+            face.labels, current, recipe.target, seed=recipe.seed, psi=recipe.psi,
             reference_labels=ref.labels if ref else None, reference_attributes=ref.attributes if ref else None,
             photo=face.photo))
-        image = render.render(RenderRequest(result.labels, face.photo, face.labels, tuple(styles),
-                                            tuple(references.values())))
+        image = render.render(RenderRequest(result.labels, face.photo, face.labels, recipe.styles, recipe.references))
+    except EngineError as exc:
+        raise _cli_error(f"{face.name}: {exc}") from exc
+    return current, result, image
+
+
+def _engines(choice: str):
+    try:
+        return select_engines(choice)
     except EngineError as exc:
         raise _cli_error(str(exc)) from exc
 
-    outputs = {Path(args.out): _encode(Path(args.out), image)}
-    if args.map_out:
-        outputs[Path(args.map_out)] = encode_indexed_png(result.labels)
-    if args.json_out:
-        outputs[Path(args.json_out)] = json.dumps({
-            "app": f"SMILE Studio {__version__}", "input": face.name, "layout_engine": layout.description,
-            "render_engine": render.description, "attributes_before": current, "attributes_after": result.attributes,
-            "seed": args.seed, "psi": args.psi, "reference": ref.name if ref else None,
-            "styles": {CLASSES[i].key: s.to_json() for i, s in enumerate(styles) if s.kind != "source"},
-            "references": {r.id: r.name for r in references.values()},
-            "notes": list(result.notes),
-        }, indent=2).encode()
+
+def _write_all(outputs: dict) -> None:
     for path in outputs:
         if not path.parent.exists():
             raise _cli_error(f"{path.parent}: output folder does not exist")
@@ -134,6 +152,26 @@ def run_edit(args: argparse.Namespace) -> int:
             atomic_write_bytes(path, data)
     except OSError as exc:
         raise _cli_error(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    face = load_face(args.input, args.size, args.map)
+    recipe = build_recipe(args)
+    layout, render, why = _engines(args.engine)
+    current, result, image = apply_recipe(recipe, face, layout, render)
+    outputs = {Path(args.out): _encode(Path(args.out), image)}
+    if args.map_out:
+        outputs[Path(args.map_out)] = encode_indexed_png(result.labels)
+    if args.json_out:
+        outputs[Path(args.json_out)] = json.dumps({
+            "app": f"SMILE Studio {__version__}", "input": face.name, "layout_engine": layout.description,
+            "render_engine": render.description, "attributes_before": current, "attributes_after": result.attributes,
+            "seed": args.seed, "psi": args.psi, "reference": recipe.reference.name if recipe.reference else None,
+            "styles": {CLASSES[i].key: s.to_json() for i, s in enumerate(recipe.styles) if s.kind != "source"},
+            "references": {r.id: r.name for r in recipe.references},
+            "notes": list(result.notes),
+        }, indent=2).encode()
+    _write_all(outputs)
     print(f"engine: {why}")
     changed = {k: v for k, v in result.attributes.items() if v != current[k]}
     print(f"edited {face.name}: {', '.join(f'{k}={v}' for k, v in changed.items()) or 'no attribute change'}"
@@ -141,6 +179,43 @@ def run_edit(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")
     return 0
+
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def batch_inputs(folder: Path) -> list[Path]:
+    """Photos and maps of a folder, without the maps that belong to a photo beside them."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    stems = {p.stem for p in files if p.suffix.lower() != ".png"}
+    return [p for p in files if not (p.suffix.lower() == ".png" and (p.stem in stems or (
+        p.stem.endswith("_map") and p.stem[:-4] in {q.stem for q in files if q != p})))]
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    """The same recipe on every face of a folder; a bad file is reported and skipped, never fatal."""
+    folder, out = Path(args.input), Path(args.out_dir)
+    if not folder.is_dir():
+        raise _cli_error(f"{folder}: not a folder")
+    if not out.is_dir():
+        raise _cli_error(f"{out}: output folder does not exist")
+    recipe = build_recipe(args)
+    layout, render, why = _engines(args.engine)
+    print(f"engine: {why}")
+    inputs = batch_inputs(folder)
+    failed = 0
+    for path in inputs:
+        try:
+            face = load_face(str(path), args.size)
+            _, result, image = apply_recipe(recipe, face, layout, render)
+            _write_all({out / f"{path.stem}.png": encode_png(image),
+                        out / f"{path.stem}_map.png": encode_indexed_png(result.labels)})
+            print(f"ok    {path.name}" + (f"  ({'; '.join(result.notes)})" if result.notes else ""))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+            failed += 1
+            print(f"FAIL  {path.name}: {exc}")
+    print(f"batch: {len(inputs) - failed} of {len(inputs)} faces edited, {failed} failed -> {out}")
+    return 0 if failed == 0 else 1
 
 
 def _encode(path: Path, rgb: np.ndarray) -> bytes:

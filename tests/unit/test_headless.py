@@ -64,3 +64,26 @@ def test_corrupt_input_and_missing_folder(tmp_path, samples_dir):
     assert res.returncode == 2 and "bad.jpg" in res.stderr and "Traceback" not in res.stderr
     code = main(["edit", str(samples_dir / "maskgan_0.jpg"), "--out", str(tmp_path / "nodir" / "o.png")])
     assert code == 2 and not (tmp_path / "nodir").exists()
+
+
+def test_batch_applies_one_recipe_to_a_folder(samples_dir, tmp_path, capsys):
+    import shutil
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    for name in ("maskgan_0.jpg", "maskgan_0.png", "maskgan_1.jpg", "maskgan_1.png", "cdiff_27007_mask.png"):
+        shutil.copy(samples_dir / name, src / name)
+    (src / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    code = main(["batch", str(src), "--set", "eyeglasses=on", "--seed", "2", "--out-dir", str(out)])
+    text = capsys.readouterr().out
+    assert code == 1  # one input failed; the others were still edited
+    assert "FAIL  broken.jpg" in text and "3 of 4 faces edited, 1 failed" in text
+    assert sorted(p.name for p in out.iterdir()) == [
+        "cdiff_27007_mask.png", "cdiff_27007_mask_map.png", "maskgan_0.png", "maskgan_0_map.png", "maskgan_1.png",
+        "maskgan_1_map.png"]
+    for stem in ("maskgan_0", "maskgan_1", "cdiff_27007_mask"):
+        assert (read_label_map(out / f"{stem}_map.png").labels == K["eye_g"].id).sum() > 30
+    (src / "broken.jpg").unlink()
+    assert main(["batch", str(src), "--set", "hat=on", "--out-dir", str(out)]) == 0
+    assert main(["batch", str(tmp_path / "nope"), "--out-dir", str(out)]) == 2
