@@ -7,8 +7,10 @@ same maths share the parameters:
   that is constant per region equals a convolution of the *one-hot* map with per-sample weights folded from the
   region codes (19 input channels instead of 64). The demodulation ``sum_hw conv(g^2, W^2)`` is computed from
   border-exact window sums of ``g^2`` (sum over the positions each kernel tap sees), not from a second full
-  convolution. Everything that depends only on the map (the semantic stem, every SPADE branch, the resized
-  one-hot maps) is computed once by :meth:`SynGenerator.map_features` and reused while only styles change.
+  convolution. Everything that depends only on the map (the semantic stem, every SPADE branch and the
+  demodulation of the SPADE-only level, the resized one-hot maps) is computed once by
+  :meth:`SynGenerator.map_features` and reused while only styles change; in float32 on a CPU the SPADE branch's
+  second convolution is evaluated only near region borders (it is a per-class constant inside regions).
 * ``impl="reference"``: the official algorithm literally (per-region Python loops with ``masked_scatter_``, a full
   convolution for the demodulation); kept as the baseline for tests and benchmarks.
 """
