@@ -79,6 +79,7 @@ class MapCanvas(FileDropMixin, QGraphicsView):
     picked = Signal(QPointF)
     cursorMoved = Signal(QPointF)
     filesDropped = Signal(list)
+    viewChanged = Signal(QRectF)  # the visible part of the image (image pixels), after zoom, pan or resize
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -168,20 +169,30 @@ class MapCanvas(FileDropMixin, QGraphicsView):
     def fit(self) -> None:
         self.auto_fit = True
         self.fitInView(self._scene.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self.viewChanged.emit(self.visible_rect())
 
     def actual_size(self) -> None:
         self.auto_fit = False
         self.resetTransform()
+        self.viewChanged.emit(self.visible_rect())
 
     def zoom(self, factor: float) -> None:
         self.auto_fit = False
         scale = self.transform().m11() * factor
         if 0.1 <= scale <= 64:
             self.scale(factor, factor)
+        self.viewChanged.emit(self.visible_rect())
 
     @property
     def zoom_level(self) -> float:
         return self.transform().m11()
+
+    def visible_rect(self) -> QRectF:
+        return self.mapToScene(self.viewport().rect()).boundingRect().intersected(self._scene.sceneRect())
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt API
+        super().scrollContentsBy(dx, dy)
+        self.viewChanged.emit(self.visible_rect())
 
     def wheelEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8)
@@ -190,6 +201,7 @@ class MapCanvas(FileDropMixin, QGraphicsView):
         super().resizeEvent(event)
         if self.auto_fit:
             self.fitInView(self._scene.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self.viewChanged.emit(self.visible_rect())
 
     # -- input -------------------------------------------------------------------------------------------------
     def _update_ring(self, p: QPointF) -> None:

@@ -5,7 +5,7 @@ Each panel shows state it is given and emits what the user asked for; none of th
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -325,6 +325,13 @@ class PreviewPane(QWidget):
         self.state = "no preview yet"
         self.latency_ms: float | None = None
         self.image: np.ndarray | None = None
+        self.view_rect: QRectF | None = None  # the part of the image the canvas shows (image pixels); None = all
+        self.image_size = 256
+
+    def set_view(self, rect: QRectF | None, image_size: int) -> None:
+        """Follow the canvas: show the same part of the image (synchronised zoom and pan)."""
+        self.view_rect, self.image_size = rect, image_size
+        self.update()
 
     def set_before(self, rgb: np.ndarray | None) -> None:
         self.before = rgb_to_qimage(rgb) if rgb is not None else None
@@ -344,24 +351,33 @@ class PreviewPane(QWidget):
         self.split = float(np.clip(value, 0, 1))
         self.update()
 
-    def target_rect(self):
-        from PySide6.QtCore import QRect
+    def source_rect(self) -> QRectF:
+        """The shown part of the image, in image pixels."""
+        full = QRectF(0, 0, self.image_size, self.image_size)
+        r = self.view_rect.intersected(full) if self.view_rect is not None else full
+        return r if r.width() > 1 and r.height() > 1 else full
 
-        side = max(10, min(self.width(), self.height() - 22))
-        return QRect((self.width() - side) // 2, (self.height() - 22 - side) // 2, side, side)
+    def target_rect(self) -> QRectF:
+        src = self.source_rect()
+        avail_w, avail_h = max(10, self.width()), max(10, self.height() - 22)
+        scale = min(avail_w / src.width(), avail_h / src.height())
+        w, h = src.width() * scale, src.height() * scale
+        return QRectF((avail_w - w) / 2, (avail_h - h) / 2, w, h)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(40, 40, 44))
-        r = self.target_rect()
-        if self.after is not None:
-            p.drawImage(r, self.after)
+        r, src = self.target_rect(), self.source_rect()
+        for img, frac in ((self.after, 1.0), (self.before, self.split)):
+            if img is None or frac <= 0:
+                continue
+            k = img.width() / self.image_size  # the render may differ in size from the document
+            part = QRectF(src.x() * k, src.y() * k, src.width() * k * frac, src.height() * k)
+            p.drawImage(QRectF(r.x(), r.y(), r.width() * frac, r.height()), img, part)
         if self.before is not None and self.split > 0:
-            cut = int(r.width() * self.split)
-            src_w = int(self.before.width() * self.split)
-            p.drawImage(r.adjusted(0, 0, cut - r.width(), 0), self.before.copy(0, 0, src_w, self.before.height()))
+            cut = r.left() + r.width() * self.split
             p.setPen(QPen(QColor(255, 255, 255), 1))
-            p.drawLine(r.left() + cut, r.top(), r.left() + cut, r.bottom())
+            p.drawLine(QPointF(cut, r.top()), QPointF(cut, r.bottom()))
         p.setPen(QColor(230, 230, 230))
         lat = f" · {self.latency_ms:.0f} ms" if self.latency_ms is not None else ""
         p.drawText(4, self.height() - 6, f"{self.state}{lat}")

@@ -284,6 +284,7 @@ class MainWindow(FileDropMixin, QMainWindow):
         c.picked.connect(self._pick)
         c.cursorMoved.connect(self._cursor)
         c.filesDropped.connect(lambda paths: self.open_path(paths[0]))
+        c.viewChanged.connect(lambda rect: self.preview.set_view(rect, self.doc.size if self.doc else 256))
         self.palette.classChosen.connect(self.set_class)
         self.palette.protectionChanged.connect(lambda t: setattr(self, "protection", t))
         self.attributes.proposeRequested.connect(self.propose)

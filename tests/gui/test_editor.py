@@ -418,3 +418,25 @@ def test_middle_drag_and_space_drag_pan(qtbot, window):
     qtbot.keyRelease(c, Qt.Key.Key_Space)
     assert (hbar.value(), vbar.value()) == (start[0] + 40, start[1] + 10)
     assert np.array_equal(window.doc.labels, labels)  # panning never paints
+
+
+def test_preview_follows_canvas_zoom_and_pan(qtbot, window):
+    wait_final(qtbot, window)
+    c = window.canvas
+    c.fit()
+    assert window.preview.source_rect().width() == pytest.approx(256, abs=1)
+    c.zoom(4.0)
+    c.centerOn(60, 200)
+    qtbot.wait(10)
+    shown, visible = window.preview.source_rect(), c.visible_rect()
+    assert shown.width() < 200 and abs(shown.center().x() - visible.center().x()) < 1
+    assert abs(shown.center().y() - visible.center().y()) < 1 and abs(shown.center().x() - 60) < 3
+    # what the preview paints is that part of the image: with a coordinate-coded image, the pixel at the centre
+    # of the preview encodes the image position shown there
+    yy, xx = np.mgrid[0:256, 0:256]
+    coded = np.dstack([xx, yy, np.zeros_like(xx)]).astype(np.uint8)
+    window.preview.set_after(coded, "final", None)
+    img = window.preview.grab().toImage()
+    r = window.preview.target_rect()
+    px = img.pixelColor(int(r.center().x()), int(r.center().y()))
+    assert abs(px.red() - shown.center().x()) <= 2 and abs(px.green() - shown.center().y()) <= 2
