@@ -254,6 +254,8 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.redo_action = self._action(e, "&Redo", QKeySequence("Ctrl+Shift+Z"), self.redo)
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self._action(e, "&Mirror map (swap left/right)", None, lambda: self._command(lambda d: d.mirror()))
+        self.islands_action = self._action(e, "Remove &islands (< 16 px)", QKeySequence("Ctrl+I"),
+                                           lambda: self._command(lambda d: d.remove_islands(16, self.protection)))
         v = self.menuBar().addMenu("&View")
         self._action(v, "&Fit", QKeySequence("Ctrl+0"), self.canvas.fit)
         self._action(v, "&100 %", QKeySequence("Ctrl+1"), self.canvas.actual_size)

@@ -196,6 +196,9 @@ class Document:
     def mirror(self) -> int:
         return self._map_edit(self.labelmap.mirror(), "Mirror")
 
+    def remove_islands(self, min_area: int = 16, writable: np.ndarray | None = None) -> int:
+        return self._map_edit(self.labelmap.remove_islands(min_area, writable), f"Remove islands < {min_area} px")
+
     def set_labels(self, labels: np.ndarray, label: str = "Edit map", writable: np.ndarray | None = None) -> int:
         return self._map_edit(self.labelmap.set_all(labels, writable), label)
 

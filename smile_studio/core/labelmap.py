@@ -56,6 +56,27 @@ def polygon_mask(pts: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, t
     return mask, (r0, 0)
 
 
+def inpaint_labels(labels: np.ndarray, mask: np.ndarray, exclude: tuple[int, ...] = (),
+                   only: tuple[int, ...] | None = None) -> np.ndarray:
+    """Give every masked pixel the class of the nearest unmasked pixel whose class is allowed (in ``only`` when
+    given, and not in ``exclude``)."""
+    out = labels.copy()
+    if not mask.any():
+        return out
+    src = ~mask & ~np.isin(labels, exclude)
+    if only is not None:
+        src &= np.isin(labels, only)
+    if not src.any():
+        out[mask] = 0
+        return out
+    _, nearest = cv2.distanceTransformWithLabels((~src).astype(np.uint8), cv2.DIST_L2, 5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    lut = np.zeros(int(nearest.max()) + 1, np.uint8)
+    lut[nearest[src]] = labels[src]
+    out[mask] = lut[nearest[mask]]
+    return out
+
+
 class LabelMap:
     def __init__(self, labels: np.ndarray):
         arr = np.array(labels, dtype=np.uint8, copy=True)
@@ -202,6 +223,24 @@ class LabelMap:
 
     def mirror(self, writable: np.ndarray | None = None) -> MapAtom | None:
         return self.set_all(self.mirrored(), writable)
+
+    def island_mask(self, min_area: int) -> np.ndarray:
+        """Pixels of 8-connected single-class components smaller than ``min_area`` (specks left by painting)."""
+        small = np.zeros(self.shape, bool)
+        for cls in np.unique(self.labels):
+            n, comp, stats, _ = cv2.connectedComponentsWithStats((self.labels == cls).astype(np.uint8), connectivity=8)
+            tiny = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_area) + 1
+            if tiny.size:
+                small |= np.isin(comp, tiny)
+        return small
+
+    def remove_islands(self, min_area: int = 16, writable: np.ndarray | None = None) -> MapAtom | None:
+        """Give every island smaller than ``min_area`` the class of its nearest surroundings."""
+        small = self.island_mask(min_area)
+        if not small.any():
+            return None
+        filled = inpaint_labels(self.labels, small)
+        return self.set_all(filled, writable)
 
     def class_at(self, x: float, y: float) -> int | None:
         """Eyedropper."""

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from ..core.labelmap import inpaint_labels
 from ..core.labels import ATTRIBUTE_BY_KEY, ATTRIBUTES
 from ..core.labels import CLASS_BY_KEY as K
 from .base import EngineError, LayoutRequest, LayoutResult
@@ -28,32 +29,12 @@ from .geometry import FaceGeometry, NoFaceError, measure, similarity_from_eyes, 
 
 __all__ = ["OfflineLayoutEngine", "ExemplarRenderEngine", "inpaint_labels"]
 
+
 BG, SKIN, HAIR, HAT, EYE_G = K["background"].id, K["skin"].id, K["hair"].id, K["hat"].id, K["eye_g"].id
 L_BROW, R_BROW, L_EYE, R_EYE = K["l_brow"].id, K["r_brow"].id, K["l_eye"].id, K["r_eye"].id
 L_EAR, R_EAR, EAR_R, NECK, CLOTH, NOSE = K["l_ear"].id, K["r_ear"].id, K["ear_r"].id, K["neck"].id, \
     K["cloth"].id, K["nose"].id
 NECK_L = K["neck_l"].id
-
-
-def inpaint_labels(labels: np.ndarray, mask: np.ndarray, exclude: tuple[int, ...] = (),
-                   only: tuple[int, ...] | None = None) -> np.ndarray:
-    """Give every masked pixel the class of the nearest unmasked pixel whose class is allowed (in ``only`` when
-    given, and not in ``exclude``)."""
-    out = labels.copy()
-    if not mask.any():
-        return out
-    src = ~mask & ~np.isin(labels, exclude)
-    if only is not None:
-        src &= np.isin(labels, only)
-    if not src.any():
-        out[mask] = BG
-        return out
-    _, nearest = cv2.distanceTransformWithLabels((~src).astype(np.uint8), cv2.DIST_L2, 5,
-                                                 labelType=cv2.DIST_LABEL_PIXEL)
-    lut = np.zeros(int(nearest.max()) + 1, np.uint8)
-    lut[nearest[src]] = labels[src]
-    out[mask] = lut[nearest[mask]]
-    return out
 
 
 def _paint(labels: np.ndarray, shape: np.ndarray, cls: int, onto: tuple[int, ...]) -> np.ndarray:

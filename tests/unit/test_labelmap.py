@@ -148,3 +148,15 @@ def test_invalid_maps_rejected():
         LabelMap(np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(ValueError):
         LabelMap(np.full((4, 4), 19, np.uint8))
+
+
+def test_remove_islands_and_undo(face_map):
+    lm = LabelMap(face_map)
+    lm.labels[70:72, 60:62] = HAIR  # a 4-px speck of hair inside the skin
+    lm.labels[20:40, 5:25] = K["hat"].id  # a 400-px region: not an island
+    before = lm.labels.copy()
+    assert lm.island_mask(16)[70:72, 60:62].all() and not lm.island_mask(16)[20:40, 5:25].any()
+    _, after = _undo_redo_roundtrip(lm, lambda: lm.remove_islands(16))
+    assert (after[70:72, 60:62] == SKIN).all()  # filled from its surroundings
+    assert (after[20:40, 5:25] == K["hat"].id).all()
+    assert np.array_equal(after != before, LabelMap(before).island_mask(16))  # exactly the islands changed
