@@ -184,16 +184,18 @@ class ExemplarRenderEngine:
     description = "Offline renderer: exemplar-based region texture synthesis from the photo and references (not SMILE)"
 
     def __init__(self, sample: tuple[np.ndarray, np.ndarray] | None = None, cache_size: int = 64):
-        self.sample = sample  # (rgb, labels) of the bundled sample: exemplars when a map has no photo
+        # the bundled sample (rgb, labels): exemplars when a map has no photo
+        self.sample = _Source.of(*sample) if sample is not None else None
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
 
     # -- exemplars ---------------------------------------------------------------------------------------------
-    def _exemplar(self, rgb: np.ndarray, labels: np.ndarray, class_id: int, size: int) -> Exemplar | None:
+    def _exemplar(self, src: _Source, class_id: int, size: int) -> Exemplar | None:
+        rgb, labels = src.rgb, src.labels
         mask = labels == class_id
         if mask.sum() < MIN_EXEMPLAR_PIXELS:
             return None
-        key = (_digest(rgb), _digest(labels), class_id, size)
+        key = (src.key, class_id, size)
         hit = self._cache.get(key)
         if hit is None:
             hit = Exemplar.build(rgb, mask, size, seed=class_id)
@@ -204,15 +206,12 @@ class ExemplarRenderEngine:
             self._cache.move_to_end(key)
         return hit
 
-    def _base_exemplar(self, req: RenderRequest, photo, src_labels, c: int, size: int) -> Exemplar:
-        if photo is not None and src_labels is not None:
-            ex = self._exemplar(photo, src_labels, c, size)
-            if ex is not None:
-                return ex
-        if self.sample is not None:
-            ex = self._exemplar(self.sample[0], self.sample[1], c, size)
-            if ex is not None:
-                return ex
+    def _base_exemplar(self, req: RenderRequest, source: _Source | None, c: int, size: int) -> Exemplar:
+        for src in (source, self.sample):
+            if src is not None:
+                ex = self._exemplar(src, c, size)
+                if ex is not None:
+                    return ex
         return procedural_exemplar(c, size, seed=req.styles[c].seed if req.styles[c].kind == "seed" else None)
 
     # -- rendering ---------------------------------------------------------------------------------------------
@@ -230,18 +229,22 @@ class ExemplarRenderEngine:
             source_styled = np.array([s.kind == "source" for s in styles])
             keep = same & source_styled[labels]
         synth_mask = ~keep
+        source = _Source.of(photo, src_labels) if photo is not None else None
+        refs: dict = {}  # reference id -> its _Source at this size, digested once per render
         for c in np.unique(labels[synth_mask]):
             c = int(c)
             region = synth_mask & (labels == c)
             ys, xs = np.nonzero(region)
             style = styles[c]
-            base = self._base_exemplar(req, photo, src_labels, c, size)
+            base = self._base_exemplar(req, source, c, size)
             target = None
             if style.kind == "reference":
                 ref = req.reference(style.ref)
                 if ref is not None and ref.labels is not None:
-                    ref_ex = self._exemplar(_fit(ref.rgb, size, cv2.INTER_AREA), _fit(ref.labels, size,
-                                                                                      cv2.INTER_NEAREST), c, size)
+                    if ref.id not in refs:
+                        refs[ref.id] = _Source.of(_fit(ref.rgb, size, cv2.INTER_AREA),
+                                                  _fit(ref.labels, size, cv2.INTER_NEAREST))
+                    ref_ex = self._exemplar(refs[ref.id], c, size)
                     if ref_ex is not None:
                         target = (ref_ex.mean, ref_ex.std)
                         if photo is None or src_labels is None or not (src_labels == c).any():
@@ -299,5 +302,18 @@ def _fit(arr: np.ndarray | None, size: int, interp: int) -> np.ndarray | None:
 
 def _digest(arr: np.ndarray) -> bytes:
     return hashlib.blake2b(np.ascontiguousarray(arr).data, digest_size=16).digest()
+
+
+@dataclass(frozen=True)
+class _Source:
+    """An exemplar image with its map and the content key its exemplars are cached under."""
+
+    rgb: np.ndarray
+    labels: np.ndarray
+    key: bytes
+
+    @classmethod
+    def of(cls, rgb: np.ndarray, labels: np.ndarray) -> _Source:
+        return cls(rgb, labels, _digest(rgb) + _digest(labels))
 
 
