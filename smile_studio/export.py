@@ -28,6 +28,23 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+_HASHES: dict = {}
+
+
+def checkpoint_hashes() -> dict[str, str]:
+    """SHA-256 of every installed checkpoint (cached per file size and time), so a render can be reproduced."""
+    from .weights import installed
+
+    out = {}
+    for path in installed().values():
+        st = path.stat()
+        sig = (str(path), st.st_size, st.st_mtime_ns)
+        if sig not in _HASHES:
+            _HASHES[sig] = file_sha256(path)
+        out[path.name] = _HASHES[sig]
+    return out
+
+
 def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: dict | None = None) -> dict:
     """name -> bytes of every file of the bundle."""
     from .face.paste import paste_back

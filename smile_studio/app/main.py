@@ -6,8 +6,6 @@ import os
 import sys
 import time
 
-T0 = time.perf_counter()
-
 
 def no_display_reason() -> str | None:
     """Why a window cannot open here (Linux without a display server), or None."""
@@ -52,7 +50,6 @@ def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
         else:
             window.open_sample()
         window.check_recovery()
-        window.startup_seconds = time.perf_counter() - T0
         if report:
             print(f"ready {time.time():.4f} peak_rss_mb {_peak_rss_mb():.0f}", flush=True)
             QTimer.singleShot(0, app.quit)

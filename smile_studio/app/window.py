@@ -716,8 +716,11 @@ class MainWindow(FileDropMixin, QMainWindow):
                           self.doc.references))
         engines = {"layout": getattr(self.layout_engine, "description", "?"),
                    "render": getattr(self.render_engine, "description", "?")}
+        from ..export import checkpoint_hashes
+
+        hashes = checkpoint_hashes() if "SMILE" in self.engine_note else {}
         try:
-            written = export_bundle(self.doc, image, folder, engines)
+            written = export_bundle(self.doc, image, folder, engines, hashes)
         except OSError as exc:
             self.notify(f"Export failed: {exc.strerror or exc}", error=True)
             return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -35,9 +35,6 @@ class StyleSource:
             raise ValueError(f"unknown style source {self.kind!r}")
         if self.kind == "reference" and not self.ref:
             raise ValueError("a reference style needs a reference id")
-
-    def describe(self) -> str:
-        return {"source": "source photo", "seed": f"seed {self.seed}", "reference": f"reference {self.ref}"}[self.kind]
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "seed": int(self.seed), "ref": self.ref, "locked": bool(self.locked)}
@@ -273,10 +270,6 @@ class Document:
             styles=tuple(self.styles),
             references=tuple(self.references),
         )
-
-    def with_labels(self, labels: np.ndarray) -> Document:
-        """A new document sharing photo and settings but holding another map (batch/CLI helpers)."""
-        return replace(self, labelmap=LabelMap(labels), history=History(), _listeners=[])
 
 
 def _equal(a, b) -> bool:

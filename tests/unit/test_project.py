@@ -117,3 +117,20 @@ def test_too_new_and_inconsistent_projects_refused(doc):
     bad_ref = _rewrite_manifest(data, lambda m: m["styles"]["hair"].update(ref="ref9"))
     with pytest.raises(ProjectError, match="ref9"):
         decode_project(bad_ref)
+
+
+def test_checkpoint_hashes_in_exports(tmp_path, monkeypatch, doc):
+    import hashlib
+    import json
+
+    from smile_studio.export import checkpoint_hashes, export_bundle
+
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
+    assert checkpoint_hashes() == {}
+    (tmp_path / "smileSYN_256.pth").write_bytes(b"weights-bytes")
+    hashes = checkpoint_hashes()
+    assert hashes == {"smileSYN_256.pth": hashlib.sha256(b"weights-bytes").hexdigest()}
+    export_bundle(doc, doc.photo, tmp_path / "out", {"render": "x"}, hashes)
+    settings = json.loads((tmp_path / "out" / "settings.json").read_text())
+    assert settings["checkpoints"] == hashes and settings["attributes"] == doc.attributes
+    assert (tmp_path / "out" / "photo_edited.png").is_file()  # the document has an original photo
