@@ -311,7 +311,8 @@ class MainWindow(FileDropMixin, QMainWindow):
 
             hint = f" To use SMILE, {install_hint()}."
         self.banner.setText(f"Engine: {note}.{hint}")
-        self.status_engine.setText(f"engine: {'offline' if offline else 'SMILE'} · device: cpu")
+        device = getattr(render, "device", "cpu")
+        self.status_engine.setText(f"engine: {'offline' if offline else 'SMILE'} · device: {device}")
         self.request_render(FINAL)
 
     def notify(self, text: str, error: bool = False) -> None:

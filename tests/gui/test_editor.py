@@ -440,3 +440,17 @@ def test_preview_follows_canvas_zoom_and_pan(qtbot, window):
     r = window.preview.target_rect()
     px = img.pixelColor(int(r.center().x()), int(r.center().y()))
     assert abs(px.red() - shown.center().x()) <= 2 and abs(px.green() - shown.center().y()) <= 2
+
+
+def test_close_with_unsaved_changes_asks_first(qtbot, window, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    window.doc.paint((30, 30), (30, 30), HAIR, 5)
+    assert window.modified
+    asked = []
+    window.ask_save = lambda: asked.append(1) or QMessageBox.StandardButton.Cancel
+    assert not window.close() and window.isVisible() and asked  # Cancel keeps the window and the work
+    window.project_path = tmp_path / "kept.smile"
+    window.ask_save = lambda: QMessageBox.StandardButton.Save
+    assert window.close() and (tmp_path / "kept.smile").is_file()  # Save writes the project, then closes
+    assert load_project(tmp_path / "kept.smile").labels[30, 30] == HAIR
