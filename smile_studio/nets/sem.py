@@ -76,15 +76,35 @@ class ResBlk(nn.Module):
         if self.learned_sc:
             self.conv1x1 = nn.Conv2d(din, dout, 1, 1, 0, bias=False)
 
+    def pooled_conv1_weight(self) -> torch.Tensor:
+        """conv3x3 then 2x2 average pooling = one stride-2 4x4 convolution whose kernel is the 3x3 kernel spread
+        over the four pooled positions (W'[m, n] = 1/4 sum_{a+i=m, b+j=n} W[i, j]): same result, ~2x faster."""
+        w = self.conv1.weight
+        key = (id(w), w._version, w.dtype, w.device)
+        cached = self.__dict__.get("_pooled")
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                wf = w.new_zeros(w.shape[0], w.shape[1], 4, 4)
+                for a in (0, 1):
+                    for b in (0, 1):
+                        wf[:, :, a:a + 3, b:b + 3] += w / 4
+            cached = (key, wf)
+            self.__dict__["_pooled"] = cached
+        return cached[1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # shortcut: a bias-free 1x1 convolution commutes with 2x2 average pooling, so pool first (4x less work)
         sc = F.avg_pool2d(x, 2) if self.downsample else x
         if self.learned_sc:
             sc = self.conv1x1(sc)
         r = self.norm1(x) if self.normalize else x
-        r = self.conv1(F.leaky_relu(r, 0.2))
-        if self.downsample:
-            r = F.avg_pool2d(r, 2)
+        r = F.leaky_relu(r, 0.2)
+        if self.downsample and not torch.is_grad_enabled():
+            r = F.conv2d(r, self.pooled_conv1_weight(), self.conv1.bias, stride=2, padding=1)
+        else:
+            r = self.conv1(r)
+            if self.downsample:
+                r = F.avg_pool2d(r, 2)
         if self.normalize:
             r = self.norm2(r)
         r = self.conv2(F.leaky_relu(r, 0.2))
