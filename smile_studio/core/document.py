@@ -154,16 +154,19 @@ class Document:
         atoms = [a for a in atoms if a is not None]
         if not atoms:
             return 0
-        if self.history.in_action:
-            for a in atoms:
-                self.history.record(a)
-        else:
-            self.history.begin(label)
-            for a in atoms:
-                self.history.record(a)
-            self.history.end(self)
+        self._record(atoms, label)
         self._notify("map")
         return sum(a.size for a in atoms)
+
+    def _record(self, atoms: Sequence, label: str) -> None:
+        """Record applied atoms: into the open user action, or as one undo step of their own."""
+        own = not self.history.in_action
+        if own:
+            self.history.begin(label)
+        for a in atoms:
+            self.history.record(a)
+        if own:
+            self.history.end(self)
 
     # -- map commands (return the number of pixels changed) ----------------------------------------------------
     def paint(self, p0: Point, p1: Point, cls: int, size: float, writable: np.ndarray | None = None,
@@ -206,12 +209,7 @@ class Document:
             return False
         atom = StateAtom(name, copy.deepcopy(old), copy.deepcopy(value))
         atom.apply(self)
-        if self.history.in_action:
-            self.history.record(atom)
-        else:
-            self.history.begin(label)
-            self.history.record(atom)
-            self.history.end(self)
+        self._record([atom], label)
         self._notify("state")
         return True
 
