@@ -465,17 +465,11 @@ class MainWindow(FileDropMixin, QMainWindow):
     # ------------------------------------------------------------------------------------------------------------
     # rendering
     # ------------------------------------------------------------------------------------------------------------
-    def _current_labels(self) -> np.ndarray:
-        if self.proposal is not None:
-            res, idx = self.proposal
-            return res.maps[idx]
-        return self.doc.labels
-
     def request_render(self, kind: str = FINAL) -> int | None:
         if self.doc is None or self.render_engine is None:
             return None
-        snap = self.doc.snapshot()
-        labels = np.array(self._current_labels())
+        snap = self.doc.snapshot()  # already an immutable copy: no second copy of the map per request
+        labels = snap.labels if self.proposal is None else self.proposal[0].maps[self.proposal[1]]
         photo, source = snap.photo, snap.source_labels
         if kind == PREVIEW:  # half resolution while stroking
             labels = labels[::2, ::2]
