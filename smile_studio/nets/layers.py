@@ -77,6 +77,18 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
     return out[:, :, ::down, ::down] if down > 1 else out
 
 
+def derived(module: nn.Module, slot: str, params, build, *extra):
+    """Tensors computed from parameters once and reused until a parameter is replaced (``.to()``, loading into
+    a new tensor) or modified in place (its version counter moves). ``extra`` joins the cache key (a dtype)."""
+    key = tuple((id(p), p._version, p.dtype, p.device) for p in params) + extra
+    cached = module.__dict__.get(slot)
+    if cached is None or cached[0] != key:
+        with torch.no_grad():
+            cached = (key, build())
+        module.__dict__[slot] = cached
+    return cached[1]
+
+
 def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None, slope: float = 0.2) -> torch.Tensor:
     if bias is not None:
         shape = (1, -1) + (1,) * (x.ndim - 2)

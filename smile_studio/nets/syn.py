@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import SQRT2, Blur, ConvLayer, EqualLinear, FusedLeakyReLU, PixelNorm, Upsample, literal_upfirdn2d
+from .layers import SQRT2, Blur, ConvLayer, EqualLinear, FusedLeakyReLU, PixelNorm, Upsample, derived, literal_upfirdn2d
 
 NUM_LABELS = 19
 CODE_DIM = 64
@@ -186,24 +186,21 @@ class RegionModConv(nn.Module):
     def prepared(self, dtype: torch.dtype) -> dict:
         """Scaled weights in ``dtype``, squared weights for the demodulation, stacked region MLPs, the folded
         blend factor. Recomputed when a parameter is replaced or modified in place (its version changes)."""
-        key = (dtype,) + tuple((id(p), p._version) for p in self.parameters())
-        cache = self.__dict__.get("_prep")
-        if cache is not None and cache[0] == key:
-            return cache[1]
-        with torch.no_grad():
-            w = self.weight.float() * self.scale
-            prep = {"w": w.to(dtype),
-                    "w2": (w**2).reshape(self.cout, -1)}  # (Cout, Cin*k*k): the demodulation is one matvec
-            if not self.only_spade:
-                a = torch.sigmoid(self.blending_gamma.float())
-                conv = self.style_gamma[0]
-                # region MLPs stay float32: 19 tiny matmuls are faster in float32 than in bf16 on a CPU
-                prep["fc_w"] = torch.stack([m.weight.float() for m in self.fc_mu]) * self.fc_mu[0].scale
-                prep["fc_b"] = torch.stack([m.bias.float() for m in self.fc_mu]) * self.fc_mu[0].lr_mul
-                # (Cin*9, 64): folding the region codes into it is one small matmul
-                prep["sg_w"] = (conv.weight.float() * conv.scale * a).permute(0, 2, 3, 1).reshape(-1, CODE_DIM)
-                prep["sg_b"] = (conv.bias.float() * a).to(dtype)
-        self.__dict__["_prep"] = (key, prep)
+        return derived(self, "_prep", list(self.parameters()), lambda: self._prepare(dtype), dtype)
+
+    def _prepare(self, dtype: torch.dtype) -> dict:
+        w = self.weight.float() * self.scale
+        prep = {"w": w.to(dtype),
+                "w2": (w**2).reshape(self.cout, -1)}  # (Cout, Cin*k*k): the demodulation is one matvec
+        if not self.only_spade:
+            a = torch.sigmoid(self.blending_gamma.float())
+            conv = self.style_gamma[0]
+            # region MLPs stay float32: 19 tiny matmuls are faster in float32 than in bf16 on a CPU
+            prep["fc_w"] = torch.stack([m.weight.float() for m in self.fc_mu]) * self.fc_mu[0].scale
+            prep["fc_b"] = torch.stack([m.bias.float() for m in self.fc_mu]) * self.fc_mu[0].lr_mul
+            # (Cin*9, 64): folding the region codes into it is one small matmul
+            prep["sg_w"] = (conv.weight.float() * conv.scale * a).permute(0, 2, 3, 1).reshape(-1, CODE_DIM)
+            prep["sg_b"] = (conv.bias.float() * a).to(dtype)
         return prep
 
     # -- style branch ------------------------------------------------------------------------------------------
