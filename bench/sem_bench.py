@@ -9,6 +9,7 @@ Targets: cold <= 0.45 s fp32; warm <= 0.2 s fp32 and <= 0.12 s bf16; batched >= 
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -80,17 +81,24 @@ def measure(ed: SemEditor, name: str, lab, rgb) -> tuple[float, float, float, fl
 
 
 def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cuda: the same measurements on the GPU (TF32 off; the targets are the CPU's)")
+    args = ap.parse_args()
     torch.set_num_threads(2)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     tune_allocator()
     (G, Fm, S, fan), source = networks()
     lab, rgb = inputs()
-    print(f"SMILE_SEM 256x256, 2 threads, weights: {source}, torch {torch.__version__}")
+    where = torch.cuda.get_device_name() if args.device == "cuda" else "2 threads"
+    print(f"SMILE_SEM 256x256, {where}, weights: {source}, torch {torch.__version__}")
     results = {}
     for dtype in (torch.float32, torch.bfloat16):
         name = "fp32" if dtype == torch.float32 else "bf16"
-        results[name] = measure(SemEditor(G, Fm, S, fan=fan, dtype=dtype), name, lab, rgb)
-    bf = SemEditor(G, Fm, S, fan=fan, dtype=torch.bfloat16).edit(lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb)
-    fp = SemEditor(G, Fm, S, fan=fan).edit(lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb)
+        results[name] = measure(SemEditor(G, Fm, S, fan=fan, dtype=dtype, device=args.device), name, lab, rgb)
+    bf = SemEditor(G, Fm, S, fan=fan, dtype=torch.bfloat16, device=args.device).edit(
+        lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb)
+    fp = SemEditor(G, Fm, S, fan=fan, device=args.device).edit(lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb)
     print(f"bf16 vs fp32 argmax agreement: {(bf.maps == fp.maps).mean() * 100:.2f} % of pixels")
     c32, w32, b32, s32 = results["fp32"]
     checks = [("cold <= 0.45 s fp32", c32 <= 0.45), ("warm <= 0.2 s fp32", w32 <= 0.2),

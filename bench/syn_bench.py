@@ -31,6 +31,8 @@ SHARED = Path(os.environ.get("SMILE_SHARED", Path(__file__).resolve().parents[2]
 
 
 def peak_reset() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
@@ -38,6 +40,8 @@ def peak_reset() -> None:
 
 
 def peak_mb() -> float:
+    if torch.cuda.is_available() and torch.cuda.max_memory_allocated():
+        return torch.cuda.max_memory_allocated() / 2**20
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -47,12 +51,19 @@ def peak_mb() -> float:
     return float("nan")
 
 
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def timed(fn, runs: int) -> tuple[float, object]:
     out = fn()  # warm-up
     times = []
     for _ in range(runs):
+        sync()
         t0 = time.perf_counter()
         out = fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), out
 
@@ -78,15 +89,16 @@ def inputs(size: int):
     return sd, one_hot(lab), torch.randn(1, 19, 64), "random"
 
 
-def plain_conv_limit(gen: SynGenerator, dtype: torch.dtype, runs: int) -> float:
+def plain_conv_limit(gen: SynGenerator, dtype: torch.dtype, runs: int, device: torch.device) -> float:
     """GFLOP/s of plain 3x3 convolutions with the generator's main conv shapes (channels_last)."""
     total_flops = total_time = 0.0
     for _name, layer, res in gen._layers():
         conv = layer.conv
         if conv.k != 3:
             continue
-        x = torch.randn(1, conv.cin, res, res, dtype=dtype).contiguous(memory_format=torch.channels_last)
-        w = torch.randn(conv.cout, conv.cin, 3, 3, dtype=dtype)
+        x = torch.randn(1, conv.cin, res, res, dtype=dtype, device=device).contiguous(
+            memory_format=torch.channels_last)
+        w = torch.randn(conv.cout, conv.cin, 3, 3, dtype=dtype, device=device)
         t, _ = timed(lambda x=x, w=w: F.conv2d(x, w, padding=1), runs)
         total_flops += 2 * conv.cin * conv.cout * 9 * res * res
         total_time += t
@@ -98,26 +110,36 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cuda: the same comparison on the GPU (TF32 off, so fp32 means fp32), fp16 added")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     sd, sem, style, source = inputs(args.size)
-    print(f"SMILE_SYN {args.size}x{args.size}, batch 1, {args.threads} threads, weights: {source}, "
-          f"torch {torch.__version__}")
+    sem, style = sem.to(dev), style.to(dev)
+    where = torch.cuda.get_device_name() if dev.type == "cuda" else f"{args.threads} threads"
+    print(f"SMILE_SYN {args.size}x{args.size}, batch 1, {where}, weights: {source}, torch {torch.__version__}")
 
     base = SynGenerator(args.size, impl="reference").eval()
     base.load_official(sd)
+    base.to(dev)
     # The official code as shipped runs with the default allocator; measure it so first, then tune the allocator
     # (process-wide) and measure the same baseline again: ratios are given against both.
     with torch.no_grad():
-        t_shipped, _ = timed(lambda: base.synthesize(sem, style, base.make_noise(0)), max(2, args.runs // 2))
+        t_shipped, _ = timed(lambda: base.synthesize(sem, style, base.make_noise(0, dev)), max(2, args.runs // 2))
     tuned = tune_allocator()
     print(f"baseline with the default allocator: {t_shipped * 1000:.0f} ms; allocator tuned now: {tuned}")
-    ours = SynGenerator(args.size).eval()
-    ours.load_official(sd)
-    ours16 = SynGenerator(args.size).eval()
-    ours16.load_official(sd)
-    ours16 = ours16.to(torch.bfloat16)
-    noise = ours.make_noise(0)
+    variants = [("ours fp32", torch.float32), ("ours bf16 channels_last", torch.bfloat16)]
+    if dev.type == "cuda":
+        variants.append(("ours fp16 channels_last", torch.float16))
+    gens = []
+    for label, dt in variants:
+        gen = SynGenerator(args.size).eval()
+        gen.load_official(sd)
+        gens.append((label, gen.to(dev, dt), dt))
+    ours, ours16 = gens[0][1], gens[1][1]
+    noise = ours.make_noise(0, dev)
 
     rows = []
     with torch.no_grad():
@@ -126,8 +148,7 @@ def main() -> int:
         rows.append(("baseline (official algorithm) fp32", "full", t_base, 0.0, flops_of(
             lambda: base.synthesize(sem, style, noise)), peak_mb()))
 
-        for label, gen, dt in (("ours fp32", ours, torch.float32), ("ours bf16 channels_last", ours16,
-                                                                     torch.bfloat16)):
+        for label, gen, dt in gens:
             s, st = sem.to(dt), style.to(dt)
             peak_reset()
             t_full, img = timed(lambda g=gen, s=s, st=st: g.synthesize(s, st, noise), args.runs)
@@ -139,14 +160,14 @@ def main() -> int:
             fl = flops_of(lambda g=gen, s=s, st=st, f=feats: g.synthesize(s, st, noise, features=f))
             rows.append((label, "style-only", t_sty, float((img - img_base).abs().max()), fl, peak_mb()))
 
-    limit32 = plain_conv_limit(ours, torch.float32, args.runs)
-    limit16 = plain_conv_limit(ours16, torch.bfloat16, args.runs)
+    limit32 = plain_conv_limit(ours, torch.float32, args.runs, dev)
+    limit16 = plain_conv_limit(ours16, torch.bfloat16, args.runs, dev)
     print(f"plain 3x3 conv limit (same shapes, channels_last): fp32 {limit32:.0f} GFLOP/s, bf16 {limit16:.0f} GFLOP/s")
     print(f"{'variant':<36}{'case':<12}{'median ms':>10}{'x base':>8}{'x shipped':>10}{'max|diff|':>11}"
           f"{'GFLOP':>8}{'GFLOP/s':>9}{'% limit':>9}{'peak MB':>9}")
     results = {}
     for label, case, t, diff, fl, mem in rows:
-        limit = limit16 if "bf16" in label else limit32
+        limit = limit32 if "fp32" in label else limit16
         gflops = fl / t / 1e9
         print(f"{label:<36}{case:<12}{t * 1000:>10.1f}{t_base / t:>8.2f}{t_shipped / t:>10.2f}{diff:>11.2e}"
               f"{fl / 1e9:>8.1f}"

@@ -64,9 +64,14 @@ def _cmd_gui(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify_golden(args: argparse.Namespace) -> int:
-    from .golden import verify_directory
+    import torch
 
-    return verify_directory(args.dir, verbose=not args.quiet)
+    from .golden import verify_directory
+    from .nets.runtime import pick_device
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise CliError("verify-golden: --device cuda asked for, but no CUDA device is available")
+    return verify_directory(args.dir, verbose=not args.quiet, device=pick_device(args.device))
 
 
 def _cmd_edit(args: argparse.Namespace) -> int:
@@ -106,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify-golden", help="compare our networks with official-code fixtures in DIR")
     p.add_argument("dir", help="a directory laid out like shared/golden (npz + json + manifests/)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+                   help="where to run the networks (default cpu; auto = CUDA when available)")
     p.set_defaults(func=_cmd_verify_golden)
     return parser
 

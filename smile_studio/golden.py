@@ -99,58 +99,67 @@ def compare_argmax(name: str, out, ref, ref_logits, max_fraction: float = 1e-3, 
 
 
 # -- fixture runners -----------------------------------------------------------------------------------------
+CPU = torch.device("cpu")
+
+
 def _t(a) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a))
 
 
-def syn_checks(d: dict, meta: dict, manifests: Path) -> Iterator[Check | str]:
+def _on(device: torch.device) -> Callable[[np.ndarray], torch.Tensor]:
+    return lambda a: _t(a).to(device)
+
+
+def syn_checks(d: dict, meta: dict, manifests: Path, device: torch.device = CPU) -> Iterator[Check | str]:
     """Every SMILE_SYN output present in ``d``; strings name what was skipped."""
     from .nets.syn import SynGenerator, apply_region_codes, fill_missing_codes
 
     size = int(meta.get("size", 256))
     seed = int(meta["seed"])
+    T = _on(device)
     gen = SynGenerator(size).eval()
     gen.load_official(synth_state_dict(manifests / meta.get("manifest", f"syn{size}_G.json"), seed))
+    gen.to(device)
     with torch.no_grad():
         for who in ("A", "B"):
             if f"codes_{who}" in d and f"rgb{who}" in d and f"sem{who}" in d:
-                codes, present = gen.encode(_t(d[f"rgb{who}"]), _t(d[f"sem{who}"]))
-                yield compare_continuous(f"codes_{who}", codes.numpy(), d[f"codes_{who}"])
-                yield compare_exact(f"codes_{who} absent rows", ~present.numpy(),
+                codes, present = gen.encode(T(d[f"rgb{who}"]), T(d[f"sem{who}"]))
+                yield compare_continuous(f"codes_{who}", codes.cpu().numpy(), d[f"codes_{who}"])
+                yield compare_exact(f"codes_{who} absent rows", ~present.cpu().numpy(),
                                     (d[f"codes_{who}"] == 0).all(-1))
         if "z" in d and "style_mapping" in d:
-            yield compare_continuous("style_mapping", gen.map_style(_t(d["z"])).reshape(1, -1).numpy(),
+            yield compare_continuous("style_mapping", gen.map_style(T(d["z"])).reshape(1, -1).cpu().numpy(),
                                      d["style_mapping"])
         if "z_fill" in d and "fill_codes" in d:
-            yield compare_continuous("fill_codes", gen.map_style(_t(d["z_fill"])).numpy(), d["fill_codes"])
+            yield compare_continuous("fill_codes", gen.map_style(T(d["z_fill"])).cpu().numpy(), d["fill_codes"])
         noise_keys = sorted(k for k in d if k.startswith("noise_"))
-        noise = gen.make_noise(0)
+        noise = gen.make_noise(0, device)
         for k in noise_keys:
             i = int(k.split("_")[1])
-            yield compare_exact(k, noise[i].numpy(), d[k])
+            yield compare_exact(k, noise[i].cpu().numpy(), d[k])
         if "codes_A" in d and "fill_codes" in d and "style_i" in d:
             present = ~(d["codes_A"] == 0).all(-1)
-            style_i = fill_missing_codes(_t(d["codes_A"]), _t(present), _t(d["fill_codes"]))
-            yield compare_continuous("style_i", style_i.reshape(1, -1).numpy(), d["style_i"])
+            style_i = fill_missing_codes(T(d["codes_A"]), T(present), T(d["fill_codes"]))
+            yield compare_continuous("style_i", style_i.reshape(1, -1).cpu().numpy(), d["style_i"])
         if "style_i" in d and "codes_B" in d:
-            base = _t(d["style_i"]).view(1, 19, 64)
+            base = T(d["style_i"]).view(1, 19, 64)
             attr_classes = [13, 3]  # Bangs -> hair, Eyeglasses -> eye_g
             for key, sem_key in (("style_iii", "semA"), ("style_iv", "semE")):
                 if key in d and sem_key in d:
-                    layout_present = _t(d[sem_key]).amax((2, 3)) > 0
-                    style = apply_region_codes(base, _t(d["codes_B"]), attr_classes, layout_present)
-                    yield compare_continuous(key, style.reshape(1, -1).numpy(), d[key])
+                    layout_present = T(d[sem_key]).amax((2, 3)) > 0
+                    style = apply_region_codes(base, T(d["codes_B"]), attr_classes, layout_present)
+                    yield compare_continuous(key, style.reshape(1, -1).cpu().numpy(), d[key])
         if noise_keys:
-            noise = [_t(d[k]) for k in noise_keys]
+            noise = [T(d[k]) for k in noise_keys]
         for case, sem_key in (("i", "semA"), ("ii", "semA"), ("iii", "semA"), ("iv", "semE")):
             if f"img_{case}" in d and f"style_{case}" in d and sem_key in d:
-                img = gen.synthesize(_t(d[sem_key]), _t(d[f"style_{case}"]), noise=noise)
-                yield compare_continuous(f"img_{case}", img.numpy(), d[f"img_{case}"])
+                img = gen.synthesize(T(d[sem_key]), T(d[f"style_{case}"]), noise=noise)
+                yield compare_continuous(f"img_{case}", img.cpu().numpy(), d[f"img_{case}"])
             elif f"img_{case}" in d:
                 yield f"img_{case}: inputs absent"
 
 
-def sem_checks(d: dict, meta: dict, manifests: Path) -> Iterator[Check | str]:
+def sem_checks(d: dict, meta: dict, manifests: Path, device: torch.device = CPU) -> Iterator[Check | str]:
     """Every SMILE_SEM / FAN output present in ``d``."""
     from .nets.fan import FAN, preprocess
     from .nets.sem import Discriminator, MappingNetwork, SemGenerator, StyleEncoder, eval_noise
@@ -158,90 +167,92 @@ def sem_checks(d: dict, meta: dict, manifests: Path) -> Iterator[Check | str]:
     size = int(meta.get("size", 256))
     seed = int(meta["seed"])
     names = {m.split("_")[-1].split(".")[0]: m for m in meta.get("manifests", [])}
+    T = _on(device)
 
     def load(net, key):
         path = manifests / names.get(key, f"sem{size}_{key}.json")
         if not path.is_file():
             return None
         net.load_official(synth_state_dict(path, seed))
-        return net.eval()
+        return net.eval().to(device)
 
     with torch.no_grad():
         for k in sorted(k for k in d if k.startswith("eval_noise_")):
             shape = d[k].shape
-            yield compare_exact(k, eval_noise(shape[0], shape[2], shape[3]).numpy(), d[k])
+            yield compare_exact(k, eval_noise(shape[0], shape[2], shape[3]).cpu().numpy(), d[k])
         fan = load(FAN(), "FAN")
         if fan is not None and "rgbA" in d and "fan_raw" in d:
-            x = torch.nn.functional.interpolate(_t(d["rgbA"]), size=256, mode="bilinear") * 0.5 + 0.5
-            yield compare_continuous("fan_raw", fan(x).numpy(), d["fan_raw"])
+            x = torch.nn.functional.interpolate(T(d["rgbA"]), size=256, mode="bilinear") * 0.5 + 0.5
+            yield compare_continuous("fan_raw", fan(x).cpu().numpy(), d["fan_raw"])
             if "fan_x" in d:
-                fx, fx2 = fan.get_heatmap(_t(d["rgbA"]))
-                yield compare_continuous("fan_x", fx.numpy(), d["fan_x"])
-                yield compare_continuous("fan_x2", fx2.numpy(), d["fan_x2"])
+                fx, fx2 = fan.get_heatmap(T(d["rgbA"]))
+                yield compare_continuous("fan_x", fx.cpu().numpy(), d["fan_x"])
+                yield compare_continuous("fan_x2", fx2.cpu().numpy(), d["fan_x2"])
         if "pp_in" in d and "pp_x" in d:
-            pin = torch.nn.functional.interpolate(_t(d["pp_in"]), scale_factor=4, mode="bilinear", align_corners=True)
+            pin = torch.nn.functional.interpolate(T(d["pp_in"]), scale_factor=4, mode="bilinear", align_corners=True)
             px, px2 = preprocess(pin)
-            yield compare_continuous("pp_x", px.numpy(), d["pp_x"], rtol=0, scale_atol=1e-4)
-            yield compare_continuous("pp_x2", px2.numpy(), d["pp_x2"], rtol=0, scale_atol=1e-4)
+            yield compare_continuous("pp_x", px.cpu().numpy(), d["pp_x"], rtol=0, scale_atol=1e-4)
+            yield compare_continuous("pp_x2", px2.cpu().numpy(), d["pp_x2"], rtol=0, scale_atol=1e-4)
         mapping = load(MappingNetwork(), "F")
         if mapping is not None and "z" in d:
             for key, y in (("s_lat", "y_trg"), ("s_lat_comp", "y_trg")):
                 if key in d and y in d:
-                    yv = _t(d[y]) if key == "s_lat" else 1 - _t(d[y])
-                    yield compare_continuous(key, mapping(_t(d["z"]), yv).numpy(), d[key])
+                    yv = T(d[y]) if key == "s_lat" else 1 - T(d[y])
+                    yield compare_continuous(key, mapping(T(d["z"]), yv).cpu().numpy(), d[key])
         enc = load(StyleEncoder(size), "S")
         if enc is not None:
             for key, x, y, comp in (("s_A", "xA", "yA", False), ("s_A_comp", "xA", "yA", True),
                                     ("s_B", "xB", "yB", False)):
                 if key in d and x in d and y in d:
-                    yv = 1 - _t(d[y]) if comp else _t(d[y])
-                    yield compare_continuous(key, enc(_t(d[x]), yv).numpy(), d[key])
+                    yv = 1 - T(d[y]) if comp else T(d[y])
+                    yield compare_continuous(key, enc(T(d[x]), yv).cpu().numpy(), d[key])
         disc = load(Discriminator(size), "D")
         if disc is not None:
             for key, comp in (("d_A", False), ("d_A_comp", True)):
                 if key in d and "xA" in d and "yA" in d:
-                    yv = 1 - _t(d["yA"]) if comp else _t(d["yA"])
-                    yield compare_continuous(key, disc(_t(d["xA"]), yv).numpy(), d[key])
+                    yv = 1 - T(d["yA"]) if comp else T(d["yA"])
+                    yield compare_continuous(key, disc(T(d["xA"]), yv).cpu().numpy(), d[key])
         gen = load(SemGenerator(size), "G")
         if gen is not None and "xA" in d:
-            pp = (_t(d["pp_x"]), _t(d["pp_x2"])) if "pp_x" in d else None
+            pp = (T(d["pp_x"]), T(d["pp_x2"])) if "pp_x" in d else None
             cases = [("g_lat", "xA", "s_lat", pp), ("g_ref", "xA", "s_B", pp)]
             if "fan_x" in d:
-                cases.append(("g_lat_fanA", "xA", "s_lat", (_t(d["fan_x"]), _t(d["fan_x2"]))))
+                cases.append(("g_lat_fanA", "xA", "s_lat", (T(d["fan_x"]), T(d["fan_x2"]))))
             for key, x, s, fanpair in cases:
                 if key in d and s in d and fanpair is not None:
-                    out = gen(_t(d[x]), _t(d[s]), fanpair).numpy()
+                    out = gen(T(d[x]), T(d[s]), fanpair).cpu().numpy()
                     yield compare_continuous(key, out, d[key])
                     if f"{key}_argmax" in d:
                         yield compare_argmax(f"{key}_argmax", out.argmax(1), d[f"{key}_argmax"], d[key])
             if "g_b2" in d and pp is not None and "xB" in d and "s_A" in d:
-                x = torch.cat([_t(d["xA"]), _t(d["xB"])])
-                s = torch.cat([_t(d["s_lat"]), _t(d["s_A"])])
-                out = gen(x, s, pp).numpy()
+                x = torch.cat([T(d["xA"]), T(d["xB"])])
+                s = torch.cat([T(d["s_lat"]), T(d["s_A"])])
+                out = gen(x, s, pp).cpu().numpy()
                 yield compare_continuous("g_b2", out, d["g_b2"])
                 if "g_b2_argmax" in d:
                     yield compare_argmax("g_b2_argmax", out.argmax(1), d["g_b2_argmax"], d["g_b2"])
 
 
-def aux_checks(d: dict, meta: dict, manifests: Path) -> Iterator[Check | str]:
+def aux_checks(d: dict, meta: dict, manifests: Path, device: torch.device = CPU) -> Iterator[Check | str]:
     """Face parser (BiSeNet) and attribute classifier (AttNet) outputs present in ``d``."""
     from .core.labels import BISENET_TO_CELEBA
     from .nets.attributes import AttNet
     from .nets.parser import BiSeNet
 
     seed = int(meta["seed"])
+    T = _on(device)
     if "bisenet2sean_table" in d:
         yield compare_exact("bisenet2sean_table", BISENET_TO_CELEBA.astype(np.int64), d["bisenet2sean_table"])
     with torch.no_grad():
         if "bisenet_in" in d and (manifests / "bisenet.json").is_file():
             net = BiSeNet(19)
             net.load_official(synth_state_dict(manifests / "bisenet.json", seed))
-            outs = net.eval()(_t(d["bisenet_in"]))
+            outs = net.eval().to(device)(T(d["bisenet_in"]))
             for key, out in zip(("bisenet_out", "bisenet_out16", "bisenet_out32"), outs, strict=True):
                 if key in d:
-                    yield compare_continuous(key, out.numpy(), d[key])
+                    yield compare_continuous(key, out.cpu().numpy(), d[key])
             if "bisenet_argmax" in d:
-                am = outs[0].argmax(1).numpy()
+                am = outs[0].argmax(1).cpu().numpy()
                 yield compare_argmax("bisenet_argmax", am, d["bisenet_argmax"], d["bisenet_out"])
                 if "bisenet_argmax_sean" in d:
                     yield compare_argmax("bisenet_argmax_sean", BISENET_TO_CELEBA[am], d["bisenet_argmax_sean"],
@@ -249,17 +260,17 @@ def aux_checks(d: dict, meta: dict, manifests: Path) -> Iterator[Check | str]:
         if "rgb256" in d and (manifests / "attnet_rgb.json").is_file():
             att = AttNet()
             att.load_official(synth_state_dict(manifests / "attnet_rgb.json", seed))
-            att.eval()
-            feats = att.features(_t(d["rgb256"]))
+            att.eval().to(device)
+            feats = att.features(T(d["rgb256"]))
             if "attnet_features_last" in d:
-                yield compare_continuous("attnet_features_last", feats.numpy(), d["attnet_features_last"])
-            logits, probs = att(_t(d["rgb256"]))
+                yield compare_continuous("attnet_features_last", feats.cpu().numpy(), d["attnet_features_last"])
+            logits, probs = att(T(d["rgb256"]))
             if "attnet_logits" in d:
-                yield compare_continuous("attnet_logits", logits.numpy(), d["attnet_logits"])
+                yield compare_continuous("attnet_logits", logits.cpu().numpy(), d["attnet_logits"])
             if "attnet_probs" in d:
-                yield compare_continuous("attnet_probs", probs.numpy(), d["attnet_probs"])
+                yield compare_continuous("attnet_probs", probs.cpu().numpy(), d["attnet_probs"])
             if "attnet_one_hot" in d:
-                yield compare_exact("attnet_one_hot", AttNet.one_hot(probs).numpy(), d["attnet_one_hot"])
+                yield compare_exact("attnet_one_hot", AttNet.one_hot(probs).cpu().numpy(), d["attnet_one_hot"])
 
 
 RUNNERS: dict[str, Callable] = {"syn": syn_checks, "sem": sem_checks, "aux": aux_checks}
@@ -277,9 +288,23 @@ def fixture_kind(meta: dict, stem: str) -> str | None:
 
 
 def verify_directory(directory: str | Path, verbose: bool = True,
-                     printer: Callable[[str], None] = print) -> int:
-    """Run every fixture in ``directory``; print a line per output; exit code 0 only when all checked pass."""
-    root = Path(directory)
+                     printer: Callable[[str], None] = print, device: str | torch.device = "cpu") -> int:
+    """Run every fixture in ``directory``; print a line per output; exit code 0 only when all checked pass.
+
+    On CUDA, TF32 is switched off for the run: the fixtures are fp32 results and TF32 keeps only 10 mantissa bits.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        try:
+            return _verify(Path(directory), verbose, printer, device)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+    return _verify(Path(directory), verbose, printer, device)
+
+
+def _verify(root: Path, verbose: bool, printer: Callable[[str], None], device: torch.device) -> int:
     if not root.is_dir():
         printer(f"verify-golden: {root} is not a directory")
         return 2
@@ -300,10 +325,10 @@ def verify_directory(directory: str | Path, verbose: bool = True,
         if runner is None:
             printer(f"{npz.name}: skipped (no verifier for {kind or 'unknown network'})")
             continue
-        printer(f"{npz.name}: {kind.upper()} size {meta.get('size', '-')}, seed {meta['seed']}")
+        printer(f"{npz.name}: {kind.upper()} size {meta.get('size', '-')}, seed {meta['seed']}, on {device}")
         with np.load(npz) as data:
             d = {k: data[k] for k in data.files}
-        for item in runner(d, meta, manifests):
+        for item in runner(d, meta, manifests, device):
             if isinstance(item, str):
                 if verbose:
                     printer(f"  skip  {item}")

@@ -63,14 +63,17 @@ def face_map() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def smile_engines(golden_dir):
-    """The SMILE engines on the golden synthetic weights, with the fixture's two faces (map + RGB8 photo)."""
+    """The SMILE engines on the golden synthetic weights, with the fixture's two faces (map + RGB8 photo).
+
+    ``SMILE_TEST_DEVICE=cuda`` runs them on a GPU (CPU by default, as in CI)."""
     from smile_studio.engines.neural import NeuralLayoutEngine, NeuralRenderEngine
     from smile_studio.golden import synth_state_dict
 
     m = golden_dir / "manifests"
     sd = {k: synth_state_dict(m / f"sem256_{k}.json", 1) for k in ("G", "F", "S", "FAN")}
-    layout = NeuralLayoutEngine.from_sources(sd["G"], sd["F"], sd["S"], sd["FAN"], device="cpu")
-    render = NeuralRenderEngine.from_source({"g_ema": synth_state_dict(m / "syn256_G.json", 1)}, device="cpu")
+    device = os.environ.get("SMILE_TEST_DEVICE", "cpu")
+    layout = NeuralLayoutEngine.from_sources(sd["G"], sd["F"], sd["S"], sd["FAN"], device=device)
+    render = NeuralRenderEngine.from_source({"g_ema": synth_state_dict(m / "syn256_G.json", 1)}, device=device)
     d = np.load(golden_dir / "syn256_seed1.npz")
 
     def rgb8(x):

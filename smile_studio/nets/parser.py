@@ -142,6 +142,6 @@ class BiSeNet(nn.Module):
 
 
 def normalise_rgb(rgb01: torch.Tensor) -> torch.Tensor:
-    mean = torch.tensor(IMAGENET_MEAN, dtype=rgb01.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=rgb01.dtype).view(1, 3, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=rgb01.dtype, device=rgb01.device).view(1, 3, 1, 1)
     return (rgb01 - mean) / std
