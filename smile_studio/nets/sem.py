@@ -124,12 +124,23 @@ class Conv2DMod(nn.Module):
         convolution of the modulated input: conv(x, W*m) = conv(m*x, W), and the demodulation
         rsqrt(sum_{i,k} (W m_i)^2) = rsqrt(sum_i m_i^2 sum_k W^2) is a per-sample, per-output scale."""
         m = self.affine(w.reshape(w.shape[0], -1)) + 1  # (B, in)
-        out = F.conv2d(x * m[:, :, None, None].to(x.dtype), self.weight.to(x.dtype), padding=(self.k - 1) // 2)
+        out = F.conv2d(x * m[:, :, None, None].to(x.dtype), self._weight(x.dtype), padding=(self.k - 1) // 2)
         if self.demod:
-            w2 = (self.weight.float() ** 2).sum((2, 3))  # (out, in)
-            d = torch.rsqrt(torch.einsum("oi,bi->bo", w2, m.float() ** 2) + 1e-8)
+            d = torch.rsqrt(torch.einsum("oi,bi->bo", self._energy(), m.float() ** 2) + 1e-8)
             out = out * d[:, :, None, None].to(out.dtype)
         return out
+
+
+    def _weight(self, dtype: torch.dtype) -> torch.Tensor:
+        if torch.is_grad_enabled() or self.weight.dtype == dtype:
+            return self.weight.to(dtype)
+        return derived(self, "_wcast", [self.weight], lambda: self.weight.to(dtype), dtype)
+
+    def _energy(self) -> torch.Tensor:
+        """sum_k W^2 per (out, in): the demodulation's weight term, constant in inference."""
+        def build():
+            return (self.weight.float() ** 2).sum((2, 3))
+        return build() if torch.is_grad_enabled() else derived(self, "_energy_cache", [self.weight], build)
 
 
 class NoiseInjection(nn.Module):
