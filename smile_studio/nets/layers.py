@@ -77,6 +77,43 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
     return out[:, :, ::down, ::down] if down > 1 else out
 
 
+# -- stride-2 transposed 3x3 convolution as one ordinary convolution (polyphase) ------------------------------
+# Output row 2m of ``conv_transpose2d(x, W, stride=2)`` is x[m] W[0] + x[m-1] W[2], row 2m+1 is x[m] W[1]: each
+# output phase is a 2-tap filter of the input. So the four (row, column) phases are one 2x2 convolution of the
+# input padded by 1, with 4*Cout outputs, whose results are interleaved. It spends 16 instead of 9 multiply-adds
+# per tap and output channel, but ordinary convolutions run ~4x faster than transposed ones on bf16 matrix units.
+_PHASE_TAPS = ((2, 0), (None, 1))  # per axis and phase: kernel index seen by filter taps 0 and 1
+
+
+def polyphase_weight(w: torch.Tensor) -> torch.Tensor:
+    """(Cout, Cin, 3, 3) weight of the transposed convolution (as ``conv_transpose2d(x, w.transpose(0, 1))``)
+    -> (4*Cout, Cin, 2, 2), output channels ordered (row phase, column phase, Cout)."""
+    cout, cin = w.shape[:2]
+    k = w.new_zeros(2, 2, cout, cin, 2, 2)
+    for a, row_taps in enumerate(_PHASE_TAPS):
+        for b, col_taps in enumerate(_PHASE_TAPS):
+            for th, kh in enumerate(row_taps):
+                for tw, kw in enumerate(col_taps):
+                    if kh is not None and kw is not None:
+                        k[a, b, :, :, th, tw] = w[:, :, kh, kw]
+    return k.reshape(4 * cout, cin, 2, 2)
+
+
+def conv_transpose3x3_s2(x: torch.Tensor, poly: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``conv_transpose2d(x, w.transpose(0, 1), stride=2)`` ((B, Cout, 2H+1, 2W+1), channels_last) from
+    ``poly = polyphase_weight(w)`` (rows may be pre-scaled per output channel)."""
+    b, _, h, w = x.shape
+    cout = poly.shape[0] // 4
+    y = F.conv2d(x, poly, bias, padding=1)  # (B, 4*Cout, H+1, W+1); the last odd row/column is past the edge
+    ym = y.permute(0, 2, 3, 1).reshape(b, h + 1, w + 1, 2, 2, cout)
+    out = y.new_empty(b, 2 * h + 1, 2 * w + 1, cout)
+    out[:, 0::2, 0::2] = ym[:, :, :, 0, 0]
+    out[:, 0::2, 1::2] = ym[:, :, :w, 0, 1]
+    out[:, 1::2, 0::2] = ym[:, :h, :, 1, 0]
+    out[:, 1::2, 1::2] = ym[:, :h, :w, 1, 1]
+    return out.permute(0, 3, 1, 2)
+
+
 def derived(module: nn.Module, slot: str, params, build, *extra):
     """Tensors computed from parameters once and reused until a parameter is replaced (``.to()``, loading into
     a new tensor) or modified in place (its version counter moves). ``extra`` joins the cache key (a dtype)."""

@@ -25,7 +25,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import SQRT2, Blur, ConvLayer, EqualLinear, FusedLeakyReLU, PixelNorm, Upsample, derived, literal_upfirdn2d
+from .layers import (
+    SQRT2,
+    Blur,
+    ConvLayer,
+    EqualLinear,
+    FusedLeakyReLU,
+    PixelNorm,
+    Upsample,
+    conv_transpose3x3_s2,
+    derived,
+    literal_upfirdn2d,
+    polyphase_weight,
+)
 
 NUM_LABELS = 19
 CODE_DIM = 64
@@ -201,7 +213,19 @@ class RegionModConv(nn.Module):
             # (Cin*9, 64): folding the region codes into it is one small matmul
             prep["sg_w"] = (conv.weight.float() * conv.scale * a).permute(0, 2, 3, 1).reshape(-1, CODE_DIM)
             prep["sg_b"] = (conv.bias.float() * a).to(dtype)
+        if self.upsample and dtype in (torch.bfloat16, torch.float16) and w.device.type == "cpu":
+            prep["poly"] = polyphase_weight(w).to(dtype)  # CPU matrix units: see layers.conv_transpose3x3_s2
         return prep
+
+    def upsample_conv(self, x: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+        """Stride-2 transposed convolution + blur of the modulated input; ``scale`` (Cout,) multiplies the
+        weights' output channels."""
+        p = self.prepared(x.dtype)
+        if "poly" in p:
+            k = p["poly"] if scale is None else p["poly"] * scale.repeat(4).view(-1, 1, 1, 1)
+            return self.blur(conv_transpose3x3_s2(x, k))
+        w = p["w"] if scale is None else p["w"] * scale.view(-1, 1, 1, 1)
+        return self.blur(F.conv_transpose2d(x, w.transpose(0, 1), stride=2))
 
     # -- style branch ------------------------------------------------------------------------------------------
     def region_vectors(self, style: torch.Tensor) -> torch.Tensor:
@@ -319,17 +343,14 @@ class StyledConv(nn.Module):
         bsz = xg.shape[0]
         out_elems = conv.cout * xg.shape[-2] * xg.shape[-1] * (4 if conv.upsample else 1)
         if bsz == 1 and weight.numel() < out_elems:  # fold the gain into whichever of weights/output is smaller
-            w_eff = weight * gain[0].to(x.dtype).view(-1, 1, 1, 1)
+            scale = gain[0].to(x.dtype)
             if conv.upsample:
-                out = conv.blur(F.conv_transpose2d(xg, w_eff.transpose(0, 1), stride=2))
+                out = conv.upsample_conv(xg, scale)
                 out.add_(bias.view(1, -1, 1, 1))
             else:
-                out = F.conv2d(xg, w_eff, bias=bias, padding=conv.padding)
+                out = F.conv2d(xg, weight * scale.view(-1, 1, 1, 1), bias=bias, padding=conv.padding)
         else:
-            if conv.upsample:
-                out = conv.blur(F.conv_transpose2d(xg, weight.transpose(0, 1), stride=2))
-            else:
-                out = F.conv2d(xg, weight, padding=conv.padding)
+            out = conv.upsample_conv(xg) if conv.upsample else F.conv2d(xg, weight, padding=conv.padding)
             out.mul_(gain.to(x.dtype)[:, :, None, None]).add_(bias.view(1, -1, 1, 1))
         out.add_(noise.to(x.dtype) * (self.noise.weight * SQRT2).to(x.dtype))
         return F.leaky_relu_(out, 0.2)

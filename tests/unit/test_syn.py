@@ -160,3 +160,38 @@ def test_cli_verify_golden(golden_dir, capsys):
     assert "FAIL" not in out
     assert re.search(r"(\d+) outputs checked, \1 passed, 0 failed", out)
     assert code == 0
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 7, 6, 9), (3, 4, 2, 1, 1), (2, 8, 8, 11, 4)])
+def test_polyphase_transposed_conv_equals_conv_transpose(shape):
+    from smile_studio.nets.layers import conv_transpose3x3_s2, polyphase_weight
+
+    b, cin, cout, h, w = shape
+    g = torch.Generator().manual_seed(sum(shape))
+    x = torch.randn(b, cin, h, w, generator=g, dtype=torch.float64)
+    weight = torch.randn(cout, cin, 3, 3, generator=g, dtype=torch.float64)
+    out = conv_transpose3x3_s2(x, polyphase_weight(weight))
+    ref = torch.nn.functional.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+    assert out.shape == ref.shape == (b, cout, 2 * h + 1, 2 * w + 1)
+    assert torch.allclose(out, ref, rtol=0, atol=1e-12)
+
+
+def test_bf16_renders_stay_close_to_float32(golden_syn):
+    """The bf16 path (polyphase up-sampling convolutions on the CPU) renders what float32 renders, to bf16
+    precision, for a single style and for a batch."""
+    d, sd, _ = golden_syn
+    gen = SynGenerator(256).eval()
+    gen.load_official(sd)
+    gen = gen.to(torch.bfloat16)
+    sem = torch.from_numpy(d["semA"]).to(torch.bfloat16)
+    styles = torch.cat([torch.from_numpy(d["style_i"]), torch.from_numpy(d["style_ii"])]).view(2, 19, 64)
+    noise = [torch.from_numpy(d[k]) for k in sorted(k for k in d if k.startswith("noise_"))]
+    single = gen.synthesize(sem, styles[:1].to(torch.bfloat16), noise)
+    batch = gen.synthesize(sem, styles.to(torch.bfloat16), noise)
+    assert "poly" in gen.convs[0].conv.prepared(torch.bfloat16)
+    for out, keys in ((single, ["img_i"]), (batch, ["img_i", "img_ii"])):
+        for i, key in enumerate(keys):
+            ref = d[key][0]
+            err = np.abs(out[i].float().numpy() - ref)
+            assert err.max() <= 0.03 * np.abs(ref).max(), (key, err.max(), np.abs(ref).max())
+            assert err.mean() <= 4e-3 * np.abs(ref).max()
