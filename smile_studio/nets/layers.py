@@ -77,6 +77,34 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
     return out[:, :, ::down, ::down] if down > 1 else out
 
 
+# -- convolutions with weights reordered once ----------------------------------------------------------------
+_PACKING = {"ok": True}
+
+
+def conv2d_packed(cache: dict, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+                  padding: int = 0, leaky: float | None = None) -> torch.Tensor:
+    """``F.conv2d(x, weight, bias, padding=padding)`` with the weight reordered into oneDNN's blocked layout once
+    per input shape and kept in ``cache`` (which must die with ``weight``). Eager CPU convolutions reorder their
+    weights on every call, which is most of the time of a convolution of a small image with 512 channels.
+    ``leaky``: a leaky ReLU of that slope applied by the convolution itself (no extra pass over the output).
+    Falls back to ``F.conv2d`` where oneDNN is not available."""
+    if (_PACKING["ok"] and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
+            and not torch.is_grad_enabled() and x.is_contiguous(memory_format=torch.channels_last)):
+        key = (tuple(x.shape), padding)
+        pad = [padding, padding]
+        try:
+            packed = cache.get(key)
+            if packed is None:
+                packed = cache[key] = torch._C._nn.mkldnn_reorder_conv2d_weight(
+                    weight.to_mkldnn(), pad, [1, 1], [1, 1], 1, list(x.shape))
+            attr, scalars = ("none", []) if leaky is None else ("leaky_relu", [leaky])
+            return torch.ops.mkldnn._convolution_pointwise(x, packed, bias, pad, [1, 1], [1, 1], 1, attr, scalars, "")
+        except (RuntimeError, AttributeError, NotImplementedError):
+            _PACKING["ok"] = False
+    out = F.conv2d(x, weight, bias, padding=padding)
+    return out if leaky is None else F.leaky_relu_(out, leaky)
+
+
 # -- stride-2 transposed 3x3 convolution as one ordinary convolution (polyphase) ------------------------------
 # Output row 2m of ``conv_transpose2d(x, W, stride=2)`` is x[m] W[0] + x[m-1] W[2], row 2m+1 is x[m] W[1]: each
 # output phase is a 2-tap filter of the input. So the four (row, column) phases are one 2x2 convolution of the
@@ -99,12 +127,14 @@ def polyphase_weight(w: torch.Tensor) -> torch.Tensor:
     return k.reshape(4 * cout, cin, 2, 2)
 
 
-def conv_transpose3x3_s2(x: torch.Tensor, poly: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+def conv_transpose3x3_s2(x: torch.Tensor, poly: torch.Tensor, packed: dict | None = None) -> torch.Tensor:
     """``conv_transpose2d(x, w.transpose(0, 1), stride=2)`` ((B, Cout, 2H+1, 2W+1), channels_last) from
-    ``poly = polyphase_weight(w)`` (rows may be pre-scaled per output channel)."""
+    ``poly = polyphase_weight(w)`` (rows may be pre-scaled per output channel); ``packed``: a cache for
+    :func:`conv2d_packed` when ``poly`` is a long-lived tensor."""
     b, _, h, w = x.shape
     cout = poly.shape[0] // 4
-    y = F.conv2d(x, poly, bias, padding=1)  # (B, 4*Cout, H+1, W+1); the last odd row/column is past the edge
+    # (B, 4*Cout, H+1, W+1); the last odd row/column is past the edge
+    y = F.conv2d(x, poly, padding=1) if packed is None else conv2d_packed(packed, x, poly, padding=1)
     ym = y.permute(0, 2, 3, 1).reshape(b, h + 1, w + 1, 2, 2, cout)
     out = y.new_empty(b, 2 * h + 1, 2 * w + 1, cout)
     out[:, 0::2, 0::2] = ym[:, :, :, 0, 0]
@@ -242,3 +272,33 @@ class ConvLayer(nn.Sequential):
         if activate:
             layers.append(FusedLeakyReLU(cout) if bias else ScaledLeakyReLU())
         super().__init__(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """In inference the activation's sqrt(2) gain and bias are folded into the convolution
+        (lrelu(s*y) = s*lrelu(y) for s > 0) and the activation runs in place: one pass over the output instead
+        of three. Training runs the modules one by one."""
+        act = self[-1]
+        if torch.is_grad_enabled() or not isinstance(act, FusedLeakyReLU | ScaledLeakyReLU):
+            return super().forward(x)
+        conv = next(m for m in self if isinstance(m, EqualConv2d))
+        w, b, packed = derived(self, "_folded", list(self.parameters()), lambda: self._fold(conv, act, x.dtype),
+                               x.dtype)
+        for m in self:
+            if m is conv:
+                if conv.transpose:
+                    x = F.conv_transpose2d(x, w.transpose(0, 1), stride=conv.stride, padding=conv.padding)
+                elif conv.stride == 1 and self[-1] is act and len(self) == 2:
+                    return conv2d_packed(packed, x, w, b, padding=conv.padding, leaky=0.2)
+                else:
+                    x = F.conv2d(x, w, b, stride=conv.stride, padding=conv.padding)
+            elif m is not act:
+                x = m(x)  # blur
+        if conv.transpose and b is not None:
+            x = x.add_(b.view(1, -1, 1, 1))
+        return F.leaky_relu_(x, 0.2)
+
+    @staticmethod
+    def _fold(conv: EqualConv2d, act: nn.Module, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+        bias = getattr(act, "bias", None)
+        w = (conv.weight.float() * (conv.scale * SQRT2)).to(dtype)
+        return w, None if bias is None else (bias.float() * SQRT2).to(dtype), {}

@@ -33,6 +33,7 @@ from .layers import (
     FusedLeakyReLU,
     PixelNorm,
     Upsample,
+    conv2d_packed,
     conv_transpose3x3_s2,
     derived,
     literal_upfirdn2d,
@@ -61,7 +62,13 @@ def window_sums(g2: torch.Tensor, k: int) -> torch.Tensor:
     positions, so that ``sum_hw conv2d(g2, w, padding=k//2) = sum_{c,i,j} w[o, c, i, j] * S[b, c, i, j]``.
     Tap i = 0 (offset -1) never sees the last row, tap i = 2 never sees the first row; likewise for columns.
     """
-    total = g2.sum((2, 3), dtype=torch.float32)
+    if g2.dtype in (torch.bfloat16, torch.float16):
+        # a reduced-precision sum over H, W is ~5x slower than a matrix product with a ones vector
+        b, c = g2.shape[:2]
+        flat = g2.permute(0, 2, 3, 1).reshape(b, -1, c)
+        total = torch.bmm(flat.new_ones(b, 1, flat.shape[1]), flat)[:, 0].float()
+    else:
+        total = g2.sum((2, 3), dtype=torch.float32)
     if k == 1:
         return total[:, :, None, None]
     if k != 3:
@@ -130,8 +137,15 @@ class SPADEMod(nn.Module):
         self.mlp_shared = ConvLayer(labels, 128, 3, activate=True)
         self.mlp_gamma = ConvLayer(128, channels, 3, activate=False)
 
-    def forward(self, sem: torch.Tensor) -> torch.Tensor:
-        return self.mlp_gamma(self.mlp_shared(sem))
+    def forward(self, sem: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+        """gamma, times ``scale`` (a scalar) folded into the last convolution's weights."""
+        act = self.mlp_shared(sem)
+        if scale is None:
+            return self.mlp_gamma(act)
+        conv = self.mlp_gamma[0]
+        scale = scale.float()
+        w, b = conv.weight.float() * conv.scale * scale, conv.bias.float() * scale
+        return F.conv2d(act, w.to(act.dtype), b.to(act.dtype), padding=conv.padding)
 
     def forward_banded(self, sem: torch.Tensor, band: np.ndarray, labels: np.ndarray) -> torch.Tensor:
         """The same gamma, computing the second convolution only near region borders (batch 1).
@@ -203,7 +217,8 @@ class RegionModConv(nn.Module):
     def _prepare(self, dtype: torch.dtype) -> dict:
         w = self.weight.float() * self.scale
         prep = {"w": w.to(dtype),
-                "w2": (w**2).reshape(self.cout, -1)}  # (Cout, Cin*k*k): the demodulation is one matvec
+                "w2": (w**2).reshape(self.cout, -1),  # (Cout, Cin*k*k): the demodulation is one matvec
+                "packed": {}, "packed_poly": {}}  # oneDNN-reordered "w" / "poly" per input shape
         if not self.only_spade:
             a = torch.sigmoid(self.blending_gamma.float())
             conv = self.style_gamma[0]
@@ -222,8 +237,9 @@ class RegionModConv(nn.Module):
         weights' output channels."""
         p = self.prepared(x.dtype)
         if "poly" in p:
-            k = p["poly"] if scale is None else p["poly"] * scale.repeat(4).view(-1, 1, 1, 1)
-            return self.blur(conv_transpose3x3_s2(x, k))
+            if scale is None:
+                return self.blur(conv_transpose3x3_s2(x, p["poly"], p["packed_poly"]))
+            return self.blur(conv_transpose3x3_s2(x, p["poly"] * scale.repeat(4).view(-1, 1, 1, 1)))
         w = p["w"] if scale is None else p["w"] * scale.view(-1, 1, 1, 1)
         return self.blur(F.conv_transpose2d(x, w.transpose(0, 1), stride=2))
 
@@ -257,10 +273,11 @@ class RegionModConv(nn.Module):
     def spade_term(self, sem: torch.Tensor, band: tuple | None = None) -> torch.Tensor:
         """The map-only part of gamma: (1 - sigmoid(b)) * SPADE(map), or SPADE(map) on SPADE-only layers.
         ``band`` = (border band, labels) switches to the banded computation."""
-        spade = self.spade_gamma(sem) if band is None else self.spade_gamma.forward_banded(sem, *band)
-        if self.only_spade:
-            return spade
-        return spade * (1 - torch.sigmoid(self.blending_gamma)).to(spade.dtype)
+        scale = None if self.only_spade else 1 - torch.sigmoid(self.blending_gamma)
+        if band is None:
+            return self.spade_gamma(sem, scale)
+        spade = self.spade_gamma.forward_banded(sem, *band)
+        return spade if scale is None else spade * scale.to(spade.dtype)
 
     def gamma_fast(self, style: torch.Tensor, sem: torch.Tensor, spade_term: torch.Tensor) -> torch.Tensor:
         if self.only_spade:
@@ -350,7 +367,10 @@ class StyledConv(nn.Module):
             else:
                 out = F.conv2d(xg, weight * scale.view(-1, 1, 1, 1), bias=bias, padding=conv.padding)
         else:
-            out = conv.upsample_conv(xg) if conv.upsample else F.conv2d(xg, weight, padding=conv.padding)
+            if conv.upsample:
+                out = conv.upsample_conv(xg)
+            else:
+                out = conv2d_packed(conv.prepared(x.dtype)["packed"], xg, weight, padding=conv.padding)
             out.mul_(gain.to(x.dtype)[:, :, None, None]).add_(bias.view(1, -1, 1, 1))
         out.add_(noise.to(x.dtype) * (self.noise.weight * SQRT2).to(x.dtype))
         return F.leaky_relu_(out, 0.2)
