@@ -105,6 +105,24 @@ def conv2d_packed(cache: dict, x: torch.Tensor, weight: torch.Tensor, bias: torc
     return out if leaky is None else F.leaky_relu_(out, leaky)
 
 
+def conv2d_add(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, other: torch.Tensor,
+               padding: int = 0) -> torch.Tensor:
+    """``F.conv2d(x, weight, bias, padding=padding) + other``; on a CPU in bf16 the sum is done by the convolution
+    (in float32, rounded once) instead of by a second pass over the output."""
+    if (_PACKING["ok"] and x.device.type == "cpu" and x.dtype == torch.bfloat16 and not torch.is_grad_enabled()
+            and x.is_contiguous(memory_format=torch.channels_last)
+            and other.is_contiguous(memory_format=torch.channels_last) and other.dtype == x.dtype
+            and other.shape == (x.shape[0], weight.shape[0], *x.shape[2:])):
+        pad = [padding, padding]
+        try:
+            return torch.ops.mkldnn._convolution_pointwise.binary(x, other, weight, bias, pad, [1, 1], [1, 1], 1,
+                                                                  "add", None, None, [], None)
+        except (RuntimeError, AttributeError, NotImplementedError):
+            _PACKING["ok"] = False
+    out = F.conv2d(x, weight, bias, padding=padding)
+    return out.add_(other) if out.shape == other.shape else out + other
+
+
 # -- stride-2 transposed 3x3 convolution as one ordinary convolution (polyphase) ------------------------------
 # Output row 2m of ``conv_transpose2d(x, W, stride=2)`` is x[m] W[0] + x[m-1] W[2], row 2m+1 is x[m] W[1]: each
 # output phase is a 2-tap filter of the input. So the four (row, column) phases are one 2x2 convolution of the

@@ -33,6 +33,7 @@ from .layers import (
     FusedLeakyReLU,
     PixelNorm,
     Upsample,
+    conv2d_add,
     conv2d_packed,
     conv_transpose3x3_s2,
     derived,
@@ -249,8 +250,9 @@ class RegionModConv(nn.Module):
         p = self.prepared(style.dtype)
         return torch.einsum("jed,bjd->bje", p["fc_w"], style.float()) + p["fc_b"]
 
-    def style_gamma_fast(self, style: torch.Tensor, sem: torch.Tensor) -> torch.Tensor:
-        """sigmoid(b) * style_gamma(style map), as a convolution of the one-hot map with code-folded weights.
+    def style_gamma_fast(self, style: torch.Tensor, sem: torch.Tensor, plus: torch.Tensor) -> torch.Tensor:
+        """sigmoid(b) * style_gamma(style map) + ``plus``, as a convolution of the one-hot map with code-folded
+        weights.
 
         A 3x3 convolution of a map that is constant per region j (value u_j) equals a convolution of the one-hot
         map with weights W'[c, j] = sum_d W[c, d] u_j[d]: 19 input channels instead of 64, no style map built.
@@ -262,13 +264,13 @@ class RegionModConv(nn.Module):
         w = w.view(bsz, self.cin, 3, 3, NUM_LABELS).permute(0, 1, 4, 2, 3).to(sem.dtype)
         bias = p["sg_b"]
         if bsz == 1:
-            return F.conv2d(sem, w[0], bias=bias, padding=1)
+            return conv2d_add(sem, w[0], bias, plus, padding=1)
         if sem.shape[0] == 1:
             out = F.conv2d(sem, w.reshape(bsz * self.cin, NUM_LABELS, 3, 3), padding=1)
-            return out.reshape(bsz, self.cin, h, wd) + bias.view(1, -1, 1, 1)
-        out = F.conv2d(sem.reshape(1, bsz * NUM_LABELS, h, wd), w.reshape(bsz * self.cin, NUM_LABELS, 3, 3),
-                       padding=1, groups=bsz)
-        return out.reshape(bsz, self.cin, h, wd) + bias.view(1, -1, 1, 1)
+        else:
+            out = F.conv2d(sem.reshape(1, bsz * NUM_LABELS, h, wd), w.reshape(bsz * self.cin, NUM_LABELS, 3, 3),
+                           padding=1, groups=bsz)
+        return (out.reshape(bsz, self.cin, h, wd) + bias.view(1, -1, 1, 1)).add_(plus)
 
     def spade_term(self, sem: torch.Tensor, band: tuple | None = None) -> torch.Tensor:
         """The map-only part of gamma: (1 - sigmoid(b)) * SPADE(map), or SPADE(map) on SPADE-only layers.
@@ -282,10 +284,7 @@ class RegionModConv(nn.Module):
     def gamma_fast(self, style: torch.Tensor, sem: torch.Tensor, spade_term: torch.Tensor) -> torch.Tensor:
         if self.only_spade:
             return spade_term
-        g = self.style_gamma_fast(style, sem)
-        if g.shape == spade_term.shape:
-            return g.add_(spade_term)
-        return g + spade_term
+        return self.style_gamma_fast(style, sem, spade_term)
 
     def demod_fast(self, g: torch.Tensor) -> torch.Tensor:
         """rsqrt(sum_hw conv(g^2, W^2) / HW + 1e-8) from window sums of g^2: (B, Cout) float32."""

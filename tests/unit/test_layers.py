@@ -41,3 +41,20 @@ def test_conv_layer_inference_fast_path_equals_module_by_module():
         slow = torch.nn.Sequential.forward(layer, x)  # grad enabled: the modules one by one
         assert fast.shape == slow.shape, kwargs
         assert torch.allclose(fast, slow.detach(), atol=1e-5), kwargs
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_convolution_with_fused_sum_equals_conv_plus_tensor(dtype):
+    from smile_studio.nets.layers import conv2d_add
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(1, 19, 16, 16, generator=g).to(dtype).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(64, 19, 3, 3, generator=g).to(dtype)
+    b = torch.randn(64, generator=g).to(dtype)
+    other = torch.randn(1, 64, 16, 16, generator=g).to(dtype).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        out = conv2d_add(x, w, b, other, padding=1)
+    ref = F.conv2d(x.double(), w.double(), b.double(), padding=1) + other.double()
+    tol = 1e-4 if dtype == torch.float32 else 0.05
+    assert out.shape == ref.shape
+    assert (out.double() - ref).abs().max() <= tol * ref.abs().max()
