@@ -130,7 +130,8 @@ def apply_recipe(recipe: Recipe, face: Document, layout, render):
             face.labels, current, recipe.target, seed=recipe.seed, psi=recipe.psi,
             reference_labels=ref.labels if ref else None, reference_attributes=ref.attributes if ref else None,
             photo=face.photo))
-        image = render.render(RenderRequest(result.labels, face.photo, face.labels, recipe.styles, recipe.references))
+        image = render.render(RenderRequest(result.labels, face.photo, face.labels, recipe.styles,
+                                            recipe.references, exact=True))
     except EngineError as exc:
         raise _cli_error(f"{face.name}: {exc}") from exc
     return current, result, image

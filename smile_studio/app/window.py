@@ -94,7 +94,6 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.protection: np.ndarray | None = None
         self.proposal = None  # (LayoutResult, chosen index)
         self.last_result: JobResult | None = None
-        self.final_image: np.ndarray | None = None
         self._shown_id = 0
         self._stroke_t0: float | None = None
         self.stroke_latencies: list[float] = []
@@ -493,8 +492,6 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.last_result = res
         stale = self.worker.mailbox.is_stale(res.id)
         state = "preview" if res.kind == PREVIEW else ("final" if not stale else "final (newer edit pending)")
-        if res.kind == FINAL and not stale:
-            self.final_image = res.value
         self.preview.set_after(res.value, state, res.latency * 1000)
         self.status_latency.setText(f"render {res.seconds * 1000:.0f} ms · latency {res.latency * 1000:.0f} ms")
         self.rendered.emit(res)
@@ -706,9 +703,9 @@ class MainWindow(FileDropMixin, QMainWindow):
     def export_to(self, folder: str | Path) -> list[Path]:
         from ..export import export_bundle
 
-        image = self.final_image if self.final_image is not None else self.render_engine.render(
-            RenderRequest(self.doc.labels, self.doc.photo, self.doc.source_labels, self.doc.styles,
-                          self.doc.references))
+        # exports are rendered in float32 (previews may be reduced precision): the bundle's settings reproduce it
+        image = self.render_engine.render(RenderRequest(self.doc.labels, self.doc.photo, self.doc.source_labels,
+                                                        self.doc.styles, self.doc.references, exact=True))
         engines = {"layout": getattr(self.layout_engine, "description", "?"),
                    "render": getattr(self.render_engine, "description", "?")}
         from ..export import checkpoint_hashes

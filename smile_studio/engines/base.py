@@ -75,6 +75,9 @@ class RenderRequest:
     references: tuple = ()  # Reference objects that styles may name
     size: int | None = None  # output side; None = the map's
     request_id: int = 0
+    # exports and headless runs: float32 throughout (reproducible); interactive previews may use a faster
+    # reduced precision where the engine has one
+    exact: bool = False
 
     def reference(self, ref_id: str | None) -> Reference | None:
         return next((r for r in self.references if r.id == ref_id), None)

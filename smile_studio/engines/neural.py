@@ -6,6 +6,7 @@ request). Models stay resident; photo encodings and map features are cached betw
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections import OrderedDict
 
@@ -14,7 +15,7 @@ import torch
 
 from ..core.labels import NUM_CLASSES
 from ..nets.fan import FAN
-from ..nets.runtime import pick_device, tune_allocator
+from ..nets.runtime import pick_device, preview_dtype, tune_allocator
 from ..nets.sem import MappingNetwork, SemGenerator, StyleEncoder
 from ..nets.syn import SynGenerator, mix_styles, one_hot
 from ..weights import checkpoint_path
@@ -57,15 +58,23 @@ class NeuralRenderEngine:
     name = "smile"
     description = "SMILE_SYN (official network)"
 
-    def __init__(self, generator: SynGenerator, device: str = "auto", dtype=torch.float32):
+    def __init__(self, generator: SynGenerator, device: str = "auto", precision: str = "auto"):
+        """``precision``: 'exact' renders everything in float32; 'auto'/'fast' renders interactive previews in
+        bf16 on CPUs with bf16 matrix units (~3x faster, within ~0.04 of float32 on the [-1, 1] image) and
+        requests marked ``exact`` (exports, headless) in float32."""
         self.device = pick_device(device)
         if self.device.type == "cpu":
             tune_allocator()
-        self.dtype = dtype
-        self.gen = generator.eval().to(self.device)
-        if dtype != torch.float32:
-            self.gen = self.gen.to(dtype)
-        self._cache: OrderedDict = OrderedDict()
+        self.exact_gen = generator.eval().to(self.device)
+        self.preview_dtype = preview_dtype(self.device, precision)
+        self.fast_gen = self.exact_gen
+        if self.preview_dtype != torch.float32:
+            self.fast_gen = copy.deepcopy(self.exact_gen).to(self.preview_dtype)
+            self.description = f"{self.description}, {str(self.preview_dtype).split('.')[-1]} previews"
+        # region codes of photos are small and reused across edits; a map's features are large (~80 MB in bf16)
+        # and while painting every stroke makes a new map, so only the last few are kept
+        self._codes_cache: OrderedDict = OrderedDict()
+        self._maps_cache: OrderedDict = OrderedDict()
 
     @classmethod
     def from_source(cls, source, size: int = 256, **kw) -> NeuralRenderEngine:
@@ -73,39 +82,43 @@ class NeuralRenderEngine:
         gen.load_official(source)
         return cls(gen, **kw)
 
-    def _cached(self, key, fn):
-        if key not in self._cache:
-            self._cache[key] = fn()
-            while len(self._cache) > 16:
-                self._cache.popitem(last=False)
-        return self._cache[key]
+    @staticmethod
+    def _cached(cache: OrderedDict, limit: int, key, fn):
+        if key in cache:
+            cache.move_to_end(key)
+        else:
+            cache[key] = fn()
+            while len(cache) > limit:
+                cache.popitem(last=False)
+        return cache[key]
 
     def _sem(self, labels: np.ndarray) -> torch.Tensor:
         lab = torch.from_numpy(np.ascontiguousarray(labels, np.int64))[None]
         sem = one_hot(lab).to(self.device)
-        size = self.gen.size
+        size = self.exact_gen.size
         if sem.shape[-1] != size:
             sem = torch.nn.functional.interpolate(sem, size=(size, size), mode="nearest")
         return sem
 
-    def _codes(self, rgb: np.ndarray, labels: np.ndarray) -> torch.Tensor:
+    def _codes(self, gen: SynGenerator, dtype: torch.dtype, rgb: np.ndarray, labels: np.ndarray) -> torch.Tensor:
         def compute():
             x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().to(self.device)
-            x = torch.nn.functional.interpolate(x / 127.5 - 1, size=(self.gen.size, self.gen.size), mode="bilinear")
-            codes, present = self.gen.encode(x.to(self.dtype), self._sem(labels).to(self.dtype))
+            x = torch.nn.functional.interpolate(x / 127.5 - 1, size=(gen.size, gen.size), mode="bilinear")
+            codes, present = gen.encode(x.to(dtype), self._sem(labels).to(dtype))
             return codes.float(), present
 
-        return self._cached(("codes", _digest(rgb), _digest(labels)), compute)
+        return self._cached(self._codes_cache, 16, (dtype, _digest(rgb), _digest(labels)), compute)
 
     @torch.no_grad()
     def render(self, req: RenderRequest) -> np.ndarray:
+        gen, dtype = (self.exact_gen, torch.float32) if req.exact else (self.fast_gen, self.preview_dtype)
         sem = self._sem(req.labels)
         sources: list[torch.Tensor] = []
         choice = []
-        fill = self.gen.map_style(self.gen.random_z(0).to(self.device).to(self.dtype)).float()  # for absent regions
+        fill = gen.map_style(gen.random_z(0).to(self.device).to(dtype)).float()  # for absent regions
         base = fill
         if req.photo is not None and req.source_labels is not None:
-            codes, present = self._codes(req.photo, req.source_labels)
+            codes, present = self._codes(gen, dtype, req.photo, req.source_labels)
             base = torch.where(present[..., None], codes, fill)
         sources.append(base)
         index: dict = {}
@@ -114,22 +127,23 @@ class NeuralRenderEngine:
             if s.kind == "seed":
                 key = ("seed", s.seed)
                 if key not in index:
-                    z = self.gen.random_z(s.seed).to(self.device).to(self.dtype)
+                    z = gen.random_z(s.seed).to(self.device).to(dtype)
                     index[key] = len(sources)
-                    sources.append(self.gen.map_style(z).float())
+                    sources.append(gen.map_style(z).float())
                 choice.append(index[key])
             elif s.kind == "reference" and (ref := req.reference(s.ref)) is not None and ref.labels is not None:
                 key = ("ref", ref.id)
                 if key not in index:
-                    codes, present = self._codes(ref.rgb, ref.labels)
+                    codes, present = self._codes(gen, dtype, ref.rgb, ref.labels)
                     index[key] = len(sources)
                     sources.append(torch.where(present[..., None], codes, base))
                 choice.append(index[key])
             else:
                 choice.append(0)
-        style = mix_styles(sources, choice).to(self.dtype)
-        feats = self._cached(("map", _digest(req.labels)), lambda: self.gen.map_features(sem, dtype=self.dtype))
-        img = self.gen.synthesize(sem, style, features=feats)
+        style = mix_styles(sources, choice).to(dtype)
+        feats = self._cached(self._maps_cache, 3, (dtype, _digest(req.labels)),
+                             lambda: gen.map_features(sem, dtype=dtype))
+        img = gen.synthesize(sem, style, features=feats)
         out = ((img.clamp(-1, 1) + 1) * 127.5).round().byte()[0].permute(1, 2, 0).cpu().numpy()
         size = req.size or req.labels.shape[0]
         if out.shape[0] != size:

@@ -40,3 +40,25 @@ def pick_device(prefer: str = "auto") -> torch.device:
     if prefer in ("auto", "cuda") and torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
+
+
+def has_bf16_matrix_units() -> bool:
+    """Whether this CPU multiplies bf16 matrices natively (AMX or AVX-512 BF16), where bf16 inference is ~3x
+    faster than float32; elsewhere bf16 is emulated and slower."""
+    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    try:
+        return torch.backends.mkldnn.is_available() and any(bool(getattr(torch.cpu, n)()) for n in probes
+                                                            if hasattr(torch.cpu, n))
+    except RuntimeError:
+        return False
+
+
+def preview_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
+    """The dtype of interactive renders: 'exact' -> float32; 'fast'/'auto' -> bf16 on CPUs with bf16 matrix units,
+    float32 elsewhere (a GPU renders one 256x256 image in ~20 ms in float32: launch-bound, bf16 gains nothing)."""
+    if precision not in ("auto", "fast", "exact"):
+        raise ValueError(f"unknown precision {precision!r} (auto, fast or exact)")
+    if precision != "exact" and device.type == "cpu" and has_bf16_matrix_units():
+        return torch.bfloat16
+    return torch.float32
+

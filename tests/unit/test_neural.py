@@ -42,3 +42,31 @@ def test_render_styles_per_region(engines):
     torch.manual_seed(3)
     render.render(RenderRequest(lab, rgb, lab, tuple(styles)))
     assert torch.equal(torch.rand(2), x)  # rendering never touches the process RNG
+
+
+def test_previews_may_use_bf16_while_exports_are_float32(engines):
+    from smile_studio.engines.neural import NeuralRenderEngine
+
+    _, render, lab, rgb, *_ = engines
+    exact = render.render(RenderRequest(lab, rgb, lab, exact=True))
+    preview = render.render(RenderRequest(lab, rgb, lab))
+    float32_only = NeuralRenderEngine(render.exact_gen, device=str(render.device), precision="exact")
+    assert float32_only.preview_dtype == torch.float32
+    assert np.array_equal(float32_only.render(RenderRequest(lab, rgb, lab)), exact)
+    diff = np.abs(preview.astype(int) - exact.astype(int))
+    if render.preview_dtype == torch.float32:
+        assert diff.max() == 0
+    else:  # bf16 previews: the same picture to a few grey levels
+        assert render.preview_dtype == torch.bfloat16 and "bfloat16 previews" in render.description
+        assert diff.mean() <= 1.5 and diff.max() <= 16, (diff.mean(), diff.max())
+
+
+def test_preview_dtype_policy():
+    from smile_studio.nets.runtime import has_bf16_matrix_units, preview_dtype
+
+    cpu = torch.device("cpu")
+    assert preview_dtype(cpu, "exact") == torch.float32
+    assert preview_dtype(torch.device("cuda"), "auto") == torch.float32
+    assert preview_dtype(cpu, "auto") == (torch.bfloat16 if has_bf16_matrix_units() else torch.float32)
+    with pytest.raises(ValueError):
+        preview_dtype(cpu, "half")
