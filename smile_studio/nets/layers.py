@@ -81,6 +81,18 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
 _PACKING = {"ok": True}
 
 
+@contextlib.contextmanager
+def plain_convolutions():
+    """Within this context every convolution is a plain ``F.conv2d`` (what FLOP counters understand); the
+    oneDNN-specific calls compute the same maths."""
+    before = _PACKING["ok"]
+    _PACKING["ok"] = False
+    try:
+        yield
+    finally:
+        _PACKING["ok"] = before
+
+
 def conv2d_packed(cache: dict, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
                   padding: int = 0, leaky: float | None = None) -> torch.Tensor:
     """``F.conv2d(x, weight, bias, padding=padding)`` with the weight reordered into oneDNN's blocked layout once
