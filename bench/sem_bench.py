@@ -2,8 +2,10 @@
 present, else seeded random ones; speed does not depend on the values).
 
 * cold edit: FAN heatmaps + S + F + G + argmax on a new photo/map;
-* warm toggle: same photo and map (heatmaps and source style cached): F + G + argmax;
-* 8 variations in one batched pass vs 8 sequential edits.
+* warm toggle: same photo and map (heatmaps, source style and G's encoder features cached): F + G's decoder +
+  argmax;
+* 8 variations in one batched pass vs 8 sequential edits, both reusing every cache (the strict comparison), and
+  vs 8 warm toggles as the issue defines them (F + G + argmax, G's encoder run each time).
 Targets: cold <= 0.45 s fp32; warm <= 0.2 s fp32 and <= 0.12 s bf16; batched >= 1.5x faster than sequential.
 """
 
@@ -69,14 +71,23 @@ def measure(ed: SemEditor, name: str, lab, rgb) -> tuple[float, float, float, fl
             ed._cache.clear()
             ed.edit(lab, STATE, {"hat": "on"}, seed=1 + i, photo=rgb)
 
+    def sequential_as_defined():  # 8 warm toggles as the issue defines them: F + G (encoder too) + argmax
+        for i in range(8):
+            for key in [k for k in ed._cache if k[0] == "enc"]:
+                del ed._cache[key]
+            ed.edit(lab, STATE, {"hat": "on"}, seed=1 + i, photo=rgb)
+
     t_cold = median_time(cold, 5)
     t_warm = median_time(lambda: ed.edit(lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb), 7)
     t_b8 = median_time(lambda: ed.edit(lab, STATE, {"hat": "on"}, seed=1, variations=8, photo=rgb), 3)
     t_s8 = median_time(lambda: [ed.edit(lab, STATE, {"hat": "on"}, seed=1 + i, photo=rgb) for i in range(8)], 3)
     t_c8 = median_time(cold8, 2)
+    t_d8 = median_time(sequential_as_defined, 2)
     print(f"{name}: cold edit {t_cold * 1000:.0f} ms; warm toggle {t_warm * 1000:.0f} ms; 8 variations batched "
-          f"{t_b8 * 1000:.0f} ms vs sequential with warm caches {t_s8 * 1000:.0f} ms ({t_s8 / t_b8:.2f}x) and "
-          f"vs 8 independent cold edits {t_c8 * 1000:.0f} ms ({t_c8 / t_b8:.2f}x)")
+          f"{t_b8 * 1000:.0f} ms vs 8 sequential edits reusing every cache (heatmaps, source style, G's encoder "
+          f"features) {t_s8 * 1000:.0f} ms ({t_s8 / t_b8:.2f}x), vs 8 sequential warm toggles as defined "
+          f"(F + G + argmax) {t_d8 * 1000:.0f} ms ({t_d8 / t_b8:.2f}x), vs 8 independent cold edits "
+          f"{t_c8 * 1000:.0f} ms ({t_c8 / t_b8:.2f}x)")
     return t_cold, t_warm, t_b8, t_s8
 
 
@@ -103,7 +114,7 @@ def main() -> int:
     c32, w32, b32, s32 = results["fp32"]
     checks = [("cold <= 0.45 s fp32", c32 <= 0.45), ("warm <= 0.2 s fp32", w32 <= 0.2),
               ("warm <= 0.12 s bf16", results["bf16"][1] <= 0.12),
-              ("batched 8 >= 1.5x fp32 (vs warm sequential)", s32 / b32 >= 1.5)]
+              ("batched 8 >= 1.5x fp32 (vs sequential edits reusing every cache)", s32 / b32 >= 1.5)]
     for label, ok in checks:
         print(f"  {'MET   ' if ok else 'MISSED'} {label}")
     return 0 if all(ok for _, ok in checks) else 1
