@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -98,6 +99,8 @@ class MainWindow(FileDropMixin, QMainWindow):
         self._stroke_t0: float | None = None
         self.stroke_latencies: list[float] = []
         self._build_ui()
+        # engines keep caches and are not re-entrant: the render worker and an export on this thread take turns
+        self._render_lock = threading.Lock()
         self.worker = RenderWorker(self._render_payload)
         self.worker.result.connect(self._on_render, Qt.ConnectionType.QueuedConnection)
         self.worker.start()
@@ -479,7 +482,8 @@ class MainWindow(FileDropMixin, QMainWindow):
         return self.worker.post(req, kind)
 
     def _render_payload(self, req: RenderRequest) -> np.ndarray:
-        return self.render_engine.render(req)
+        with self._render_lock:
+            return self.render_engine.render(req)
 
     def _on_render(self, res: JobResult) -> None:
         if res.id < self._shown_id:
@@ -704,8 +708,14 @@ class MainWindow(FileDropMixin, QMainWindow):
         from ..export import export_bundle
 
         # exports are rendered in float32 (previews may be reduced precision): the bundle's settings reproduce it
-        image = self.render_engine.render(RenderRequest(self.doc.labels, self.doc.photo, self.doc.source_labels,
-                                                        self.doc.styles, self.doc.references, exact=True))
+        req = RenderRequest(self.doc.labels, self.doc.photo, self.doc.source_labels, self.doc.styles,
+                            self.doc.references, exact=True)
+        try:
+            with self._render_lock:
+                image = self.render_engine.render(req)
+        except (EngineError, RuntimeError, MemoryError) as exc:
+            self.notify(f"Export failed: the image could not be rendered ({exc})", error=True)
+            return []
         engines = {"layout": getattr(self.layout_engine, "description", "?"),
                    "render": getattr(self.render_engine, "description", "?")}
         from ..export import checkpoint_hashes

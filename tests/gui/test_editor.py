@@ -192,6 +192,17 @@ def test_export_bundle_and_project_round_trip(qtbot, window, tmp_path):
     assert np.array_equal(window.doc.labels, back.labels) and window.project_path == tmp_path / "p.smile"
 
 
+def test_export_that_cannot_render_is_a_message_and_writes_nothing(qtbot, window, tmp_path, monkeypatch):
+    def out_of_memory(req):
+        raise RuntimeError("DefaultCPUAllocator: not enough memory")
+
+    wait_final(qtbot, window)
+    monkeypatch.setattr(window.render_engine, "render", out_of_memory)
+    assert window.export_to(tmp_path / "bundle") == []
+    assert "Export failed" in window.message.text() and "not enough memory" in window.message.text()
+    assert not (tmp_path / "bundle").exists() or not any((tmp_path / "bundle").iterdir())
+
+
 def test_export_with_original_pastes_back(qtbot, samples_dir, tmp_path):
     w = make_window(qtbot)
     assert w.open_path(samples_dir / "maskgan_0.jpg")

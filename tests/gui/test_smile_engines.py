@@ -1,14 +1,18 @@
 """The editor on the SMILE engines (golden synthetic weights stand in for the official files)."""
 
+import json
+
 import numpy as np
 from PySide6.QtCore import Qt
 
+from smile_studio.core.imageio import read_image
+from smile_studio.engines.base import RenderRequest
 from smile_studio.render import FINAL
 
 from .conftest import make_window
 
 
-def test_editor_runs_on_the_smile_engines(qtbot, smile_engines):
+def test_editor_runs_on_the_smile_engines(qtbot, smile_engines, tmp_path):
     from smile_studio.core.document import Document
     from smile_studio.core.labelmap import LabelMap
 
@@ -30,4 +34,9 @@ def test_editor_runs_on_the_smile_engines(qtbot, smile_engines):
                     and not w.worker.mailbox.is_stale(w.last_result.id) and not np.array_equal(
                         w.preview.image, first), timeout=20000)
     assert w.preview.image.shape == (256, 256, 3)
+    exact = render.render(RenderRequest(w.doc.labels, w.doc.photo, w.doc.source_labels, w.doc.styles,
+                                        w.doc.references, exact=True))
+    files = {p.name: p for p in w.export_to(tmp_path / "bundle")}
+    assert np.array_equal(read_image(files["render.png"]), exact)  # exports are float32 renders
+    assert "SMILE_SYN" in json.loads(files["settings.json"].read_text())["engines"]["render"]
     w.worker.stop()
