@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 from collections import OrderedDict
 
 import numpy as np
@@ -166,5 +167,6 @@ def neural_engines() -> tuple[NeuralLayoutEngine, NeuralRenderEngine]:
     fan = checkpoint_path("fan")
     layout = NeuralLayoutEngine.from_sources(checkpoint_path("sem_G"), checkpoint_path("sem_F"),
                                              checkpoint_path("sem_S"), fan if fan.is_file() else None)
-    render = NeuralRenderEngine.from_source(checkpoint_path("syn256"))
+    render = NeuralRenderEngine.from_source(checkpoint_path("syn256"),
+                                            precision=os.environ.get("SMILE_STUDIO_PRECISION", "auto"))
     return layout, render
