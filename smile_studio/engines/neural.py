@@ -167,6 +167,7 @@ def neural_engines() -> tuple[NeuralLayoutEngine, NeuralRenderEngine]:
     fan = checkpoint_path("fan")
     layout = NeuralLayoutEngine.from_sources(checkpoint_path("sem_G"), checkpoint_path("sem_F"),
                                              checkpoint_path("sem_S"), fan if fan.is_file() else None)
+    precision = os.environ.get("SMILE_STUDIO_PRECISION", "auto").strip().lower()
     render = NeuralRenderEngine.from_source(checkpoint_path("syn256"),
-                                            precision=os.environ.get("SMILE_STUDIO_PRECISION", "auto"))
+                                            precision=precision if precision in ("auto", "fast", "exact") else "auto")
     return layout, render
