@@ -177,11 +177,12 @@ def conv_transpose3x3_s2(x: torch.Tensor, poly: torch.Tensor, packed: dict | Non
 def derived(module: nn.Module, slot: str, params, build, *extra):
     """Tensors computed from parameters once and reused until a parameter is replaced (``.to()``, loading into
     a new tensor) or modified in place (its version counter moves). ``extra`` joins the cache key (a dtype)."""
+    params = tuple(params)
     key = tuple((id(p), p._version, p.dtype, p.device) for p in params) + extra
     cached = module.__dict__.get(slot)
     if cached is None or cached[0] != key:
         with torch.no_grad():
-            cached = (key, build())
+            cached = (key, build(), params)  # holding the parameters keeps their ids from being reused
         module.__dict__[slot] = cached
     return cached[1]
 
