@@ -87,6 +87,17 @@ def _ellipse(mask: np.ndarray, centre, axes, angle: float = 0, start: float = 0,
                 (max(1, int(round(axes[0]))), max(1, int(round(axes[1])))), angle, start, end, 1, -1)
 
 
+def _hair_colour(crop: np.ndarray, seed: np.ndarray, d: float) -> np.ndarray | None:
+    """Pixels whose Lab colour is close to that of ``seed`` (hair above the forehead); None with too few."""
+    if seed.sum() < 0.3 * d * d:
+        return None
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
+    samples = lab[seed]
+    mu, cov = samples.mean(0), np.cov(samples.T) + np.eye(3) * 25.0
+    diff = lab - mu
+    return np.einsum("...i,ij,...j->...", diff, np.linalg.inv(cov), diff) < 11.3  # chi2(3 dof) 99 %
+
+
 def template_map(crop: np.ndarray) -> np.ndarray:
     """The face template on an aligned crop, refined by skin colour and the GrabCut silhouette."""
     s = crop.shape[0]
@@ -128,10 +139,28 @@ def template_map(crop: np.ndarray) -> np.ndarray:
     rows = np.arange(s)[:, None]
     chin = ey + 1.85 * d
     skin_like = cv2.morphologyEx(skin_like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
-    # hair: silhouette around the head, above the chin, that is not skin-coloured face
+    # hair: silhouette around the head, above the chin, that is not skin-coloured face; below the chin, long hair
+    # is what has the colour of the hair above the forehead and hangs from it
     head = m()
     _ellipse(head, (cx, ey + 0.2 * d), (1.75 * d, 2.6 * d))
     hair = person & head.astype(bool) & (rows < chin) & ~(face & skin_like)
+    hair_like = _hair_colour(crop, hair & (rows < ey - 1.0 * d) & ~skin_like, d)
+    if hair_like is not None:
+        cols = np.arange(s)[None, :]
+        neck_column = (np.abs(cols - cx) < 0.75 * d) & (rows >= ey + 1.2 * d)
+        below = person & hair_like & ~face & ~neck_column & (rows >= chin - 0.5 * d)
+        n, comp = cv2.connectedComponents((below | hair).astype(np.uint8), connectivity=8)
+        hanging = np.isin(comp, np.unique(comp[hair])) & below if n > 1 else below & False
+        hair |= hanging
+        # low on the head sides, what is not hair-coloured is a collar or shoulder, not hair
+        hair &= ~((rows > ey + 1.2 * d) & ~hair_like & ~face)
+        # hair the silhouette missed: hair-coloured, on the head, touching the hair (unless the background away
+        # from the head has the hair's colour too, when colour tells nothing)
+        away = ~person & ~head.astype(bool)
+        if away.any() and hair_like[away].mean() < 0.15:
+            missed = head.astype(bool) & hair_like & ~person & ~face & (rows < chin)
+            n, comp = cv2.connectedComponents((missed | hair).astype(np.uint8), connectivity=8)
+            hair |= np.isin(comp, np.unique(comp[hair])) & missed if n > 1 else missed & False
     lab[hair] = K["hair"].id
     skin = face & (skin_like | (rows > ey - 0.9 * d))
     skull = m()

@@ -90,3 +90,38 @@ def test_attributes_from_attnet_when_installed(astronaut, golden_dir, monkeypatc
     assert from_net["bangs"] == ("on" if probs[4] > 0.5 else "off")
     assert from_net["earrings"] == ("on" if probs[5] > 0.5 else "off")
     assert from_net["hat"] == ("on" if probs[6] > 0.5 else "off")
+
+
+def test_offline_parser_agrees_with_the_reference_maps_of_the_samples(samples_dir):
+    """Real CelebA-HQ photos with their label maps: the template parser's pixel accuracy and hair IoU in the
+    aligned crop (the long-hair and hair-colour rules raised them from 0.79 / 0.50)."""
+    from smile_studio.core.labelio import read_label_map
+    from smile_studio.face.heuristic import align, detect_eyes, template_map
+    from smile_studio.face.quality import reference_in_crop, score_parse
+
+    pairs = sorted(p for p in samples_dir.glob("*.jpg") if p.with_suffix(".png").is_file())
+    assert len(pairs) >= 5
+    scores = []
+    for photo in pairs:
+        rgb = read_image(photo)
+        crop, back = align(rgb, *detect_eyes(rgb), 256)
+        ref = reference_in_crop(read_label_map(photo.with_suffix(".png")).labels, back, 256, rgb.shape)
+        scores.append(score_parse(template_map(crop), ref))
+    assert min(s.pixel_accuracy for s in scores) >= 0.7
+    assert np.mean([s.pixel_accuracy for s in scores]) >= 0.81
+    assert np.mean([s.iou["hair"] for s in scores]) >= 0.56
+    assert np.mean([s.iou["skin"] for s in scores]) >= 0.7
+
+
+def test_parse_score_counts_pixels_and_overlaps():
+    from smile_studio.face.quality import score_parse
+
+    ref = np.zeros((4, 4), np.uint8)
+    ref[:2] = K["hair"].id
+    pred = ref.copy()
+    pred[0, :2] = K["skin"].id
+    score = score_parse(pred, ref)
+    assert score.pixel_accuracy == 14 / 16
+    assert score.iou["hair"] == 6 / 8 and score.iou["skin"] == 0.0 and score.iou["background"] == 1.0
+    with pytest.raises(ValueError):
+        score_parse(pred, ref[:2])
