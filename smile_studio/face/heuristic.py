@@ -98,6 +98,15 @@ def _hair_colour(crop: np.ndarray, seed: np.ndarray, d: float) -> np.ndarray | N
     return np.einsum("...i,ij,...j->...", diff, np.linalg.inv(cov), diff) < 11.3  # chi2(3 dof) 99 %
 
 
+def _distinct_from_skin(crop: np.ndarray, top: np.ndarray, cheek: np.ndarray, d: float) -> bool:
+    """Whether the top of the head (enough of it) differs in Lab from the cheeks by more than dE 12 (fair hair,
+    not a bald scalp)."""
+    if top.sum() < 0.3 * d * d or not cheek.any():
+        return False
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
+    return float(np.linalg.norm(lab[top].mean(0) - lab[cheek].mean(0))) > 12.0
+
+
 def template_map(crop: np.ndarray) -> np.ndarray:
     """The face template on an aligned crop, refined by skin colour and the GrabCut silhouette."""
     s = crop.shape[0]
@@ -144,7 +153,10 @@ def template_map(crop: np.ndarray) -> np.ndarray:
     head = m()
     _ellipse(head, (cx, ey + 0.2 * d), (1.75 * d, 2.6 * d))
     hair = person & head.astype(bool) & (rows < chin) & ~(face & skin_like)
-    hair_like = _hair_colour(crop, hair & (rows < ey - 1.0 * d) & ~skin_like, d)
+    top = hair & (rows < ey - 1.0 * d)
+    hair_like = _hair_colour(crop, top & ~skin_like, d)
+    if hair_like is None and _distinct_from_skin(crop, top, cheek.astype(bool), d):
+        hair_like = _hair_colour(crop, top, d)  # fair hair: skin-like in chroma, but not in lightness
     if hair_like is not None:
         cols = np.arange(s)[None, :]
         neck_column = (np.abs(cols - cx) < 0.75 * d) & (rows >= ey + 1.2 * d)
