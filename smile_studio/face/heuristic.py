@@ -87,15 +87,18 @@ def _ellipse(mask: np.ndarray, centre, axes, angle: float = 0, start: float = 0,
                 (max(1, int(round(axes[0]))), max(1, int(round(axes[1])))), angle, start, end, 1, -1)
 
 
-def _hair_colour(crop: np.ndarray, seed: np.ndarray, d: float) -> np.ndarray | None:
-    """Pixels whose Lab colour is close to that of ``seed`` (hair above the forehead); None with too few."""
+def _hair_colour(crop: np.ndarray, seed: np.ndarray, d: float, dims: slice = slice(0, 3)) -> np.ndarray | None:
+    """Pixels whose Lab colour (or the ``dims`` of it) is close to that of ``seed`` (hair above the forehead);
+    None with too few samples."""
     if seed.sum() < 0.3 * d * d:
         return None
-    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)[..., dims]
+    k = lab.shape[-1]
     samples = lab[seed]
-    mu, cov = samples.mean(0), np.cov(samples.T) + np.eye(3) * 25.0
+    mu, cov = samples.mean(0), np.cov(samples.T) + np.eye(k) * 25.0
     diff = lab - mu
-    return np.einsum("...i,ij,...j->...", diff, np.linalg.inv(cov), diff) < 11.3  # chi2(3 dof) 99 %
+    limit = {3: 11.3, 2: 9.2}[k]  # chi2 99 % for 3 or 2 degrees of freedom
+    return np.einsum("...i,ij,...j->...", diff, np.linalg.inv(cov), diff) < limit
 
 
 def _distinct_from_skin(crop: np.ndarray, top: np.ndarray, cheek: np.ndarray, d: float) -> bool:
@@ -145,7 +148,7 @@ def template_map(crop: np.ndarray) -> np.ndarray:
         person = np.zeros((s, s), bool)
         person[y0:, x0:x1] = True
     person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)).astype(bool)
-    rows = np.arange(s)[:, None]
+    rows, cols = np.arange(s)[:, None], np.arange(s)[None, :]
     chin = ey + 1.85 * d
     skin_like = cv2.morphologyEx(skin_like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
     # hair: silhouette around the head, above the chin, that is not skin-coloured face; below the chin, long hair
@@ -154,18 +157,20 @@ def template_map(crop: np.ndarray) -> np.ndarray:
     _ellipse(head, (cx, ey + 0.2 * d), (1.75 * d, 2.6 * d))
     hair = person & head.astype(bool) & (rows < chin) & ~(face & skin_like)
     top = hair & (rows < ey - 1.0 * d)
-    hair_like = _hair_colour(crop, top & ~skin_like, d)
-    if hair_like is None and _distinct_from_skin(crop, top, cheek.astype(bool), d):
-        hair_like = _hair_colour(crop, top, d)  # fair hair: skin-like in chroma, but not in lightness
+    seed = top & ~skin_like
+    if seed.sum() < 0.3 * d * d and _distinct_from_skin(crop, top, cheek.astype(bool), d):
+        seed = top  # fair hair: skin-like in chroma, but not in lightness
+    hair_like = _hair_colour(crop, seed, d)
     if hair_like is not None:
-        cols = np.arange(s)[None, :]
         neck_column = (np.abs(cols - cx) < 0.75 * d) & (rows >= ey + 1.2 * d)
         below = person & hair_like & ~face & ~neck_column & (rows >= chin - 0.5 * d)
         n, comp = cv2.connectedComponents((below | hair).astype(np.uint8), connectivity=8)
         hanging = np.isin(comp, np.unique(comp[hair])) & below if n > 1 else below & False
         hair |= hanging
-        # low on the head sides, what is not hair-coloured is a collar or shoulder, not hair
-        hair &= ~((rows > ey + 1.2 * d) & ~hair_like & ~face)
+        # low on the head sides, what is not hair-coloured (in lightness or in chroma: shadows in fair hair make
+        # lightness alone too lenient) is a collar or shoulder, not hair
+        hair_chroma = _hair_colour(crop, seed, d, slice(1, 3))
+        hair &= ~((rows > ey + 1.2 * d) & ~(hair_like & hair_chroma) & ~face)
         # hair the silhouette missed: hair-coloured, on the head, touching the hair (unless the background away
         # from the head has the hair's colour too, when colour tells nothing)
         away = ~person & ~head.astype(bool)
@@ -173,6 +178,9 @@ def template_map(crop: np.ndarray) -> np.ndarray:
             missed = head.astype(bool) & hair_like & ~person & ~face & (rows < chin)
             n, comp = cv2.connectedComponents((missed | hair).astype(np.uint8), connectivity=8)
             hair |= np.isin(comp, np.unique(comp[hair])) & missed if n > 1 else missed & False
+    # skin-coloured pixels beside the jaw and below it are neck, even where fair hair shares their colour
+    jaw = (np.abs(cols - cx) < 1.0 * d) & (rows > ey + 1.2 * d) & skin_like & ~face
+    hair &= ~jaw
     lab[hair] = K["hair"].id
     skin = face & (skin_like | (rows > ey - 0.9 * d))
     skull = m()
@@ -183,7 +191,7 @@ def template_map(crop: np.ndarray) -> np.ndarray:
     neck_top = ey + 1.4 * d
     cv2.rectangle(neck, (int(cx - 0.65 * d), int(neck_top)), (int(cx + 0.65 * d), int(chin + 0.9 * d)), 1, -1)
     lab[neck.astype(bool) & (lab == 0) & person] = K["neck"].id
-    lab[neck.astype(bool) & (lab == 0) & skin_like] = K["neck"].id
+    lab[(neck.astype(bool) | jaw) & (lab == 0) & skin_like] = K["neck"].id
     lab[person & (rows >= chin + 0.3 * d) & (lab == 0)] = K["cloth"].id
     lab[person & ~head.astype(bool) & (rows >= ey + 0.8 * d) & (lab == 0)] = K["cloth"].id  # shoulders
     lab[person & (rows >= chin + 0.6 * d) & (lab == K["hair"].id) & ~skin_like] = K["cloth"].id

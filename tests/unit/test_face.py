@@ -94,7 +94,7 @@ def test_attributes_from_attnet_when_installed(astronaut, golden_dir, monkeypatc
 
 def test_offline_parser_agrees_with_the_reference_maps_of_the_samples(samples_dir):
     """Real CelebA-HQ photos with their label maps: the template parser's pixel accuracy and hair IoU in the
-    aligned crop (the long-hair and hair-colour rules raised them from 0.79 / 0.50)."""
+    aligned crop (the hair-colour and jaw rules raised accuracy / hair / neck from 0.79 / 0.50 / 0.35)."""
     from smile_studio.core.labelio import read_label_map
     from smile_studio.face.heuristic import align, detect_eyes, template_map
     from smile_studio.face.quality import reference_in_crop, score_parse
@@ -108,9 +108,10 @@ def test_offline_parser_agrees_with_the_reference_maps_of_the_samples(samples_di
         ref = reference_in_crop(read_label_map(photo.with_suffix(".png")).labels, back, 256, rgb.shape)
         scores.append(score_parse(template_map(crop), ref))
     assert min(s.pixel_accuracy for s in scores) >= 0.7
-    assert np.mean([s.pixel_accuracy for s in scores]) >= 0.81
-    assert np.mean([s.iou["hair"] for s in scores]) >= 0.56
+    assert np.mean([s.pixel_accuracy for s in scores]) >= 0.815
+    assert np.mean([s.iou["hair"] for s in scores]) >= 0.57
     assert np.mean([s.iou["skin"] for s in scores]) >= 0.7
+    assert np.mean([s.iou["neck"] for s in scores]) >= 0.4
 
 
 def test_parse_score_counts_pixels_and_overlaps():
