@@ -18,6 +18,9 @@ def resources_dir() -> Path:
 
 
 SAMPLE_PHOTO = "sample/astronaut.png"
+# What is known of the sample and a map cannot show (gender is read from hair length below the jaw, and she has
+# short hair); the rest is read from its map like any photo's.
+SAMPLE_KNOWN_ATTRIBUTES = {"gender": "female"}
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Sample:
     photo: np.ndarray  # aligned crop
     labels: np.ndarray
     alignment: np.ndarray
+    attributes: dict
 
 
 @functools.lru_cache(maxsize=2)
@@ -41,4 +45,7 @@ def bundled_sample(size: int = 256) -> Sample | None:
         parsed = parse_face(original, size)
     except (ImageReadError, NoFaceDetected):
         return None
-    return Sample(path.name, original, parsed.crop, parsed.labels, parsed.alignment)
+    from .engines.geometry import attributes_from_map
+
+    attributes = {**attributes_from_map(parsed.labels), **SAMPLE_KNOWN_ATTRIBUTES}
+    return Sample(path.name, original, parsed.crop, parsed.labels, parsed.alignment, attributes)

@@ -667,11 +667,8 @@ class MainWindow(FileDropMixin, QMainWindow):
             self.set_document(Document(LabelMap.blank(WORK_SIZE), name="blank"))
             self.notify("The bundled sample is missing; started with a blank map.", error=True)
             return
-        from ..engines.geometry import attributes_from_map
-
         self.set_document(Document(LabelMap(s.labels), photo=s.photo, original=s.original, alignment=s.alignment,
-                                   name=f"sample ({s.name})",
-                                   attributes=attributes_from_map(s.labels)))
+                                   name=f"sample ({s.name})", attributes=dict(s.attributes)))
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open photo, map or project", "",

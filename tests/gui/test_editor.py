@@ -465,3 +465,14 @@ def test_close_with_unsaved_changes_asks_first(qtbot, window, tmp_path):
     window.ask_save = lambda: QMessageBox.StandardButton.Save
     assert window.close() and (tmp_path / "kept.smile").is_file()  # Save writes the project, then closes
     assert load_project(tmp_path / "kept.smile").labels[30, 30] == HAIR
+
+
+def test_the_bundled_sample_opens_aligned_parsed_and_with_its_known_attributes(qtbot):
+    w = make_window(qtbot)
+    w.open_sample()
+    assert w.doc is not None and w.doc.labels.shape == w.doc.photo.shape[:2] and w.doc.original is not None
+    counts = np.bincount(w.doc.labels.ravel(), minlength=19)
+    assert counts[HAIR] > 0.1 * w.doc.labels.size and counts[1] > 0.2 * w.doc.labels.size  # hair, skin
+    assert w.doc.attributes["gender"] == "female" and w.attributes.toggles["gender"].isChecked()
+    assert w.doc.attributes["eyeglasses"] == "off" and not w.attributes.toggles["eyeglasses"].isChecked()
+    w.worker.stop()
