@@ -14,6 +14,9 @@ def test_version_and_info(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "torch 2.13.0" in out and "device: cpu" in out and "weights folder" in out
+    from smile_studio.nets.runtime import has_bf16_matrix_units
+
+    assert f"SMILE previews in {'bfloat16' if has_bf16_matrix_units() else 'float32'}" in out
 
 
 def test_module_entry_point_runs():
