@@ -79,6 +79,7 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
 
 # -- convolutions with weights reordered once ----------------------------------------------------------------
 _PACKING = {"ok": True}
+_PACKED_SHAPES = 4  # reordered copies kept per weight (one per input shape seen lately)
 
 
 @contextlib.contextmanager
@@ -107,6 +108,8 @@ def conv2d_packed(cache: dict, x: torch.Tensor, weight: torch.Tensor, bias: torc
         try:
             packed = cache.get(key)
             if packed is None:
+                while len(cache) >= _PACKED_SHAPES:  # odd shapes (crops of a map) come and go
+                    cache.pop(next(iter(cache)))
                 packed = cache[key] = torch._C._nn.mkldnn_reorder_conv2d_weight(
                     weight.to_mkldnn(), pad, [1, 1], [1, 1], 1, list(x.shape))
             attr, scalars = ("none", []) if leaky is None else ("leaky_relu", [leaky])

@@ -539,6 +539,38 @@ class SynGenerator(nn.Module):
         return feats
 
     @torch.no_grad()
+    def map_features_update(self, old: MapFeatures, sem: torch.Tensor, box: tuple[int, int, int, int]
+                            ) -> MapFeatures:
+        """``map_features(sem)`` from the features of a map that differs from ``sem`` only inside ``box`` =
+        (y0, x0, y1, x1) at the map's resolution, ends exclusive (a brush stroke): each SPADE term is recomputed
+        on the box grown by its receptive field and pasted into a copy of the old one; the stem, the resized maps
+        and the SPADE-only demodulations are small or global and recomputed whole. Batch 1."""
+        dtype = old.stem.dtype
+        sem = sem.to(dtype).contiguous(memory_format=torch.channels_last)
+        size = sem.shape[-1]
+        feats = MapFeatures(sem=sem, stem=self.input(resize_nearest(sem, (self.input_sem_size,) * 2)))
+        y0, x0, y1, x1 = box
+        for name, layer, res in self._layers():
+            s = feats.sems.get(res)
+            if s is None:
+                s = feats.sems[res] = resize_nearest(sem, (res, res)).contiguous(memory_format=torch.channels_last)
+            f = res / size
+            # pixels at this resolution whose source pixel may lie in the box (1 for rounding), grown by the 2 px
+            # the two 3x3 convolutions of the SPADE branch see
+            r0, c0 = max(int(y0 * f) - 3, 0), max(int(x0 * f) - 3, 0)
+            r1, c1 = min(math.ceil(y1 * f) + 3, res), min(math.ceil(x1 * f) + 3, res)
+            # their inputs, with 2 px of context where the image has it (at the image's edge the crop's zero
+            # padding is the image's own)
+            i0, j0, i1, j1 = max(r0 - 2, 0), max(c0 - 2, 0), min(r1 + 2, res), min(c1 + 2, res)
+            part = layer.conv.spade_term(s[:, :, i0:i1, j0:j1].contiguous(memory_format=torch.channels_last))
+            spade = old.spade[name].clone()
+            spade[:, :, r0:r1, c0:c1] = part[:, :, r0 - i0:r1 - i0, c0 - j0:c1 - j0]
+            feats.spade[name] = spade
+            if layer.conv.only_spade and layer.conv.demodulate:
+                feats.demod[name] = layer.conv.demod_fast(spade)
+        return feats
+
+    @torch.no_grad()
     def synthesize(self, sem: torch.Tensor, style: torch.Tensor, noise: list[torch.Tensor] | None = None,
                    features: MapFeatures | None = None) -> torch.Tensor:
         """Render: sem one-hot (B or 1, 19, S, S), style (B, 19, 64) or (B, 1216) -> image (B, 3, S, S).

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from smile_studio.nets.layers import ConvLayer, conv2d_packed
+from smile_studio.nets.layers import _PACKING, ConvLayer, conv2d_packed
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -15,13 +15,19 @@ def test_packed_convolution_equals_conv2d(dtype, k, padding, size):
     w = torch.randn(48, 32, k, k, generator=g).to(dtype) / 10
     b = torch.randn(48, generator=g).to(dtype)
     cache: dict = {}
+    tol = 1e-5 if dtype == torch.float32 else 2e-2
     with torch.no_grad():
         out = conv2d_packed(cache, x, w, b, padding=padding)
         again = conv2d_packed(cache, x, w, b, padding=padding)
         fused = conv2d_packed(cache, x, w, b, padding=padding, leaky=0.2)
         ref = F.conv2d(x, w, b, padding=padding)
     assert len(cache) == 1  # one reordered weight for this input shape, reused
-    tol = 1e-5 if dtype == torch.float32 else 2e-2
+    with torch.no_grad():
+        for n in range(3, 9):  # other shapes come and go: the cache stays bounded
+            more = x.repeat(n, 1, 1, 1).contiguous(memory_format=torch.channels_last)
+            assert torch.allclose(conv2d_packed(cache, more, w, b, padding=padding)[:2].float(), out.float(),
+                                  atol=tol, rtol=tol)
+    assert len(cache) == 4 and _PACKING["ok"]
     assert out.shape == ref.shape and torch.allclose(out.float(), ref.float(), atol=tol, rtol=tol)
     assert torch.equal(out, again)
     assert torch.allclose(fused.float(), F.leaky_relu(ref, 0.2).float(), atol=tol, rtol=tol)

@@ -195,3 +195,25 @@ def test_bf16_renders_stay_close_to_float32(golden_syn):
             err = np.abs(out[i].float().numpy() - ref)
             assert err.max() <= 0.03 * np.abs(ref).max(), (key, err.max(), np.abs(ref).max())
             assert err.mean() <= 4e-3 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("box", [(100, 60, 120, 90), (0, 0, 12, 256), (240, 230, 256, 256)])
+def test_map_features_update_equals_a_full_recompute(golden_syn, box):
+    """A stroke's features from the previous map's: the same SPADE terms, demodulations and render."""
+    d, _, gen = golden_syn
+    lab = torch.from_numpy(d["labA"]).long()[None]
+    old = gen.map_features(one_hot(lab))
+    y0, x0, y1, x1 = box
+    lab2 = lab.clone()
+    lab2[0, y0:y1, x0:x1] = torch.where(lab2[0, y0:y1, x0:x1] == 13, 1, 13)
+    sem = one_hot(lab2)
+    full, inc = gen.map_features(sem), gen.map_features_update(old, sem, box)
+    assert set(inc.spade) == set(full.spade) and set(inc.demod) == set(full.demod)
+    for k in full.spade:
+        assert compare_continuous(k, inc.spade[k].numpy(), full.spade[k].numpy()).passed, k
+    for k in full.demod:
+        assert compare_continuous(k, inc.demod[k].numpy(), full.demod[k].numpy()).passed, k
+    style = torch.from_numpy(d["style_iv"])
+    a, b = gen.synthesize(sem, style, features=full), gen.synthesize(sem, style, features=inc)
+    assert compare_continuous("render", b.numpy(), a.numpy()).passed
+    assert not torch.equal(inc.spade["convs.9"], old.spade["convs.9"])  # the stroke did change the features
