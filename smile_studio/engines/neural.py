@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import os
 from collections import OrderedDict
 
@@ -110,6 +111,29 @@ class NeuralRenderEngine:
 
         return self._cached(self._codes_cache, 16, (dtype, _digest(rgb), _digest(labels)), compute)
 
+    def _map_features(self, gen: SynGenerator, dtype: torch.dtype, sem: torch.Tensor, labels: np.ndarray):
+        """The map's features: cached, or updated from the newest cached map when they differ in a small box
+        (a brush stroke: ~4x less work than computing them anew), or computed."""
+        key = (dtype, _digest(labels))
+        if key in self._maps_cache:
+            self._maps_cache.move_to_end(key)
+            return self._maps_cache[key][1]
+        feats = None
+        previous = next(((lab, f) for (d, _), (lab, f) in reversed(self._maps_cache.items())
+                         if d == dtype and lab.shape == labels.shape), None)
+        if previous is not None:
+            box = changed_box(previous[0], labels)
+            if box is not None and (box[2] - box[0]) * (box[3] - box[1]) <= STROKE_AREA * labels.size:
+                k = sem.shape[-1] / labels.shape[0]
+                box = (int(box[0] * k), int(box[1] * k), math.ceil(box[2] * k), math.ceil(box[3] * k))
+                feats = gen.map_features_update(previous[1], sem, box)
+        if feats is None:
+            feats = gen.map_features(sem, dtype=dtype)
+        self._maps_cache[key] = (np.array(labels, copy=True), feats)
+        while len(self._maps_cache) > 3:
+            self._maps_cache.popitem(last=False)
+        return feats
+
     @torch.no_grad()
     def render(self, req: RenderRequest) -> np.ndarray:
         gen, dtype = (self.exact_gen, torch.float32) if req.exact else (self.fast_gen, self.preview_dtype)
@@ -142,8 +166,7 @@ class NeuralRenderEngine:
             else:
                 choice.append(0)
         style = mix_styles(sources, choice).to(dtype)
-        feats = self._cached(self._maps_cache, 3, (dtype, _digest(req.labels)),
-                             lambda: gen.map_features(sem, dtype=dtype))
+        feats = self._map_features(gen, dtype, sem, req.labels)
         img = gen.synthesize(sem, style, features=feats)
         out = ((img.clamp(-1, 1) + 1) * 127.5).round().byte()[0].permute(1, 2, 0).cpu().numpy()
         size = req.size or req.labels.shape[0]
@@ -152,6 +175,18 @@ class NeuralRenderEngine:
 
             out = cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)
         return out
+
+
+STROKE_AREA = 0.25  # a changed box up to this fraction of the map updates the previous map's features
+
+
+def changed_box(old: np.ndarray, new: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(y0, x0, y1, x1), ends exclusive, around the pixels where two maps differ; None where they are equal."""
+    diff = np.asarray(old) != np.asarray(new)
+    rows, cols = np.flatnonzero(diff.any(1)), np.flatnonzero(diff.any(0))
+    if rows.size == 0:
+        return None
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
 
 
 def _fit_map(m: np.ndarray, size: int) -> np.ndarray:

@@ -70,3 +70,22 @@ def test_preview_dtype_policy():
     assert preview_dtype(cpu, "auto") == (torch.bfloat16 if has_bf16_matrix_units() else torch.float32)
     with pytest.raises(ValueError):
         preview_dtype(cpu, "half")
+
+
+def test_a_stroke_updates_the_previous_maps_features(engines, monkeypatch):
+    from smile_studio.engines.neural import NeuralRenderEngine, changed_box
+
+    _, render, lab, rgb, *_ = engines
+    render.render(RenderRequest(lab, rgb, lab, exact=True))
+    stroked = lab.copy()
+    stroked[100:112, 60:75] = K["hat"].id  # a class the map does not have there
+    assert changed_box(lab, stroked) == (100, 60, 112, 75) and changed_box(lab, lab) is None
+    calls = []
+    update = render.exact_gen.map_features_update
+    monkeypatch.setattr(render.exact_gen, "map_features_update", lambda *a: calls.append(a[2]) or update(*a))
+    after_stroke = render.render(RenderRequest(stroked, rgb, lab, exact=True))
+    assert calls == [(100, 60, 112, 75)]  # the stroke's box, not a full recompute
+    fresh = NeuralRenderEngine(render.exact_gen, device=str(render.device), precision="exact")
+    expected = fresh.render(RenderRequest(stroked, rgb, lab))
+    assert np.abs(after_stroke.astype(int) - expected.astype(int)).max() <= 1
+    assert not np.array_equal(after_stroke, render.render(RenderRequest(lab, rgb, lab, exact=True)))
