@@ -23,8 +23,10 @@ import cv2
 import numpy as np
 
 from ..core.document import StyleSource
-from ..core.labels import CLASSES
+from ..core.labels import CLASS_BY_KEY, CLASSES
 from .base import RenderRequest
+
+BACKGROUND = CLASS_BY_KEY["background"].id
 
 MIN_EXEMPLAR_PIXELS = 24
 
@@ -121,12 +123,23 @@ class Exemplar:
     std: np.ndarray  # Lab std (3,)
 
     @classmethod
-    def build(cls, rgb: np.ndarray, mask: np.ndarray, target_size: int, seed: int = 0) -> Exemplar:
+    def build(cls, rgb: np.ndarray, mask: np.ndarray, target_size: int, seed: int = 0,
+              smooth: bool = False) -> Exemplar:
+        """``smooth``: fill the holes by inpainting from their border instead of mirroring texture into them
+        (a background behind removed hair is smooth; mirrored, it shows stripes)."""
         ys, xs = np.nonzero(mask)
         x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
         crop = rgb[y0:y1, x0:x1].astype(np.float32)
         valid = mask[y0:y1, x0:x1]
-        filled = reflect_fill(crop, valid)
+        if smooth and not valid.all():
+            filled = crop.copy()
+            holes = ~valid
+            inpainted = cv2.inpaint(np.clip(crop + 0.5, 0, 255).astype(np.uint8), holes.astype(np.uint8), 5,
+                                    cv2.INPAINT_TELEA).astype(np.float32)
+            filled[holes] = inpainted[holes]
+            valid = np.ones_like(valid)
+        else:
+            filled = reflect_fill(crop, valid)
         if not valid.all():  # holes far from the class (no reflected pixel) get the smooth fill plus grain
             rest = ~valid & np.isnan(filled[..., 0])
             if rest.any():
@@ -198,7 +211,7 @@ class ExemplarRenderEngine:
         key = (src.key, class_id, size)
         hit = self._cache.get(key)
         if hit is None:
-            hit = Exemplar.build(rgb, mask, size, seed=class_id)
+            hit = Exemplar.build(rgb, mask, size, seed=class_id, smooth=class_id == BACKGROUND)
             self._cache[key] = hit
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)

@@ -230,7 +230,9 @@ def _long_hair_mask(lab, g: FaceGeometry, rng, psi) -> np.ndarray:
 def to_male(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float) -> np.ndarray:
     out = lab.copy()
     cut = g.mouth_y + (g.chin_y - g.mouth_y) * 0.5 * psi * float(rng.uniform(-1, 1))  # where the hair ends
-    below_jaw = np.arange(lab.shape[0])[:, None] > cut
+    # beside the face the cut rises with the distance from it: a rounded short cut, not a straight line
+    away = np.maximum(np.abs(np.arange(lab.shape[1])[None, :] - g.cx) - 0.5 * g.face_w, 0)
+    below_jaw = np.arange(lab.shape[0])[:, None] > cut - 1.2 * away
     long_hair = (lab == HAIR) & below_jaw
     out = inpaint_labels(out, long_hair, only=(BG, CLOTH))  # never lips or eyes far from the face
     k = max(1, int(round(g.size / 256 * (1 + psi * rng.uniform(0, 1)))))
