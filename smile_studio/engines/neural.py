@@ -17,7 +17,7 @@ import torch
 
 from ..core.labels import NUM_CLASSES
 from ..nets.fan import FAN
-from ..nets.runtime import pick_device, preview_dtype, tune_allocator
+from ..nets.runtime import image_tensor, pick_device, preview_dtype, tune_allocator
 from ..nets.sem import MappingNetwork, SemGenerator, StyleEncoder
 from ..nets.syn import SynGenerator, mix_styles, one_hot
 from ..weights import checkpoint_path
@@ -104,7 +104,7 @@ class NeuralRenderEngine:
 
     def _codes(self, gen: SynGenerator, dtype: torch.dtype, rgb: np.ndarray, labels: np.ndarray) -> torch.Tensor:
         def compute():
-            x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().to(self.device)
+            x = image_tensor(rgb).to(self.device)
             x = torch.nn.functional.interpolate(x / 127.5 - 1, size=(gen.size, gen.size), mode="bilinear")
             codes, present = gen.encode(x.to(dtype), self._sem(labels).to(dtype))
             return codes.float(), present

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..core.labels import ATTRIBUTES, NUM_CLASSES, label_vector, validate_attributes
 from ..nets.fan import FAN
+from ..nets.runtime import image_tensor
 from ..nets.sem import NOISE_DIM, MappingNetwork, SemGenerator, StyleEncoder
 
 MEAN_SAMPLES = 1000
@@ -82,7 +83,7 @@ class SemEditor:
             return ones, ones
 
         def compute():
-            rgb = torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1)[None].float().to(self.device)
+            rgb = image_tensor(photo).to(self.device)
             m1, m2 = self.fan.get_heatmap(rgb / 127.5 - 1)
             return m1.to(self.dtype), m2.to(self.dtype)
 

@@ -29,7 +29,9 @@ def read_attributes(photo: np.ndarray | None, labels: np.ndarray) -> dict[str, s
         return state
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    from ..nets.runtime import image_tensor
+
+    x = image_tensor(photo) / 127.5 - 1
     with torch.no_grad():
         _, probs = _attnet(str(weights))(x)
     vec = _attnet(str(weights)).one_hot(probs)[0].numpy()

@@ -34,9 +34,10 @@ def bisenet_parse(crop: np.ndarray, path: str) -> np.ndarray:
     import torch.nn.functional as F
 
     from ..nets.parser import normalise_rgb
+    from ..nets.runtime import image_tensor
 
     size = crop.shape[0]
-    x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1)[None].float() / 255.0
+    x = image_tensor(crop) / 255.0
     with torch.no_grad():
         logits = _bisenet(path)(normalise_rgb(F.interpolate(x, (512, 512), mode="bilinear")))[0]
         logits = F.interpolate(logits, (size, size), mode="bilinear")

@@ -62,3 +62,8 @@ def preview_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
         return torch.bfloat16
     return torch.float32
 
+
+def image_tensor(rgb) -> torch.Tensor:
+    """(H, W, 3) uint8 image (possibly a read-only snapshot) -> (1, 3, H, W) float32 in [0, 255], a copy."""
+    return torch.tensor(rgb).permute(2, 0, 1)[None].float()
+
