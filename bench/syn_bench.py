@@ -122,14 +122,17 @@ def engine_previews(sd: dict, device: torch.device, runs: int) -> None:
     engine = NeuralRenderEngine(SynGenerator(256), device=str(device))
     engine.exact_gen.load_official(sd)
     engine.fast_gen.load_official(sd)
-    for row, exact in ((100, False), (130, True)):
+    precision = str(engine.preview_dtype).split(".")[-1]
+    for row, exact, step, kind in ((70, False, 2, f"half-size preview while stroking ({precision}, up to 128)"),
+                                   (100, False, 1, f"preview ({precision})"), (130, True, 1, "exact float32")):
         times = []
         for i in range(runs + 2):
             labels[row:row + 10, 60 + 3 * i: 70 + 3 * i] = 13  # one more dab of hair: a new map
+            req = RenderRequest(labels[::step, ::step], photo[::step, ::step], d["labA"][::step, ::step],
+                                size=256, exact=exact)
             t0 = time.perf_counter()
-            engine.render(RenderRequest(labels, photo, d["labA"], exact=exact))
+            engine.render(req)
             times.append(time.perf_counter() - t0)
-        kind = "exact float32" if exact else f"preview ({str(engine.preview_dtype).split('.')[-1]})"
         print(f"engine render of a new map, {kind}: median {statistics.median(times[2:]) * 1000:.0f} ms")
 
 

@@ -94,11 +94,13 @@ class NeuralRenderEngine:
                 cache.popitem(last=False)
         return cache[key]
 
-    def _sem(self, labels: np.ndarray) -> torch.Tensor:
+    def _sem(self, labels: np.ndarray, keep_level: bool = False) -> torch.Tensor:
+        """One-hot map at the generator's size; ``keep_level``: left at a smaller side the generator passes
+        through (a preview rendered up to that level)."""
         lab = torch.from_numpy(np.ascontiguousarray(labels, np.int64))[None]
         sem = one_hot(lab).to(self.device)
         size = self.exact_gen.size
-        if sem.shape[-1] != size:
+        if sem.shape[-1] != size and not (keep_level and sem.shape[-1] in self.exact_gen.levels()):
             sem = torch.nn.functional.interpolate(sem, size=(size, size), mode="nearest")
         return sem
 
@@ -114,13 +116,13 @@ class NeuralRenderEngine:
     def _map_features(self, gen: SynGenerator, dtype: torch.dtype, sem: torch.Tensor, labels: np.ndarray):
         """The map's features: cached, or updated from the newest cached map when they differ in a small box
         (a brush stroke: ~4x less work than computing them anew), or computed."""
-        key = (dtype, _digest(labels))
+        key = (dtype, labels.shape, _digest(labels))
         if key in self._maps_cache:
             self._maps_cache.move_to_end(key)
             return self._maps_cache[key][1]
         feats = None
-        previous = next(((lab, f) for (d, _), (lab, f) in reversed(self._maps_cache.items())
-                         if d == dtype and lab.shape == labels.shape), None)
+        previous = next(((lab, f) for (d, shape, _), (lab, f) in reversed(self._maps_cache.items())
+                         if d == dtype and shape == labels.shape), None)
         if previous is not None:
             box = changed_box(previous[0], labels)
             if box is not None and (box[2] - box[0]) * (box[3] - box[1]) <= STROKE_AREA * labels.size:
@@ -128,16 +130,20 @@ class NeuralRenderEngine:
                 box = (int(box[0] * k), int(box[1] * k), math.ceil(box[2] * k), math.ceil(box[3] * k))
                 feats = gen.map_features_update(previous[1], sem, box)
         if feats is None:
-            feats = gen.map_features(sem, dtype=dtype)
+            feats = gen.map_features(sem, dtype=dtype, upto=sem.shape[-1])
         self._maps_cache[key] = (np.array(labels, copy=True), feats)
-        while len(self._maps_cache) > 3:
-            self._maps_cache.popitem(last=False)
+        # keep the last two maps of each kind (previews at a smaller side must not push out the full-size ones)
+        same = [k for k in self._maps_cache if k[:2] == key[:2]]
+        for k in same[:-2]:
+            del self._maps_cache[k]
         return feats
 
     @torch.no_grad()
     def render(self, req: RenderRequest) -> np.ndarray:
         gen, dtype = (self.exact_gen, torch.float32) if req.exact else (self.fast_gen, self.preview_dtype)
-        sem = self._sem(req.labels)
+        # a preview asked at a smaller side that is one of the generator's levels stops there (the coarse image
+        # the finer levels add detail to): a 128 preview skips the most expensive level of a 256 render
+        sem = self._sem(req.labels, keep_level=not req.exact)
         sources: list[torch.Tensor] = []
         choice = []
         fill = gen.map_style(gen.random_z(0).to(self.device).to(dtype)).float()  # for absent regions
@@ -167,13 +173,14 @@ class NeuralRenderEngine:
                 choice.append(0)
         style = mix_styles(sources, choice).to(dtype)
         feats = self._map_features(gen, dtype, sem, req.labels)
-        img = gen.synthesize(sem, style, features=feats)
+        img = gen.synthesize(sem, style, features=feats, upto=sem.shape[-1])
         out = ((img.clamp(-1, 1) + 1) * 127.5).round().byte()[0].permute(1, 2, 0).cpu().numpy()
         size = req.size or req.labels.shape[0]
         if out.shape[0] != size:
             import cv2
 
-            out = cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)
+            out = cv2.resize(out, (size, size),
+                             interpolation=cv2.INTER_AREA if out.shape[0] > size else cv2.INTER_CUBIC)
         return out
 
 

@@ -504,26 +504,35 @@ class SynGenerator(nn.Module):
         return [n.to(device) for n in noises[: self.num_layers + 1]]
 
     # -- synthesis ---------------------------------------------------------------------------------------------
-    def _layers(self):
-        """(name, StyledConv/ToRGB module, resolution of its input) in forward order."""
+    def _layers(self, upto: int | None = None):
+        """(name, StyledConv/ToRGB module, resolution of its input) in forward order, up to the ToRGB whose image
+        has side ``upto`` (all layers by default)."""
         yield "conv1", self.conv1, 8
         yield "to_rgb1", self.to_rgb1, 8
         res = 8
         for li in range(len(self.to_rgbs)):
+            if upto is not None and res >= upto:
+                return
             yield f"convs.{2 * li}", self.convs[2 * li], res
             res *= 2
             yield f"convs.{2 * li + 1}", self.convs[2 * li + 1], res
             yield f"to_rgbs.{li}", self.to_rgbs[li], res
 
+    def levels(self) -> tuple[int, ...]:
+        """The image sides the generator passes through (8, 16, ..., size): the ``upto`` values that exist."""
+        return tuple(2**i for i in range(3, self.size.bit_length()))
+
     @torch.no_grad()
-    def map_features(self, sem: torch.Tensor, dtype: torch.dtype | None = None) -> MapFeatures:
-        """Everything that depends only on the layout; reuse it for every style of the same map."""
+    def map_features(self, sem: torch.Tensor, dtype: torch.dtype | None = None, upto: int | None = None
+                     ) -> MapFeatures:
+        """Everything that depends only on the layout; reuse it for every style of the same map. ``upto``: only
+        what an image of that side needs (see :meth:`synthesize`)."""
         dtype = dtype or sem.dtype
         sem = sem.to(dtype).contiguous(memory_format=torch.channels_last)
         stem = self.input(resize_nearest(sem, (self.input_sem_size, self.input_sem_size)))
         feats = MapFeatures(sem=sem, stem=stem)
         bands: dict = {}
-        for name, layer, res in self._layers():
+        for name, layer, res in self._layers(upto):
             s = feats.sems.get(res)
             if s is None:
                 s = feats.sems[res] = resize_nearest(sem, (res, res)).contiguous(memory_format=torch.channels_last)
@@ -551,6 +560,8 @@ class SynGenerator(nn.Module):
         feats = MapFeatures(sem=sem, stem=self.input(resize_nearest(sem, (self.input_sem_size,) * 2)))
         y0, x0, y1, x1 = box
         for name, layer, res in self._layers():
+            if name not in old.spade:
+                break  # features made for a smaller image (``upto``)
             s = feats.sems.get(res)
             if s is None:
                 s = feats.sems[res] = resize_nearest(sem, (res, res)).contiguous(memory_format=torch.channels_last)
@@ -572,11 +583,13 @@ class SynGenerator(nn.Module):
 
     @torch.no_grad()
     def synthesize(self, sem: torch.Tensor, style: torch.Tensor, noise: list[torch.Tensor] | None = None,
-                   features: MapFeatures | None = None) -> torch.Tensor:
+                   features: MapFeatures | None = None, upto: int | None = None) -> torch.Tensor:
         """Render: sem one-hot (B or 1, 19, S, S), style (B, 19, 64) or (B, 1216) -> image (B, 3, S, S).
 
         The output is the raw network output (official range, roughly [-1, 1], no tanh); ``noise`` defaults to
-        ``make_noise(0)`` as the official wrapper uses.
+        ``make_noise(0)`` as the official wrapper uses. ``upto`` (one of :meth:`levels`) stops at the image the
+        skip connections have summed at that side: the coarse image the finer levels add detail to, for quick
+        previews (a 128 preview at 256 skips the most expensive level). ``sem`` may then be given at that side.
         """
         style = style.reshape(style.shape[0], NUM_LABELS, CODE_DIM)
         if noise is None:
@@ -584,8 +597,10 @@ class SynGenerator(nn.Module):
         fast = self.impl == "fast"
         if not fast:
             return self._forward_reference(sem, style.float(), noise)
+        if upto is not None and upto not in self.levels():
+            raise ValueError(f"upto must be one of {self.levels()}, not {upto}")
         if features is None:
-            features = self.map_features(sem, dtype=style.dtype)
+            features = self.map_features(sem, dtype=style.dtype, upto=upto)
         dt = features.stem.dtype
         style = style.to(dt)
         out = features.stem
@@ -593,7 +608,7 @@ class SynGenerator(nn.Module):
             out = out.expand(style.shape[0], -1, -1, -1)
         skip = None
         ni = 0
-        for name, layer, res in self._layers():
+        for name, layer, res in self._layers(upto):
             args = (style, features.sems[res])
             if isinstance(layer, ToRGB):
                 skip = layer(out, *args, skip, spade=features.spade[name], fast=True)

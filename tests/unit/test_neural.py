@@ -89,3 +89,19 @@ def test_a_stroke_updates_the_previous_maps_features(engines, monkeypatch):
     expected = fresh.render(RenderRequest(stroked, rgb, lab))
     assert np.abs(after_stroke.astype(int) - expected.astype(int)).max() <= 1
     assert not np.array_equal(after_stroke, render.render(RenderRequest(lab, rgb, lab, exact=True)))
+
+
+def test_half_size_previews_stop_at_the_matching_level(engines, monkeypatch):
+    _, render, lab, rgb, *_ = engines
+    full = render.render(RenderRequest(lab, rgb, lab))
+    levels = []
+    synthesize = render.fast_gen.synthesize
+    monkeypatch.setattr(render.fast_gen, "synthesize", lambda *a, **k: levels.append(k["upto"]) or synthesize(*a, **k))
+    for i in range(4):  # a stroke drawn at half size, then the full-size render of its result
+        half = lab[::2, ::2].copy()
+        half[40:44, 30 + 2 * i:34 + 2 * i] = K["hat"].id
+        preview = render.render(RenderRequest(half, rgb[::2, ::2], lab[::2, ::2], size=256))
+    assert levels == [128] * 4 and preview.shape == (256, 256, 3) and preview.std() > 1
+    assert np.abs(preview.astype(int) - full.astype(int)).mean() < 40  # the same picture, coarser
+    cached_sides = [k[1] for k in render._maps_cache]
+    assert cached_sides.count((128, 128)) <= 2 and (256, 256) in cached_sides  # previews keep the full-size map

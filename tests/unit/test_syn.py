@@ -217,3 +217,27 @@ def test_map_features_update_equals_a_full_recompute(golden_syn, box):
     a, b = gen.synthesize(sem, style, features=full), gen.synthesize(sem, style, features=inc)
     assert compare_continuous("render", b.numpy(), a.numpy()).passed
     assert not torch.equal(inc.spade["convs.9"], old.spade["convs.9"])  # the stroke did change the features
+
+
+def test_rendering_up_to_a_level_gives_the_skip_image_at_that_level(golden_syn):
+    d, sd, gen = golden_syn
+    ref = SynGenerator(256, impl="reference").eval()
+    ref.load_official(sd)
+    captured = {}
+    forward = ref.to_rgbs[3].forward
+
+    def capture(*args, **kwargs):
+        captured["skip"] = forward(*args, **kwargs)
+        return captured["skip"]
+
+    ref.to_rgbs[3].forward = capture  # the 128x128 image the last level adds detail to
+    sem, style = torch.from_numpy(d["semA"]), torch.from_numpy(d["style_i"])
+    ref.synthesize(sem, style)
+    assert gen.levels() == (8, 16, 32, 64, 128, 256)
+    coarse = gen.synthesize(sem, style, upto=128)
+    assert coarse.shape == (1, 3, 128, 128)
+    assert compare_continuous("skip 128", coarse.numpy(), captured["skip"].numpy()).passed
+    half = sem[:, :, ::2, ::2].contiguous()  # the map given at the level's side: the same image
+    assert compare_continuous("half map", gen.synthesize(half, style, upto=128).numpy(), coarse.numpy()).passed
+    with pytest.raises(ValueError):
+        gen.synthesize(sem, style, upto=100)
