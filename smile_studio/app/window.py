@@ -314,7 +314,9 @@ class MainWindow(FileDropMixin, QMainWindow):
             hint = f" To use SMILE, {install_hint()}."
         self.banner.setText(f"Engine: {note}.{hint}")
         device = getattr(render, "device", "cpu")
-        self.status_engine.setText(f"engine: {'offline' if offline else 'SMILE'} · device: {device}")
+        precision = getattr(render, "preview_dtype", None)
+        previews = f" · previews: {str(precision).split('.')[-1]}" if precision is not None else ""
+        self.status_engine.setText(f"engine: {'offline' if offline else 'SMILE'} · device: {device}{previews}")
         self.request_render(FINAL)
 
     def notify(self, text: str, error: bool = False) -> None:

@@ -20,6 +20,7 @@ def test_editor_runs_on_the_smile_engines(qtbot, smile_engines, tmp_path):
     w = make_window(qtbot, layout=layout, render=render, note="SMILE (official networks)")
     w.set_document(Document(LabelMap(lab), photo=rgb, name="A"))
     assert "SMILE" in w.banner.text() and "engine: SMILE" in w.status_engine.text()
+    assert f"previews: {str(render.preview_dtype).split('.')[-1]}" in w.status_engine.text()
     qtbot.waitUntil(lambda: w.last_result is not None and w.last_result.kind == FINAL, timeout=20000)
     first = w.preview.image.copy()
     w.attributes.toggles["hat"].setChecked(True)
