@@ -40,10 +40,14 @@ def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, lambda: print(f"visible {time.time():.4f}", flush=True))
 
     def finish() -> None:
-        from ..engines.registry import select_engines
+        from ..engines.registry import offline_engines, select_engines, smile_available
 
-        layout, render, why = select_engines("auto")
-        window.set_engines(layout, render, why)
+        if smile_available() and not report:
+            # the window works on the offline engines while the official weights load (seconds)
+            window.set_engines(*offline_engines(), "offline default for now", loading=True)
+            window.load_engines_in_background(lambda: select_engines("auto"))
+        else:
+            window.set_engines(*select_engines("auto"))
         if path:
             if not window.open_path(path):
                 window.open_sample()

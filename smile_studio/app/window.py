@@ -304,11 +304,14 @@ class MainWindow(FileDropMixin, QMainWindow):
     # ------------------------------------------------------------------------------------------------------------
     # engines, startup
     # ------------------------------------------------------------------------------------------------------------
-    def set_engines(self, layout, render, note: str) -> None:
+    def set_engines(self, layout, render, note: str, loading: bool = False) -> None:
+        """``loading``: these engines serve while better ones load (see :meth:`load_engines_in_background`)."""
         self.layout_engine, self.render_engine, self.engine_note = layout, render, note
         offline = "offline" in note.lower()
         hint = ""
-        if offline:
+        if loading:
+            hint = " Loading the SMILE networks…"
+        elif offline:
             from ..engines.registry import install_hint
 
             hint = f" To use SMILE, {install_hint()}."
@@ -318,6 +321,23 @@ class MainWindow(FileDropMixin, QMainWindow):
         previews = f" · previews: {str(precision).split('.')[-1]}" if precision is not None else ""
         self.status_engine.setText(f"engine: {'offline' if offline else 'SMILE'} · device: {device}{previews}")
         self.request_render(FINAL)
+
+    def load_engines_in_background(self, load) -> None:
+        """Reading the official weights takes seconds: ``load`` (returning layout, render, note) runs on a worker
+        while the window keeps working with the engines it has; a failure is a message and keeps those."""
+        task = _Task(load)
+        task.signals.done.connect(self._engines_loaded, Qt.ConnectionType.QueuedConnection)
+        self._engine_task = task
+        self.pool.start(task)
+
+    def _engines_loaded(self, result) -> None:
+        self._engine_task = None
+        if isinstance(result, Exception):
+            self.set_engines(self.layout_engine, self.render_engine, self.engine_note)
+            self.notify(f"The SMILE engines could not be loaded ({type(result).__name__}: {result}); "
+                        "staying on the current engines.", error=True)
+            return
+        self.set_engines(*result)
 
     def notify(self, text: str, error: bool = False) -> None:
         """A non-modal message above the canvas (errors never block painting)."""

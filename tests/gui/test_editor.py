@@ -476,3 +476,38 @@ def test_the_bundled_sample_opens_aligned_parsed_and_with_its_known_attributes(q
     assert w.doc.attributes["gender"] == "female" and w.attributes.toggles["gender"].isChecked()
     assert w.doc.attributes["eyeglasses"] == "off" and not w.attributes.toggles["eyeglasses"].isChecked()
     w.worker.stop()
+
+
+def test_engines_load_in_the_background_while_the_window_works(qtbot, window):
+    import threading
+
+    from smile_studio.engines.exemplar import ExemplarRenderEngine
+    from smile_studio.engines.offline import OfflineLayoutEngine
+
+    class LoadedRender(ExemplarRenderEngine):
+        description = "loaded test engine"
+
+    gate = threading.Event()
+
+    def load():
+        assert gate.wait(10)
+        return OfflineLayoutEngine(), LoadedRender(), "SMILE (test)"
+
+    window.set_engines(window.layout_engine, window.render_engine, "offline default for now", loading=True)
+    assert "Loading the SMILE networks" in window.banner.text()
+    window.load_engines_in_background(load)
+    window.set_class(HAIR)
+    drag(qtbot, window.canvas, [(60, 200), (100, 200)])  # painting works while the engines load
+    assert window.doc.labels[200, 80] == HAIR
+    wait_final(qtbot, window)
+    assert "SMILE (test)" not in window.banner.text()
+    gate.set()
+    qtbot.waitUntil(lambda: "SMILE (test)" in window.banner.text(), timeout=10000)
+    assert isinstance(window.render_engine, LoadedRender) and "Loading" not in window.banner.text()
+
+    def broken():
+        raise RuntimeError("smileSYN_256.pth: truncated")
+
+    window.load_engines_in_background(broken)
+    qtbot.waitUntil(lambda: "could not be loaded" in window.message.text(), timeout=10000)
+    assert "truncated" in window.message.text() and isinstance(window.render_engine, LoadedRender)
