@@ -139,7 +139,7 @@ def apply_recipe(recipe: Recipe, face: Document, layout, render):
 
 def _engines(choice: str):
     try:
-        return select_engines(choice)
+        return select_engines(choice, interactive=False)
     except EngineError as exc:
         raise _cli_error(str(exc)) from exc
 

@@ -204,12 +204,13 @@ def _fit_map(m: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST)
 
 
-def neural_engines() -> tuple[NeuralLayoutEngine, NeuralRenderEngine]:
-    """Engines over the installed official checkpoints (the registry checks that they exist first)."""
+def neural_engines(interactive: bool = True) -> tuple[NeuralLayoutEngine, NeuralRenderEngine]:
+    """Engines over the installed official checkpoints (the registry checks that they exist first).
+    ``interactive=False`` (headless runs): float32 only, no preview copy of the generator."""
     fan = checkpoint_path("fan")
     layout = NeuralLayoutEngine.from_sources(checkpoint_path("sem_G"), checkpoint_path("sem_F"),
                                              checkpoint_path("sem_S"), fan if fan.is_file() else None)
-    precision = os.environ.get("SMILE_STUDIO_PRECISION", "auto").strip().lower()
+    precision = os.environ.get("SMILE_STUDIO_PRECISION", "auto").strip().lower() if interactive else "exact"
     render = NeuralRenderEngine.from_source(checkpoint_path("syn256"),
                                             precision=precision if precision in ("auto", "fast", "exact") else "auto")
     return layout, render

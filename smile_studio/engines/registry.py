@@ -27,8 +27,9 @@ def offline_engines() -> tuple[LayoutEngine, RenderEngine]:
     return OfflineLayoutEngine(), ExemplarRenderEngine(sample=(sample.photo, sample.labels) if sample else None)
 
 
-def select_engines(choice: str = "auto") -> tuple[LayoutEngine, RenderEngine, str]:
-    """(layout engine, render engine, a sentence saying which runs and why)."""
+def select_engines(choice: str = "auto", interactive: bool = True) -> tuple[LayoutEngine, RenderEngine, str]:
+    """(layout engine, render engine, a sentence saying which runs and why). ``interactive=False``: for headless
+    runs, which render everything in float32."""
     if choice not in ("auto", "offline", "smile"):
         raise EngineError(f"unknown engine {choice!r} (auto, offline or smile)")
     problem = "SMILE weights not installed"
@@ -37,7 +38,7 @@ def select_engines(choice: str = "auto") -> tuple[LayoutEngine, RenderEngine, st
         from .neural import neural_engines
 
         try:
-            layout, render = neural_engines()
+            layout, render = neural_engines(interactive)
             return layout, render, "SMILE (official networks)"
         except (CheckpointError, OSError, RuntimeError) as exc:  # a damaged or wrong file must not stop the app
             if choice == "smile":

@@ -26,3 +26,26 @@ def test_damaged_weights_fall_back_with_the_reason(monkeypatch, tmp_path):
     assert layout.name == "offline" and "could not be loaded" in why and "smileSEM_G_ema.pth" in why
     with pytest.raises(EngineError, match="could not be loaded"):
         select_engines("smile")
+
+
+def test_installed_official_files_give_the_smile_engines(monkeypatch, tmp_path, golden_dir):
+    """Official-layout files (synthetic weights) in the weights folder: SMILE runs; interactive use may preview
+    in bf16, headless use is float32 only."""
+    import torch
+
+    from smile_studio.golden import synth_state_dict
+    from smile_studio.nets.runtime import has_bf16_matrix_units
+
+    m = golden_dir / "manifests"
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
+    monkeypatch.delenv("SMILE_STUDIO_PRECISION", raising=False)
+    torch.save({"g_ema": synth_state_dict(m / "syn256_G.json", 1), "args": None}, checkpoint_path("syn256"))
+    for key, name in (("sem_G", "G"), ("sem_F", "F"), ("sem_S", "S")):
+        torch.save(synth_state_dict(m / f"sem256_{name}.json", 1), checkpoint_path(key))
+    torch.save({"state_dict": synth_state_dict(m / "sem256_FAN.json", 1)}, checkpoint_path("fan"))
+    layout, render, why = select_engines("auto")
+    assert layout.name == render.name == "smile" and why.startswith("SMILE")
+    assert render.preview_dtype == (torch.bfloat16 if has_bf16_matrix_units() else torch.float32)
+    _, headless, _ = select_engines("smile", interactive=False)
+    assert headless.preview_dtype == torch.float32 and headless.fast_gen is headless.exact_gen
+    assert "previews" not in headless.description
