@@ -1,7 +1,10 @@
 """The SMILE engines: SMILE_SEM for attribute edits and SMILE_SYN for rendering, on the official networks.
 
-Device and precision: CUDA when available (optional fp16/bf16 autocast), CPU otherwise (fp32 by default, bf16 on
-request). Models stay resident; photo encodings and map features are cached between calls.
+Device and precision: CUDA when available, CPU otherwise. Attribute edits run in float32 (the same seed gives the
+same map everywhere); renders marked exact (exports, headless) run in float32, interactive previews in bf16 on CPUs
+with bf16 matrix units. Models stay resident; photo encodings are cached, and a map that differs from the previous
+one in a small box (a brush stroke) updates that map's features; a preview asked at a generator level's side (the
+editor's half-size previews while stroking) stops at that level.
 """
 
 from __future__ import annotations
