@@ -312,7 +312,8 @@ class ConvLayer(nn.Sequential):
         (lrelu(s*y) = s*lrelu(y) for s > 0) and the activation runs in place: one pass over the output instead
         of three. Training runs the modules one by one."""
         act = self[-1]
-        if torch.is_grad_enabled() or not isinstance(act, FusedLeakyReLU | ScaledLeakyReLU):
+        if (torch.is_grad_enabled() or not isinstance(act, FusedLeakyReLU | ScaledLeakyReLU)
+                or getattr(_LITERAL, "on", False)):  # the literal baseline runs the official steps
             return super().forward(x)
         conv = next(m for m in self if isinstance(m, EqualConv2d))
         w, b, packed = derived(self, "_folded", list(self.parameters()), lambda: self._fold(conv, act, x.dtype),
