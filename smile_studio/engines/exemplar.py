@@ -15,7 +15,6 @@ Classes with no exemplar anywhere (a hat on a bare-headed sample) get a seeded p
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ import numpy as np
 from ..core.document import StyleSource
 from ..core.labels import CLASS_BY_KEY, CLASSES
 from .base import RenderRequest
+from .cache import array_digest, lru_get
 
 BACKGROUND = CLASS_BY_KEY["background"].id
 
@@ -208,16 +208,8 @@ class ExemplarRenderEngine:
         mask = labels == class_id
         if mask.sum() < MIN_EXEMPLAR_PIXELS:
             return None
-        key = (src.key, class_id, size)
-        hit = self._cache.get(key)
-        if hit is None:
-            hit = Exemplar.build(rgb, mask, size, seed=class_id, smooth=class_id == BACKGROUND)
-            self._cache[key] = hit
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        return hit
+        return lru_get(self._cache, self._cache_size, (src.key, class_id, size),
+                       lambda: Exemplar.build(rgb, mask, size, seed=class_id, smooth=class_id == BACKGROUND))
 
     def _base_exemplar(self, req: RenderRequest, source: _Source | None, c: int, size: int) -> Exemplar:
         for src in (source, self.sample):
@@ -313,10 +305,6 @@ def _fit(arr: np.ndarray | None, size: int, interp: int) -> np.ndarray | None:
     return cv2.resize(arr, (size, size), interpolation=interp)
 
 
-def _digest(arr: np.ndarray) -> bytes:
-    return hashlib.blake2b(np.ascontiguousarray(arr).data, digest_size=16).digest()
-
-
 @dataclass(frozen=True)
 class _Source:
     """An exemplar image with its map and the content key its exemplars are cached under."""
@@ -327,6 +315,6 @@ class _Source:
 
     @classmethod
     def of(cls, rgb: np.ndarray, labels: np.ndarray) -> _Source:
-        return cls(rgb, labels, _digest(rgb) + _digest(labels))
+        return cls(rgb, labels, array_digest(rgb, labels))
 
 

@@ -10,7 +10,6 @@ editor's half-size previews while stroking) stops at that level.
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import os
 from collections import OrderedDict
@@ -25,11 +24,8 @@ from ..nets.sem import MappingNetwork, SemGenerator, StyleEncoder
 from ..nets.syn import SynGenerator, mix_styles, one_hot
 from ..weights import checkpoint_path
 from .base import LayoutRequest, LayoutResult, RenderRequest
+from .cache import array_digest, lru_get
 from .sem_edit import SemEditor
-
-
-def _digest(a: np.ndarray) -> bytes:
-    return hashlib.blake2b(np.ascontiguousarray(a).data, digest_size=16).digest()
 
 
 class NeuralLayoutEngine:
@@ -87,16 +83,6 @@ class NeuralRenderEngine:
         gen.load_official(source)
         return cls(gen, **kw)
 
-    @staticmethod
-    def _cached(cache: OrderedDict, limit: int, key, fn):
-        if key in cache:
-            cache.move_to_end(key)
-        else:
-            cache[key] = fn()
-            while len(cache) > limit:
-                cache.popitem(last=False)
-        return cache[key]
-
     def _sem(self, labels: np.ndarray, keep_level: bool = False) -> torch.Tensor:
         """One-hot map at the generator's size; ``keep_level``: left at a smaller side the generator passes
         through (a preview rendered up to that level)."""
@@ -114,12 +100,12 @@ class NeuralRenderEngine:
             codes, present = gen.encode(x.to(dtype), self._sem(labels).to(dtype))
             return codes.float(), present
 
-        return self._cached(self._codes_cache, 16, (dtype, _digest(rgb), _digest(labels)), compute)
+        return lru_get(self._codes_cache, 16, (dtype, array_digest(rgb, labels)), compute)
 
     def _map_features(self, gen: SynGenerator, dtype: torch.dtype, sem: torch.Tensor, labels: np.ndarray):
         """The map's features: cached, or updated from the newest cached map when they differ in a small box
         (a brush stroke: ~4x less work than computing them anew), or computed."""
-        key = (dtype, labels.shape, _digest(labels))
+        key = (dtype, labels.shape, array_digest(labels))
         if key in self._maps_cache:
             self._maps_cache.move_to_end(key)
             return self._maps_cache[key][1]

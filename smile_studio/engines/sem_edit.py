@@ -9,7 +9,6 @@ Heatmaps and source styles are cached per photo/map, so a second toggle on the s
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from ..core.labels import ATTRIBUTES, NUM_CLASSES, label_vector, validate_attrib
 from ..nets.fan import FAN
 from ..nets.runtime import image_tensor
 from ..nets.sem import NOISE_DIM, MappingNetwork, SemGenerator, StyleEncoder
+from .cache import array_digest, lru_get
 
 MEAN_SAMPLES = 1000
 
@@ -34,14 +34,6 @@ class SemEdit:
     y_trg: np.ndarray  # (12,)
     slots: tuple[int, ...]  # style slots (attribute indices) that were replaced
     seeds: tuple[int, ...]
-
-
-def _digest(*arrays) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
-    for a in arrays:
-        if a is not None:
-            h.update(np.ascontiguousarray(a).data)
-    return h.digest()
 
 
 class SemEditor:
@@ -60,14 +52,7 @@ class SemEditor:
 
     # -- cached pieces -----------------------------------------------------------------------------------------
     def _cached(self, key, fn):
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        value = fn()
-        self._cache[key] = value
-        while len(self._cache) > 32:
-            self._cache.popitem(last=False)
-        return value
+        return lru_get(self._cache, 32, key, fn)
 
     def one_hot(self, labels: np.ndarray) -> torch.Tensor:
         lab = torch.from_numpy(np.ascontiguousarray(labels, np.int64)).to(self.device)
@@ -87,13 +72,13 @@ class SemEditor:
             m1, m2 = self.fan.get_heatmap(rgb / 127.5 - 1)
             return m1.to(self.dtype), m2.to(self.dtype)
 
-        return self._cached(("fan", _digest(photo)), compute)
+        return self._cached(("fan", array_digest(photo)), compute)
 
     def source_style(self, labels: np.ndarray, y: np.ndarray) -> torch.Tensor:
         def compute():
             return self.S(self.one_hot(labels), torch.from_numpy(y)[None].to(self.device)).float()
 
-        return self._cached(("S", _digest(labels, y)), compute)
+        return self._cached(("S", array_digest(labels, y)), compute)
 
     def domain_means(self) -> torch.Tensor:
         """Mean mapped style of every domain over 1000 z drawn from a fixed seed: (12, 64)."""
@@ -135,7 +120,7 @@ class SemEditor:
                     style[:, k] = lat[:, k]
         fan = self.heatmaps(photo)
         x = self.one_hot(labels)
-        encoded = self._cached(("enc", _digest(labels)), lambda: self.G.encoder(
+        encoded = self._cached(("enc", array_digest(labels)), lambda: self.G.encoder(
             x.contiguous(memory_format=torch.channels_last)))
         logits = self.G(x, style.to(self.dtype), fan, encoded=encoded)
         maps = logits.argmax(1).to(torch.uint8).cpu().numpy()
