@@ -75,6 +75,7 @@ class NeuralRenderEngine:
         # region codes of photos are small and reused across edits; a map's features are large (~80 MB in bf16)
         # and while painting every stroke makes a new map, so only the last few are kept
         self._codes_cache: OrderedDict = OrderedDict()
+        self._styles_cache: OrderedDict = OrderedDict()  # seed -> mapped style (the 8-layer mapping network)
         self._maps_cache: OrderedDict = OrderedDict()
 
     @classmethod
@@ -101,6 +102,12 @@ class NeuralRenderEngine:
             return codes.float(), present
 
         return lru_get(self._codes_cache, 16, (dtype, array_digest(rgb, labels)), compute)
+
+    def _seed_style(self, gen: SynGenerator, dtype: torch.dtype, seed: int) -> torch.Tensor:
+        def compute():
+            return gen.map_style(gen.random_z(seed).to(self.device).to(dtype)).float()
+
+        return lru_get(self._styles_cache, 64, (dtype, seed), compute)
 
     def _map_features(self, gen: SynGenerator, dtype: torch.dtype, sem: torch.Tensor, labels: np.ndarray):
         """The map's features: cached, or updated from the newest cached map when they differ in a small box
@@ -135,7 +142,7 @@ class NeuralRenderEngine:
         sem = self._sem(req.labels, keep_level=not req.exact)
         sources: list[torch.Tensor] = []
         choice = []
-        fill = gen.map_style(gen.random_z(0).to(self.device).to(dtype)).float()  # for absent regions
+        fill = self._seed_style(gen, dtype, 0)  # for absent regions
         base = fill
         if req.photo is not None and req.source_labels is not None:
             codes, present = self._codes(gen, dtype, req.photo, req.source_labels)
@@ -147,9 +154,8 @@ class NeuralRenderEngine:
             if s.kind == "seed":
                 key = ("seed", s.seed)
                 if key not in index:
-                    z = gen.random_z(s.seed).to(self.device).to(dtype)
                     index[key] = len(sources)
-                    sources.append(gen.map_style(z).float())
+                    sources.append(self._seed_style(gen, dtype, s.seed))
                 choice.append(index[key])
             elif s.kind == "reference" and (ref := req.reference(s.ref)) is not None and ref.labels is not None:
                 key = ("ref", ref.id)
