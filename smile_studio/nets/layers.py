@@ -179,7 +179,10 @@ def conv_transpose3x3_s2(x: torch.Tensor, poly: torch.Tensor, packed: dict | Non
 
 def derived(module: nn.Module, slot: str, params, build, *extra):
     """Tensors computed from parameters once and reused until a parameter is replaced (``.to()``, loading into
-    a new tensor) or modified in place (its version counter moves). ``extra`` joins the cache key (a dtype)."""
+    a new tensor) or modified in place (its version counter moves). ``extra`` joins the cache key (a dtype).
+    With gradients enabled (training) nothing is cached: gradients must flow through what ``build`` computes."""
+    if torch.is_grad_enabled():
+        return build()
     params = tuple(params)
     key = tuple((id(p), p._version, p.dtype, p.device) for p in params) + extra
     cached = module.__dict__.get(slot)

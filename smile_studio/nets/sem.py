@@ -130,17 +130,12 @@ class Conv2DMod(nn.Module):
             out = out * d[:, :, None, None].to(out.dtype)
         return out
 
-
     def _weight(self, dtype: torch.dtype) -> torch.Tensor:
-        if torch.is_grad_enabled() or self.weight.dtype == dtype:
-            return self.weight.to(dtype)
         return derived(self, "_wcast", [self.weight], lambda: self.weight.to(dtype), dtype)
 
     def _energy(self) -> torch.Tensor:
         """sum_k W^2 per (out, in): the demodulation's weight term, constant in inference."""
-        def build():
-            return (self.weight.float() ** 2).sum((2, 3))
-        return build() if torch.is_grad_enabled() else derived(self, "_energy_cache", [self.weight], build)
+        return derived(self, "_energy_cache", [self.weight], lambda: (self.weight.float() ** 2).sum((2, 3)))
 
 
 class NoiseInjection(nn.Module):
