@@ -94,6 +94,12 @@ def plain_convolutions():
         _PACKING["ok"] = before
 
 
+def _onednn_applies(x: torch.Tensor, dtypes: tuple[torch.dtype, ...]) -> bool:
+    """Whether the oneDNN-specific calls below serve ``x``: inference on a CPU, channels_last, one of ``dtypes``."""
+    return (_PACKING["ok"] and x.device.type == "cpu" and x.dtype in dtypes and not torch.is_grad_enabled()
+            and x.is_contiguous(memory_format=torch.channels_last))
+
+
 def conv2d_packed(cache: dict, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
                   padding: int = 0, leaky: float | None = None) -> torch.Tensor:
     """``F.conv2d(x, weight, bias, padding=padding)`` with the weight reordered into oneDNN's blocked layout once
@@ -101,8 +107,7 @@ def conv2d_packed(cache: dict, x: torch.Tensor, weight: torch.Tensor, bias: torc
     weights on every call, which is most of the time of a convolution of a small image with 512 channels.
     ``leaky``: a leaky ReLU of that slope applied by the convolution itself (no extra pass over the output).
     Falls back to ``F.conv2d`` where oneDNN is not available."""
-    if (_PACKING["ok"] and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
-            and not torch.is_grad_enabled() and x.is_contiguous(memory_format=torch.channels_last)):
+    if _onednn_applies(x, (torch.float32, torch.bfloat16)):
         key = (tuple(x.shape), padding)
         pad = [padding, padding]
         try:
@@ -124,8 +129,7 @@ def conv2d_add(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                padding: int = 0) -> torch.Tensor:
     """``F.conv2d(x, weight, bias, padding=padding) + other``; on a CPU in bf16 the sum is done by the convolution
     (in float32, rounded once) instead of by a second pass over the output."""
-    if (_PACKING["ok"] and x.device.type == "cpu" and x.dtype == torch.bfloat16 and not torch.is_grad_enabled()
-            and x.is_contiguous(memory_format=torch.channels_last)
+    if (_onednn_applies(x, (torch.bfloat16,))
             and other.is_contiguous(memory_format=torch.channels_last) and other.dtype == x.dtype
             and other.shape == (x.shape[0], weight.shape[0], *x.shape[2:])):
         pad = [padding, padding]
@@ -321,16 +325,15 @@ class ConvLayer(nn.Sequential):
         conv = next(m for m in self if isinstance(m, EqualConv2d))
         w, b, packed = derived(self, "_folded", list(self.parameters()), lambda: self._fold(conv, act, x.dtype),
                                x.dtype)
-        for m in self:
-            if m is conv:
-                if conv.transpose:
-                    x = F.conv_transpose2d(x, w.transpose(0, 1), stride=conv.stride, padding=conv.padding)
-                elif conv.stride == 1 and self[-1] is act and len(self) == 2:
-                    return conv2d_packed(packed, x, w, b, padding=conv.padding, leaky=0.2)
-                else:
-                    x = F.conv2d(x, w, b, stride=conv.stride, padding=conv.padding)
-            elif m is not act:
+        if len(self) == 2 and conv.stride == 1:  # no blur: the convolution applies the activation itself
+            return conv2d_packed(packed, x, w, b, padding=conv.padding, leaky=0.2)
+        for m in list(self)[:-1]:
+            if m is not conv:
                 x = m(x)  # blur
+            elif conv.transpose:  # the bias goes after the blur that follows
+                x = F.conv_transpose2d(x, w.transpose(0, 1), stride=conv.stride, padding=conv.padding)
+            else:
+                x = F.conv2d(x, w, b, stride=conv.stride, padding=conv.padding)
         if conv.transpose and b is not None:
             x = x.add_(b.view(1, -1, 1, 1))
         return F.leaky_relu_(x, 0.2)
