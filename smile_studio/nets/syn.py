@@ -355,7 +355,8 @@ class StyledConv(nn.Module):
         ``demod``: the demodulation of a SPADE-only layer, which depends on the map alone (cached)."""
         conv = self.conv
         g = conv.gamma_fast(style, sem, spade_term)
-        weight = conv.prepared(x.dtype)["w"]
+        prep = conv.prepared(x.dtype)
+        weight = prep["w"]
         gain = (demod if demod is not None else conv.demod_fast(g)) * SQRT2  # (B, Cout)
         xg = x * g
         bias = (self.activate.bias * SQRT2).to(x.dtype)
@@ -372,7 +373,7 @@ class StyledConv(nn.Module):
             if conv.upsample:
                 out = conv.upsample_conv(xg)
             else:
-                out = conv2d_packed(conv.prepared(x.dtype)["packed"], xg, weight, padding=conv.padding)
+                out = conv2d_packed(prep["packed"], xg, weight, padding=conv.padding)
             out.mul_(gain.to(x.dtype)[:, :, None, None]).add_(bias.view(1, -1, 1, 1))
         out.add_(noise.to(x.dtype) * (self.noise.weight * SQRT2).to(x.dtype))
         return F.leaky_relu_(out, 0.2)
@@ -528,24 +529,20 @@ class SynGenerator(nn.Module):
         """Everything that depends only on the layout; reuse it for every style of the same map. ``upto``: only
         what an image of that side needs (see :meth:`synthesize`)."""
         dtype = dtype or sem.dtype
-        sem = sem.to(dtype).contiguous(memory_format=torch.channels_last)
-        stem = self.input(resize_nearest(sem, (self.input_sem_size, self.input_sem_size)))
-        feats = MapFeatures(sem=sem, stem=stem)
         bands: dict = {}
-        for name, layer, res in self._layers(upto):
-            s = feats.sems.get(res)
-            if s is None:
-                s = feats.sems[res] = resize_nearest(sem, (res, res)).contiguous(memory_format=torch.channels_last)
+
+        def spade_term(name: str, layer: nn.Module, s: torch.Tensor, res: int) -> torch.Tensor:
+            if res not in bands:
+                bands[res] = None
                 # float32 on a CPU: skipping region interiors pays; bf16 matrix units or a GPU convolve faster
                 # than the gather costs
-                if sem.shape[0] == 1 and res >= 64 and dtype == torch.float32 and sem.device.type == "cpu":
+                if s.shape[0] == 1 and res >= 64 and dtype == torch.float32 and s.device.type == "cpu":
                     lab = s[0].argmax(0).to(torch.uint8).cpu().numpy()
                     band = border_band(lab)
                     bands[res] = (band, lab) if band.mean() < 0.7 else None
-            feats.spade[name] = layer.conv.spade_term(s, bands.get(res))
-            if layer.conv.only_spade and layer.conv.demodulate:
-                feats.demod[name] = layer.conv.demod_fast(feats.spade[name])
-        return feats
+            return layer.conv.spade_term(s, bands[res])
+
+        return self._features(sem, dtype, self._layers(upto), spade_term)
 
     @torch.no_grad()
     def map_features_update(self, old: MapFeatures, sem: torch.Tensor, box: tuple[int, int, int, int]
@@ -554,17 +551,10 @@ class SynGenerator(nn.Module):
         (y0, x0, y1, x1) at the map's resolution, ends exclusive (a brush stroke): each SPADE term is recomputed
         on the box grown by its receptive field and pasted into a copy of the old one; the stem, the resized maps
         and the SPADE-only demodulations are small or global and recomputed whole. Batch 1."""
-        dtype = old.stem.dtype
-        sem = sem.to(dtype).contiguous(memory_format=torch.channels_last)
         size = sem.shape[-1]
-        feats = MapFeatures(sem=sem, stem=self.input(resize_nearest(sem, (self.input_sem_size,) * 2)))
         y0, x0, y1, x1 = box
-        for name, layer, res in self._layers():
-            if name not in old.spade:
-                break  # features made for a smaller image (``upto``)
-            s = feats.sems.get(res)
-            if s is None:
-                s = feats.sems[res] = resize_nearest(sem, (res, res)).contiguous(memory_format=torch.channels_last)
+
+        def spade_term(name: str, layer: nn.Module, s: torch.Tensor, res: int) -> torch.Tensor:
             f = res / size
             # pixels at this resolution whose source pixel may lie in the box (1 for rounding), grown by the 2 px
             # the two 3x3 convolutions of the SPADE branch see
@@ -576,9 +566,23 @@ class SynGenerator(nn.Module):
             part = layer.conv.spade_term(s[:, :, i0:i1, j0:j1].contiguous(memory_format=torch.channels_last))
             spade = old.spade[name].clone()
             spade[:, :, r0:r1, c0:c1] = part[:, :, r0 - i0:r1 - i0, c0 - j0:c1 - j0]
-            feats.spade[name] = spade
+            return spade
+
+        layers = (item for item in self._layers() if item[0] in old.spade)  # old may stop at a level (``upto``)
+        return self._features(sem, old.stem.dtype, layers, spade_term)
+
+    def _features(self, sem: torch.Tensor, dtype: torch.dtype, layers, spade_term) -> MapFeatures:
+        """The stem, the map at every resolution, each layer's SPADE term (``spade_term(name, layer, map at its
+        resolution, resolution)``) and the demodulation of the SPADE-only layers."""
+        sem = sem.to(dtype).contiguous(memory_format=torch.channels_last)
+        feats = MapFeatures(sem=sem, stem=self.input(resize_nearest(sem, (self.input_sem_size,) * 2)))
+        for name, layer, res in layers:
+            s = feats.sems.get(res)
+            if s is None:
+                s = feats.sems[res] = resize_nearest(sem, (res, res)).contiguous(memory_format=torch.channels_last)
+            feats.spade[name] = spade_term(name, layer, s, res)
             if layer.conv.only_spade and layer.conv.demodulate:
-                feats.demod[name] = layer.conv.demod_fast(spade)
+                feats.demod[name] = layer.conv.demod_fast(feats.spade[name])
         return feats
 
     @torch.no_grad()
