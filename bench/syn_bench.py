@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from smile_studio.golden import synth_state_dict
 from smile_studio.nets.layers import plain_convolutions
-from smile_studio.nets.runtime import tune_allocator
+from smile_studio.nets.runtime import dtype_name, tune_allocator
 from smile_studio.nets.syn import SynGenerator, one_hot
 
 SHARED = Path(os.environ.get("SMILE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -122,7 +122,7 @@ def engine_previews(sd: dict, device: torch.device, runs: int) -> None:
     engine = NeuralRenderEngine(SynGenerator(256), device=str(device))
     engine.exact_gen.load_official(sd)
     engine.fast_gen.load_official(sd)
-    precision = str(engine.preview_dtype).split(".")[-1]
+    precision = dtype_name(engine.preview_dtype)
     for row, exact, step, kind in ((70, False, 2, f"half-size preview while stroking ({precision}, up to 128)"),
                                    (100, False, 1, f"preview ({precision})"), (130, True, 1, "exact float32")):
         times = []

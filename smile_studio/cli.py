@@ -36,9 +36,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         gpu = f"available: {torch.cuda.get_device_name(0)}" if cuda else "not available"
         lines.append(f"torch {torch.__version__} (CUDA {gpu})")
         lines.append(f"device: {'cuda' if cuda else 'cpu'}, {torch.get_num_threads()} threads")
-        from .nets.runtime import preview_dtype
+        from .nets.runtime import dtype_name, preview_dtype
 
-        dtype = str(preview_dtype(torch.device("cuda" if cuda else "cpu"))).split(".")[-1]
+        dtype = dtype_name(preview_dtype(torch.device("cuda" if cuda else "cpu")))
         lines.append(f"SMILE previews in {dtype} (exports and headless runs: float32)")
     except ImportError:
         lines.append("torch: not installed")

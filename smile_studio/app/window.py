@@ -318,7 +318,11 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.banner.setText(f"Engine: {note}.{hint}")
         device = getattr(render, "device", "cpu")
         precision = getattr(render, "preview_dtype", None)
-        previews = f" · previews: {str(precision).split('.')[-1]}" if precision is not None else ""
+        previews = ""
+        if precision is not None:  # a SMILE engine: torch is loaded already
+            from ..nets.runtime import dtype_name
+
+            previews = f" · previews: {dtype_name(precision)}"
         self.status_engine.setText(f"engine: {'offline' if offline else 'SMILE'} · device: {device}{previews}")
         self.request_render(FINAL)
 

@@ -19,7 +19,7 @@ import torch
 
 from ..core.labels import NUM_CLASSES
 from ..nets.fan import FAN
-from ..nets.runtime import image_tensor, pick_device, preview_dtype, tune_allocator
+from ..nets.runtime import dtype_name, image_tensor, pick_device, preview_dtype, tune_allocator
 from ..nets.sem import MappingNetwork, SemGenerator, StyleEncoder
 from ..nets.syn import SynGenerator, mix_styles, one_hot
 from ..weights import checkpoint_path
@@ -71,7 +71,7 @@ class NeuralRenderEngine:
         self.fast_gen = self.exact_gen
         if self.preview_dtype != torch.float32:
             self.fast_gen = copy.deepcopy(self.exact_gen).to(self.preview_dtype)
-            self.description = f"{self.description}, {str(self.preview_dtype).split('.')[-1]} previews"
+            self.description = f"{self.description}, {dtype_name(self.preview_dtype)} previews"
         # region codes of photos are small and reused across edits; a map's features are large (~80 MB in bf16)
         # and while painting every stroke makes a new map, so only the last few are kept
         self._codes_cache: OrderedDict = OrderedDict()

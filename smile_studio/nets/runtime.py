@@ -67,3 +67,7 @@ def image_tensor(rgb) -> torch.Tensor:
     """(H, W, 3) uint8 image (possibly a read-only snapshot) -> (1, 3, H, W) float32 in [0, 255], a copy."""
     return torch.tensor(rgb).permute(2, 0, 1)[None].float()
 
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """'float32', 'bfloat16', ... (for people: banners, reports, settings)."""
+    return str(dtype).removeprefix("torch.")

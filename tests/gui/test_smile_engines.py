@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 
 from smile_studio.core.imageio import read_image
 from smile_studio.engines.base import RenderRequest
+from smile_studio.nets.runtime import dtype_name
 from smile_studio.render import FINAL
 
 from .conftest import make_window
@@ -20,7 +21,7 @@ def test_editor_runs_on_the_smile_engines(qtbot, smile_engines, tmp_path):
     w = make_window(qtbot, layout=layout, render=render, note="SMILE (official networks)")
     w.set_document(Document(LabelMap(lab), photo=rgb, name="A"))
     assert "SMILE" in w.banner.text() and "engine: SMILE" in w.status_engine.text()
-    assert f"previews: {str(render.preview_dtype).split('.')[-1]}" in w.status_engine.text()
+    assert f"previews: {dtype_name(render.preview_dtype)}" in w.status_engine.text()
     qtbot.waitUntil(lambda: w.last_result is not None and w.last_result.kind == FINAL, timeout=20000)
     first = w.preview.image.copy()
     w.attributes.toggles["hat"].setChecked(True)
