@@ -87,12 +87,12 @@ def _ellipse(mask: np.ndarray, centre, axes, angle: float = 0, start: float = 0,
                 (max(1, int(round(axes[0]))), max(1, int(round(axes[1])))), angle, start, end, 1, -1)
 
 
-def _hair_colour(crop: np.ndarray, seed: np.ndarray, d: float, dims: slice = slice(0, 3)) -> np.ndarray | None:
-    """Pixels whose Lab colour (or the ``dims`` of it) is close to that of ``seed`` (hair above the forehead);
-    None with too few samples."""
+def _hair_colour(colour: np.ndarray, seed: np.ndarray, d: float, dims: slice = slice(0, 3)) -> np.ndarray | None:
+    """Pixels whose Lab ``colour`` (or the ``dims`` of it) is close to that of ``seed`` (hair above the
+    forehead); None with too few samples."""
     if seed.sum() < 0.3 * d * d:
         return None
-    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)[..., dims]
+    lab = colour[..., dims]
     k = lab.shape[-1]
     samples = lab[seed]
     mu, cov = samples.mean(0), np.cov(samples.T) + np.eye(k) * 25.0
@@ -101,13 +101,18 @@ def _hair_colour(crop: np.ndarray, seed: np.ndarray, d: float, dims: slice = sli
     return np.einsum("...i,ij,...j->...", diff, np.linalg.inv(cov), diff) < limit
 
 
-def _distinct_from_skin(crop: np.ndarray, top: np.ndarray, cheek: np.ndarray, d: float) -> bool:
-    """Whether the top of the head (enough of it) differs in Lab from the cheeks by more than dE 12 (fair hair,
-    not a bald scalp)."""
+def _distinct_from_skin(colour: np.ndarray, top: np.ndarray, cheek: np.ndarray, d: float) -> bool:
+    """Whether the top of the head (enough of it) differs in Lab ``colour`` from the cheeks by more than dE 12
+    (fair hair, not a bald scalp)."""
     if top.sum() < 0.3 * d * d or not cheek.any():
         return False
-    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
-    return float(np.linalg.norm(lab[top].mean(0) - lab[cheek].mean(0))) > 12.0
+    return float(np.linalg.norm(colour[top].mean(0) - colour[cheek].mean(0))) > 12.0
+
+
+def _touching(extra: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The pixels of ``extra`` connected (8-neighbourhood) to ``region`` through ``extra``."""
+    _, comp = cv2.connectedComponents((extra | region).astype(np.uint8), connectivity=8)
+    return np.isin(comp, np.unique(comp[region])) & extra
 
 
 def template_map(crop: np.ndarray) -> np.ndarray:
@@ -158,26 +163,22 @@ def template_map(crop: np.ndarray) -> np.ndarray:
     hair = person & head.astype(bool) & (rows < chin) & ~(face & skin_like)
     top = hair & (rows < ey - 1.0 * d)
     seed = top & ~skin_like
-    if seed.sum() < 0.3 * d * d and _distinct_from_skin(crop, top, cheek.astype(bool), d):
+    colour = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
+    if seed.sum() < 0.3 * d * d and _distinct_from_skin(colour, top, cheek.astype(bool), d):
         seed = top  # fair hair: skin-like in chroma, but not in lightness
-    hair_like = _hair_colour(crop, seed, d)
+    hair_like = _hair_colour(colour, seed, d)
     if hair_like is not None:
         neck_column = (np.abs(cols - cx) < 0.75 * d) & (rows >= ey + 1.2 * d)
-        below = person & hair_like & ~face & ~neck_column & (rows >= chin - 0.5 * d)
-        n, comp = cv2.connectedComponents((below | hair).astype(np.uint8), connectivity=8)
-        hanging = np.isin(comp, np.unique(comp[hair])) & below if n > 1 else below & False
-        hair |= hanging
+        hair |= _touching(person & hair_like & ~face & ~neck_column & (rows >= chin - 0.5 * d), hair)
         # low on the head sides, what is not hair-coloured (in lightness or in chroma: shadows in fair hair make
         # lightness alone too lenient) is a collar or shoulder, not hair
-        hair_chroma = _hair_colour(crop, seed, d, slice(1, 3))
+        hair_chroma = _hair_colour(colour, seed, d, slice(1, 3))
         hair &= ~((rows > ey + 1.2 * d) & ~(hair_like & hair_chroma) & ~face)
         # hair the silhouette missed: hair-coloured, on the head, touching the hair (unless the background away
         # from the head has the hair's colour too, when colour tells nothing)
         away = ~person & ~head.astype(bool)
         if away.any() and hair_like[away].mean() < 0.15:
-            missed = head.astype(bool) & hair_like & ~person & ~face & (rows < chin)
-            n, comp = cv2.connectedComponents((missed | hair).astype(np.uint8), connectivity=8)
-            hair |= np.isin(comp, np.unique(comp[hair])) & missed if n > 1 else missed & False
+            hair |= _touching(head.astype(bool) & hair_like & ~person & ~face & (rows < chin), hair)
     # skin-coloured pixels beside the jaw and below it are neck, even where fair hair shares their colour
     jaw = (np.abs(cols - cx) < 1.0 * d) & (rows > ey + 1.2 * d) & skin_like & ~face
     hair &= ~jaw
