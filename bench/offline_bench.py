@@ -9,7 +9,6 @@ at 256 on 2 cores). Contact sheets, one per flow, go to bench/out/ for a person 
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from common import SHARED
 from PIL import Image
 
 from smile_studio.core.document import Reference, StyleSource
@@ -31,7 +31,6 @@ from smile_studio.engines.geometry import attributes_from_map
 from smile_studio.engines.metrics import attribute_locality, delta_e, mean_lab, render_locality
 from smile_studio.engines.offline import OfflineLayoutEngine
 
-SHARED = Path(os.environ.get("SMILE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 OUT = Path(__file__).resolve().parent / "out"
 FLOWS = {
     "eyeglasses": {"eyeglasses": "on"}, "hat": {"hat": "on"}, "bald": {"bald": "on"}, "bangs": {"bangs": "on"},

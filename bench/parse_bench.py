@@ -7,18 +7,16 @@ background). Run it before and after a parser change.
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
+from common import SHARED
 
 from smile_studio.core.imageio import read_image
 from smile_studio.core.labelio import read_label_map
 from smile_studio.face.heuristic import align, detect_eyes, template_map
 from smile_studio.face.quality import reference_in_crop, score_parse
 
-SHARED = Path(os.environ.get("SMILE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 REGIONS = ("background", "skin", "hair", "neck", "cloth")
 
 

@@ -12,14 +12,11 @@ Targets: cold <= 0.45 s fp32; warm <= 0.2 s fp32 and <= 0.12 s bf16; batched >= 
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from common import SHARED, timed
 
 from smile_studio.engines.sem_edit import SemEditor
 from smile_studio.golden import synth_state_dict
@@ -27,7 +24,6 @@ from smile_studio.nets.fan import FAN
 from smile_studio.nets.runtime import tune_allocator
 from smile_studio.nets.sem import MappingNetwork, SemGenerator, StyleEncoder
 
-SHARED = Path(os.environ.get("SMILE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 STATE = {"gender": "female", "eyeglasses": "off", "bald": "off", "bangs": "off", "earrings": "on", "hat": "off"}
 
 
@@ -51,14 +47,8 @@ def inputs():
     return rng.integers(0, 19, (256, 256)).astype(np.uint8), rng.integers(0, 256, (256, 256, 3)).astype(np.uint8)
 
 
-def median_time(fn, runs):
-    fn()
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+def median_time(fn, runs: int) -> float:
+    return timed(fn, runs)[0]
 
 
 def measure(ed: SemEditor, name: str, lab, rgb) -> tuple[float, float, float, float]:

@@ -12,61 +12,20 @@ Targets: (a) fp32 >= 4x, bf16 >= 8x with max abs diff <= 0.05; (b) fp32 >= 7x, b
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from common import SHARED, peak_mb, peak_reset, timed
 from torch.utils.flop_counter import FlopCounterMode
 
 from smile_studio.golden import synth_state_dict
 from smile_studio.nets.layers import plain_convolutions
 from smile_studio.nets.runtime import dtype_name, tune_allocator
 from smile_studio.nets.syn import SynGenerator, one_hot
-
-SHARED = Path(os.environ.get("SMILE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-
-
-def peak_reset() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def peak_mb() -> float:
-    if torch.cuda.is_available() and torch.cuda.max_memory_allocated():
-        return torch.cuda.max_memory_allocated() / 2**20
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def timed(fn, runs: int) -> tuple[float, object]:
-    out = fn()  # warm-up
-    times = []
-    for _ in range(runs):
-        sync()
-        t0 = time.perf_counter()
-        out = fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def flops_of(fn) -> int:

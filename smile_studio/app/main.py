@@ -55,14 +55,15 @@ def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
             window.open_sample()
         window.check_recovery()
         if report:
-            print(f"ready {time.time():.4f} peak_rss_mb {_peak_rss_mb():.0f}", flush=True)
+            print(f"ready {time.time():.4f} peak_rss_mb {peak_rss_mb():.0f}", flush=True)
             QTimer.singleShot(0, app.quit)
 
     QTimer.singleShot(0, finish)
     return app.exec()
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """The process's peak resident memory in MB (Linux; NaN elsewhere)."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
