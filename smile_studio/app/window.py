@@ -307,6 +307,11 @@ class MainWindow(FileDropMixin, QMainWindow):
     def set_engines(self, layout, render, note: str, loading: bool = False) -> None:
         """``loading``: these engines serve while better ones load (see :meth:`load_engines_in_background`)."""
         self.layout_engine, self.render_engine, self.engine_note = layout, render, note
+        self._show_engines(loading)
+        self.request_render(FINAL)
+
+    def _show_engines(self, loading: bool = False) -> None:
+        note, render = self.engine_note, self.render_engine
         offline = "offline" in note.lower()
         hint = ""
         if loading:
@@ -324,7 +329,6 @@ class MainWindow(FileDropMixin, QMainWindow):
 
             previews = f" · previews: {dtype_name(precision)}"
         self.status_engine.setText(f"engine: {'offline' if offline else 'SMILE'} · device: {device}{previews}")
-        self.request_render(FINAL)
 
     def load_engines_in_background(self, load) -> None:
         """Reading the official weights takes seconds: ``load`` (returning layout, render, note) runs on a worker
@@ -337,7 +341,7 @@ class MainWindow(FileDropMixin, QMainWindow):
     def _engines_loaded(self, result) -> None:
         self._engine_task = None
         if isinstance(result, Exception):
-            self.set_engines(self.layout_engine, self.render_engine, self.engine_note)
+            self._show_engines()  # no longer "loading"; the engines and the picture stay as they are
             self.notify(f"The SMILE engines could not be loaded ({type(result).__name__}: {result}); "
                         "staying on the current engines.", error=True)
             return
