@@ -14,6 +14,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# The suite runs without a display: Qt draws offscreen unless the caller chose a platform (QT_QPA_PLATFORM=xcb
+# under Xvfb, say). Set before any QApplication exists; child processes the tests start inherit it.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 
 def _shared_root() -> Path:
     return Path(os.environ.get("SMILE_SHARED", REPO.parent / "shared")).resolve()
