@@ -14,6 +14,18 @@ from smile_studio.app.main import peak_rss_mb
 SHARED = Path(os.environ.get("SMILE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
 
+def machine_line() -> str:
+    """The CPU (name, features, kernel level) and which fast paths run: printed first by every benchmark, since
+    figures only compare within one machine."""
+    from smile_studio.nets.layers import fast_paths_report
+    from smile_studio.nets.runtime import cpu_description
+
+    on = [k for k, v in fast_paths_report().items() if v]
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    return (f"CPU {cpu_description()}, {torch.get_num_threads()} threads{gpu}; torch {torch.__version__}; "
+            f"fast paths: {', '.join(on) or 'none'}")
+
+
 def sync() -> None:
     if torch.cuda.is_available():
         torch.cuda.synchronize()

@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 import torch
-from common import SHARED, timed
+from common import SHARED, machine_line, timed
 
 from smile_studio.engines.sem_edit import SemEditor
 from smile_studio.golden import synth_state_dict
@@ -92,6 +92,7 @@ def main() -> int:
     (G, Fm, S, fan), source = networks()
     lab, rgb = inputs()
     where = torch.cuda.get_device_name() if args.device == "cuda" else "2 threads"
+    print(machine_line())
     print(f"SMILE_SEM 256x256, {where}, weights: {source}, torch {torch.__version__}")
     results = {}
     for dtype in (torch.float32, torch.bfloat16):

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from common import SHARED, peak_mb, peak_reset, timed
+from common import SHARED, machine_line, peak_mb, peak_reset, timed
 from torch.utils.flop_counter import FlopCounterMode
 
 from smile_studio.golden import synth_state_dict
@@ -109,6 +109,7 @@ def main() -> int:
     sd, sem, style, source = inputs(args.size)
     sem, style = sem.to(dev), style.to(dev)
     where = torch.cuda.get_device_name() if dev.type == "cuda" else f"{args.threads} threads"
+    print(machine_line())
     print(f"SMILE_SYN {args.size}x{args.size}, batch 1, {where}, weights: {source}, torch {torch.__version__}")
 
     base = SynGenerator(args.size, impl="reference").eval()

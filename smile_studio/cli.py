@@ -36,7 +36,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
         gpu = f"available: {torch.cuda.get_device_name(0)}" if cuda else "not available"
         lines.append(f"torch {torch.__version__} (CUDA {gpu})")
         lines.append(f"device: {'cuda' if cuda else 'cpu'}, {torch.get_num_threads()} threads")
-        from .nets.runtime import dtype_name, preview_dtype
+        from .nets.layers import fast_paths_report
+        from .nets.runtime import cpu_description, dtype_name, preview_dtype
+
+        lines.append(f"CPU: {cpu_description()}")
+        paths = fast_paths_report()
+        lines.append("CPU fast paths: " + ", ".join(f"{k} {'on' if v else 'off'}" for k, v in paths.items()))
 
         dtype = dtype_name(preview_dtype(torch.device("cuda" if cuda else "cpu")))
         lines.append(f"SMILE previews in {dtype} (exports and headless runs: float32)")

@@ -8,6 +8,7 @@ up-sample / FIR-filter / down-sample op; no compiled extension is needed.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import threading
 
@@ -78,26 +79,99 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
 
 
 # -- convolutions with weights reordered once ----------------------------------------------------------------
-_PACKING = {"ok": True}
+# The oneDNN-specific calls below are fast paths: each (path, dtype) pair is probed once per process on a tiny
+# input against the plain PyTorch operation, and a failure (bf16 on a CPU with AVX2 only, say) switches off only
+# that pair; every other pair, float32 included, keeps its fast path.
+PACKED_CONV = "packed convolution"
+CONV_ADD = "convolution with fused sum"
+_FAST: dict[tuple[str, torch.dtype], bool] = {}
+_PLAIN = threading.local()
 _PACKED_SHAPES = 4  # reordered copies kept per weight (one per input shape seen lately)
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
 def plain_convolutions():
     """Within this context every convolution is a plain ``F.conv2d`` (what FLOP counters understand); the
     oneDNN-specific calls compute the same maths."""
-    before = _PACKING["ok"]
-    _PACKING["ok"] = False
+    before = getattr(_PLAIN, "on", False)
+    _PLAIN.on = True
     try:
         yield
     finally:
-        _PACKING["ok"] = before
+        _PLAIN.on = before
 
 
-def _onednn_applies(x: torch.Tensor, dtypes: tuple[torch.dtype, ...]) -> bool:
-    """Whether the oneDNN-specific calls below serve ``x``: inference on a CPU, channels_last, one of ``dtypes``."""
-    return (_PACKING["ok"] and x.device.type == "cpu" and x.dtype in dtypes and not torch.is_grad_enabled()
-            and x.is_contiguous(memory_format=torch.channels_last))
+def fast_path_available(path: str, dtype: torch.dtype) -> bool:
+    """Whether ``path`` (PACKED_CONV or CONV_ADD) runs for ``dtype`` in this process (probed on first use)."""
+    key = (path, dtype)
+    if key not in _FAST:
+        _FAST[key] = _probe(path, dtype)
+    return _FAST[key]
+
+
+def fast_paths_report() -> dict[str, bool]:
+    """{'packed convolution float32': True, ...} for every path and dtype the networks use."""
+    return {f"{path} {str(dtype).removeprefix('torch.')}": fast_path_available(path, dtype)
+            for path, dtypes in ((PACKED_CONV, (torch.float32, torch.bfloat16)), (CONV_ADD, (torch.bfloat16,)))
+            for dtype in dtypes}
+
+
+def _disable(path: str, dtype: torch.dtype, exc: BaseException) -> None:
+    _FAST[(path, dtype)] = False
+    log.info("fast path %s for %s switched off: %s", path, dtype, exc)
+
+
+def _probe(path: str, dtype: torch.dtype) -> bool:
+    """Run the path once on a tiny input and compare it with plain PyTorch; any error or mismatch -> False."""
+    if not torch.backends.mkldnn.is_available():
+        return False
+    if dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return False  # no bf16 instructions oneDNN can use (AVX2-only CPUs): bf16 would be emulated or refused
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 8, 6, 6, generator=g).to(dtype).contiguous(memory_format=torch.channels_last)
+    w, b = torch.randn(8, 8, 3, 3, generator=g).to(dtype), torch.randn(8, generator=g).to(dtype)
+    other = torch.randn(1, 8, 6, 6, generator=g).to(dtype).contiguous(memory_format=torch.channels_last)
+    try:
+        with torch.no_grad():
+            ref = F.conv2d(x.float(), w.float(), b.float(), padding=1)
+            if path == PACKED_CONV:
+                out = _packed_call({}, x, w, b, 1, None)
+            else:
+                out, ref = _add_call(x, w, b, other, 1), ref + other.float()
+    except (RuntimeError, AttributeError, NotImplementedError) as exc:
+        log.info("fast path %s for %s unavailable: %s", path, dtype, exc)
+        return False
+    tol = 1e-4 if dtype == torch.float32 else 0.05
+    return bool(out.shape == ref.shape and (out.float() - ref).abs().max() <= tol * (1 + ref.abs().max()))
+
+
+def _onednn_applies(x: torch.Tensor, path: str) -> bool:
+    """Whether the oneDNN-specific ``path`` serves ``x``: inference on a CPU, channels_last, a dtype it runs."""
+    return (not getattr(_PLAIN, "on", False) and x.device.type == "cpu" and not torch.is_grad_enabled()
+            and x.is_contiguous(memory_format=torch.channels_last) and fast_path_available(path, x.dtype))
+
+
+def _packed_call(cache: dict, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: int,
+                 leaky: float | None) -> torch.Tensor:
+    key = (tuple(x.shape), padding)
+    pad = [padding, padding]
+    packed = cache.get(key)
+    if packed is None:
+        while len(cache) >= _PACKED_SHAPES:  # odd shapes (crops of a map) come and go
+            cache.pop(next(iter(cache)))
+        packed = torch._C._nn.mkldnn_reorder_conv2d_weight(weight.to_mkldnn(), pad, [1, 1], [1, 1], 1,
+                                                           list(x.shape))
+        cache[key] = packed
+    attr, scalars = ("none", []) if leaky is None else ("leaky_relu", [leaky])
+    return torch.ops.mkldnn._convolution_pointwise(x, packed, bias, pad, [1, 1], [1, 1], 1, attr, scalars, "")
+
+
+def _add_call(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, other: torch.Tensor,
+              padding: int) -> torch.Tensor:
+    pad = [padding, padding]
+    return torch.ops.mkldnn._convolution_pointwise.binary(x, other, weight, bias, pad, [1, 1], [1, 1], 1, "add",
+                                                          None, None, [], None)
 
 
 def conv2d_packed(cache: dict, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
@@ -106,21 +180,13 @@ def conv2d_packed(cache: dict, x: torch.Tensor, weight: torch.Tensor, bias: torc
     per input shape and kept in ``cache`` (which must die with ``weight``). Eager CPU convolutions reorder their
     weights on every call, which is most of the time of a convolution of a small image with 512 channels.
     ``leaky``: a leaky ReLU of that slope applied by the convolution itself (no extra pass over the output).
-    Falls back to ``F.conv2d`` where oneDNN is not available."""
-    if _onednn_applies(x, (torch.float32, torch.bfloat16)):
-        key = (tuple(x.shape), padding)
-        pad = [padding, padding]
+    Falls back to ``F.conv2d`` where this path does not run for ``x``'s dtype."""
+    if _onednn_applies(x, PACKED_CONV):
         try:
-            packed = cache.get(key)
-            if packed is None:
-                while len(cache) >= _PACKED_SHAPES:  # odd shapes (crops of a map) come and go
-                    cache.pop(next(iter(cache)))
-                packed = cache[key] = torch._C._nn.mkldnn_reorder_conv2d_weight(
-                    weight.to_mkldnn(), pad, [1, 1], [1, 1], 1, list(x.shape))
-            attr, scalars = ("none", []) if leaky is None else ("leaky_relu", [leaky])
-            return torch.ops.mkldnn._convolution_pointwise(x, packed, bias, pad, [1, 1], [1, 1], 1, attr, scalars, "")
-        except (RuntimeError, AttributeError, NotImplementedError):
-            _PACKING["ok"] = False
+            return _packed_call(cache, x, weight, bias, padding, leaky)
+        except (RuntimeError, AttributeError, NotImplementedError) as exc:
+            cache.clear()
+            _disable(PACKED_CONV, x.dtype, exc)
     out = F.conv2d(x, weight, bias, padding=padding)
     return out if leaky is None else F.leaky_relu_(out, leaky)
 
@@ -129,15 +195,13 @@ def conv2d_add(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                padding: int = 0) -> torch.Tensor:
     """``F.conv2d(x, weight, bias, padding=padding) + other``; on a CPU in bf16 the sum is done by the convolution
     (in float32, rounded once) instead of by a second pass over the output."""
-    if (_onednn_applies(x, (torch.bfloat16,))
-            and other.is_contiguous(memory_format=torch.channels_last) and other.dtype == x.dtype
-            and other.shape == (x.shape[0], weight.shape[0], *x.shape[2:])):
-        pad = [padding, padding]
+    if (x.dtype == torch.bfloat16 and other.dtype == x.dtype
+            and other.is_contiguous(memory_format=torch.channels_last)
+            and other.shape == (x.shape[0], weight.shape[0], *x.shape[2:]) and _onednn_applies(x, CONV_ADD)):
         try:
-            return torch.ops.mkldnn._convolution_pointwise.binary(x, other, weight, bias, pad, [1, 1], [1, 1], 1,
-                                                                  "add", None, None, [], None)
-        except (RuntimeError, AttributeError, NotImplementedError):
-            _PACKING["ok"] = False
+            return _add_call(x, weight, bias, other, padding)
+        except (RuntimeError, AttributeError, NotImplementedError) as exc:
+            _disable(CONV_ADD, x.dtype, exc)
     out = F.conv2d(x, weight, bias, padding=padding)
     return out.add_(other) if out.shape == other.shape else out + other
 

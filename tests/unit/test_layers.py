@@ -1,10 +1,24 @@
-"""Fast-path building blocks equal the plain PyTorch operations they replace."""
+"""Fast-path building blocks equal the plain PyTorch operations they replace; each runs where this CPU has what
+it needs, and its exact fallback runs elsewhere (AVX2-only CPUs: no bf16 fast path)."""
+
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from smile_studio.nets.layers import _PACKING, ConvLayer, conv2d_packed
+from smile_studio.nets import layers
+from smile_studio.nets.layers import CONV_ADD, PACKED_CONV, ConvLayer, conv2d_packed, fast_path_available
+
+
+@pytest.fixture(autouse=True)
+def fresh_probes():
+    """Each test probes the fast paths anew and leaves no switched-off path behind."""
+    layers._FAST.clear()
+    yield
+    layers._FAST.clear()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -16,19 +30,22 @@ def test_packed_convolution_equals_conv2d(dtype, k, padding, size):
     b = torch.randn(48, generator=g).to(dtype)
     cache: dict = {}
     tol = 1e-5 if dtype == torch.float32 else 2e-2
+    fast = fast_path_available(PACKED_CONV, dtype)
     with torch.no_grad():
         out = conv2d_packed(cache, x, w, b, padding=padding)
         again = conv2d_packed(cache, x, w, b, padding=padding)
         fused = conv2d_packed(cache, x, w, b, padding=padding, leaky=0.2)
         ref = F.conv2d(x, w, b, padding=padding)
-    assert len(cache) == 1  # one reordered weight for this input shape, reused
+    assert len(cache) == (1 if fast else 0)  # one reordered weight for this input shape, reused
     with torch.no_grad():
         for n in range(3, 9):  # other shapes come and go: the cache stays bounded
             more = x.repeat(n, 1, 1, 1).contiguous(memory_format=torch.channels_last)
             assert torch.allclose(conv2d_packed(cache, more, w, b, padding=padding)[:2].float(), out.float(),
                                   atol=tol, rtol=tol)
-    assert len(cache) == 4 and _PACKING["ok"]
+    assert len(cache) == (4 if fast else 0) and fast_path_available(PACKED_CONV, dtype) == fast
     assert out.shape == ref.shape and torch.allclose(out.float(), ref.float(), atol=tol, rtol=tol)
+    if not fast:
+        assert torch.equal(out, ref)  # the fallback is the plain convolution itself
     assert torch.equal(out, again)
     assert torch.allclose(fused.float(), F.leaky_relu(ref, 0.2).float(), atol=tol, rtol=tol)
 
@@ -64,3 +81,57 @@ def test_convolution_with_fused_sum_equals_conv_plus_tensor(dtype):
     tol = 1e-4 if dtype == torch.float32 else 0.05
     assert out.shape == ref.shape
     assert (out.double() - ref).abs().max() <= tol * ref.abs().max()
+
+
+def test_float32_fast_path_runs_on_every_x86_cpu_with_onednn():
+    """oneDNN's float32 convolutions need only SSE4.1/AVX2: the packed path must survive on any x86-64 CPU."""
+    if not torch.backends.mkldnn.is_available():
+        pytest.fail("this torch build has no oneDNN: the CPU fast paths cannot run")
+    assert fast_path_available(PACKED_CONV, torch.float32)
+    bf16_units = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert fast_path_available(PACKED_CONV, torch.bfloat16) == bf16_units
+    assert fast_path_available(CONV_ADD, torch.bfloat16) == bf16_units
+
+
+def test_a_failing_bf16_path_switches_off_only_itself(monkeypatch):
+    """A bf16 failure inside oneDNN (what AVX2-only CPUs raise) falls back for that call and that dtype only."""
+    g = torch.Generator().manual_seed(5)
+    x32 = torch.randn(1, 16, 8, 8, generator=g).contiguous(memory_format=torch.channels_last)
+    w32 = torch.randn(24, 16, 3, 3, generator=g)
+    assert fast_path_available(PACKED_CONV, torch.float32)
+    layers._FAST[(PACKED_CONV, torch.bfloat16)] = True  # pretend the probe passed, then fail for real
+    real = torch._C._nn.mkldnn_reorder_conv2d_weight
+
+    def refuse_bf16(weight, *args):
+        if weight.dtype == torch.bfloat16:
+            raise RuntimeError("bf16 path needs the cpu support avx512bw, avx512vl and avx512dq")
+        return real(weight, *args)
+
+    monkeypatch.setattr(torch._C._nn, "mkldnn_reorder_conv2d_weight", refuse_bf16)
+    x16, w16, cache = x32.to(torch.bfloat16), w32.to(torch.bfloat16), {}
+    with torch.no_grad():
+        out16 = conv2d_packed(cache, x16, w16, padding=1)
+        assert torch.equal(out16, F.conv2d(x16, w16, padding=1)) and not cache
+        assert not fast_path_available(PACKED_CONV, torch.bfloat16)
+        cache32: dict = {}
+        out32 = conv2d_packed(cache32, x32, w32, padding=1)
+    assert fast_path_available(PACKED_CONV, torch.float32) and len(cache32) == 1
+    assert torch.allclose(out32, F.conv2d(x32, w32, padding=1), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_layer_tests_pass_with_onednn_capped_at_avx2():
+    """The same tests in a process whose oneDNN may use AVX2 only (what an AVX2 laptop or AMD server offers):
+    bf16 falls back exactly, float32 keeps its fast path, previews are float32."""
+    if os.environ.get("ONEDNN_MAX_CPU_ISA"):
+        pytest.skip("already running under an ISA cap")
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2", ATEN_CPU_CAPABILITY="avx2")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    probe = ("import torch; from smile_studio.nets.runtime import preview_dtype; "
+             "from smile_studio.nets.layers import fast_paths_report as r; "
+             "print(r(), preview_dtype(torch.device('cpu')))")
+    info = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300).stdout
+    assert "'packed convolution float32': True" in info and "'packed convolution bfloat16': False" in info
+    assert info.strip().endswith("torch.float32")
