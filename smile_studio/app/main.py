@@ -62,13 +62,22 @@ def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
     return app.exec()
 
 
-def peak_rss_mb() -> float:
-    """The process's peak resident memory in MB (Linux; NaN elsewhere)."""
+def _status_mb(field: str) -> float:
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
     return float("nan")
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory in MB (Linux; NaN elsewhere)."""
+    return _status_mb("VmHWM:")
+
+
+def current_rss_mb() -> float:
+    """The process's resident memory now, in MB (Linux; NaN elsewhere)."""
+    return _status_mb("VmRSS:")
