@@ -11,6 +11,8 @@ Bad input ends with a one-line message on stderr and exit code 2, never a traceb
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
 import platform
 import sys
 from collections.abc import Callable, Sequence
@@ -126,10 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _looks_like_a_file(word: str) -> bool:
+    """A word the GUI should open: an existing path, or a name with a folder or an extension (a missing file is
+    then reported by the editor, not taken for a mistyped command)."""
+    return os.path.exists(word) or os.sep in word or "/" in word or bool(os.path.splitext(word)[1])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    if argv and argv[0] not in commands and not argv[0].startswith("-") and not _looks_like_a_file(argv[0]):
+        close = difflib.get_close_matches(argv[0], sorted(commands), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        print(f"smile-studio: error: unknown command '{argv[0]}' (commands: {', '.join(sorted(commands))}; "
+              f"or give a photo, label map or .smile project to open){hint}", file=sys.stderr)
+        return EXIT_USAGE
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         argv = ["gui", *argv]
     args = parser.parse_args(argv)

@@ -7,15 +7,41 @@ import sys
 import time
 
 
+# The system libraries Qt's X11 plugin loads (Qt aborts the process when one is missing) and their Debian names.
+XCB_LIBRARIES = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4", "xcb-keysyms": "libxcb-keysyms1",
+                 "xcb-render-util": "libxcb-render-util0", "xcb-shape": "libxcb-shape0",
+                 "xkbcommon-x11": "libxkbcommon-x11-0"}
+
+
 def no_display_reason() -> str | None:
-    """Why a window cannot open here (Linux without a display server), or None."""
-    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+    """Why a window cannot open here (Linux without a display server, or without the libraries Qt's X11 plugin
+    needs), or None. Qt itself would abort the process with a core dump in both cases."""
+    platform_name = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or (platform_name and not platform_name.startswith("xcb")):
         return None
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+    if not platform_name and os.environ.get("WAYLAND_DISPLAY"):
         return None
-    return ("no display found (DISPLAY and WAYLAND_DISPLAY are unset): start SMILE Studio from a desktop session, "
-            "or run it under a virtual screen with `xvfb-run smile-studio`; headless commands "
-            "(`smile-studio edit ...`) need no display")
+    if not os.environ.get("DISPLAY"):
+        if os.environ.get("WAYLAND_DISPLAY"):
+            return None
+        return ("no display found (DISPLAY and WAYLAND_DISPLAY are unset): start SMILE Studio from a desktop "
+                "session, or run it under a virtual screen with `xvfb-run smile-studio`; headless commands "
+                "(`smile-studio edit ...`) need no display")
+    import ctypes.util
+
+    missing = [pkg for lib, pkg in XCB_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
+    if missing:
+        return (f"the X11 display needs system libraries that are not installed: {', '.join(missing)} "
+                f"(Debian/Ubuntu: sudo apt-get install {' '.join(missing)})")
+    return None
+
+
+def _drop_foreign_qt_plugins() -> None:
+    """opencv-python points QT_QPA_PLATFORM_PLUGIN_PATH at its own Qt 5 plugins when cv2 is imported; Qt 6 would
+    try to load them first. Our Qt finds its own plugins without it."""
+    path = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "")
+    if path and os.sep + "cv2" + os.sep in path + os.sep:
+        del os.environ["QT_QPA_PLATFORM_PLUGIN_PATH"]
 
 
 def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
@@ -24,6 +50,9 @@ def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
         from ..cli import CliError
 
         raise CliError(reason)
+    import cv2  # noqa: F401  (imported now so that its plugin path can be dropped before Qt starts)
+
+    _drop_foreign_qt_plugins()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
