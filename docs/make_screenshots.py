@@ -60,7 +60,7 @@ def main() -> int:
             if dock.windowTitle() == "Styles":
                 dock.raise_()
         win.add_references([str(resources_dir() / "sample" / "astronaut.png")])
-        win.split.setValue(35)
+        win.split.setValue(65)
 
     def finish():
         win.saved_version = win.doc.version

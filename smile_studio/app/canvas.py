@@ -176,11 +176,22 @@ class MapCanvas(FileDropMixin, QGraphicsView):
         self.resetTransform()
         self.viewChanged.emit(self.visible_rect())
 
-    def zoom(self, factor: float) -> None:
+    def zoom(self, factor: float, at: QPointF | None = None) -> None:
+        """Zoom by ``factor`` keeping the image point under ``at`` (viewport pixels; default: the centre) still.
+        Done by hand: Qt's AnchorUnderMouse uses the last mouse-move position its own handler saw, which our
+        painting handlers do not forward."""
         self.auto_fit = False
         scale = self.transform().m11() * factor
         if 0.1 <= scale <= 64:
+            anchor = (at if at is not None else QPointF(self.viewport().rect().center())).toPoint()
+            scene_pt = self.mapToScene(anchor)
+            before = self.transformationAnchor()
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
             self.scale(factor, factor)
+            self.setTransformationAnchor(before)
+            moved = self.mapFromScene(scene_pt) - anchor
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
         self.viewChanged.emit(self.visible_rect())
 
     @property
@@ -195,7 +206,9 @@ class MapCanvas(FileDropMixin, QGraphicsView):
         self.viewChanged.emit(self.visible_rect())
 
     def wheelEvent(self, event) -> None:  # noqa: N802 - Qt API
-        self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8)
+        if event.angleDelta().y():
+            self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8, event.position())
+        event.accept()
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)

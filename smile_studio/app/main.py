@@ -6,7 +6,6 @@ import os
 import sys
 import time
 
-
 # The system libraries Qt's X11 plugin loads (Qt aborts the process when one is missing) and their Debian names.
 XCB_LIBRARIES = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4", "xcb-keysyms": "libxcb-keysyms1",
                  "xcb-render-util": "libxcb-render-util0", "xcb-shape": "libxcb-shape0",

@@ -174,14 +174,20 @@ class AttributePanel(QWidget):
         if not active:
             self.grid.clear()
 
-    def show_variations(self, thumbs: list[np.ndarray], seeds: tuple) -> None:
+    def show_variations(self, thumbs: list[np.ndarray], seeds: tuple, current: int = 0) -> None:
         self.grid.blockSignals(True)
         self.grid.clear()
         for img, seed in zip(thumbs, seeds, strict=True):
             item = QListWidgetItem(QIcon(QPixmap.fromImage(rgb_to_qimage(img))), f"seed {seed}")
             self.grid.addItem(item)
-        self.grid.setCurrentRow(0)
+        self.grid.setCurrentRow(current)
         self.grid.blockSignals(False)
+
+    def show_seed(self, seed: int) -> None:
+        """The seed box follows the chosen variation (so that proposing again reproduces it)."""
+        self.seed.blockSignals(True)
+        self.seed.setValue(int(seed))
+        self.seed.blockSignals(False)
 
 
 class StylePanel(QWidget):
@@ -189,13 +195,21 @@ class StylePanel(QWidget):
 
     styleChanged = Signal(int, object)  # class id, StyleSource
     referencesDropped = Signal(list)
+    addReferenceRequested = Signal()
     restyleTargetsChanged = Signal(list)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(QLabel("Reference shelf (drop photos here)"))
+        shelf_row = QHBoxLayout()
+        shelf_row.addWidget(QLabel("Reference shelf (drop or paste photos)"), 1)
+        self.add_reference = QPushButton("Add…")
+        self.add_reference.setObjectName("addReferenceButton")
+        self.add_reference.setToolTip("Add reference photos (Ctrl+R); Ctrl+Shift+V pastes one")
+        self.add_reference.clicked.connect(self.addReferenceRequested)
+        shelf_row.addWidget(self.add_reference)
+        lay.addLayout(shelf_row)
         self.shelf = ReferenceShelf()
         self.shelf.filesDropped.connect(self.referencesDropped)
         lay.addWidget(self.shelf)
@@ -321,7 +335,7 @@ class PreviewPane(QWidget):
         self.setMinimumSize(200, 200)
         self.before: QImage | None = None
         self.after: QImage | None = None
-        self.split = 0.0  # fraction of the width showing "before"
+        self.split = 0.0  # fraction of the width, at the right, showing "before" (the slider's Before end = 1)
         self.state = "no preview yet"
         self.latency_ms: float | None = None
         self.image: np.ndarray | None = None
@@ -372,10 +386,11 @@ class PreviewPane(QWidget):
             if img is None or frac <= 0:
                 continue
             k = img.width() / self.image_size  # the render may differ in size from the document
-            part = QRectF(src.x() * k, src.y() * k, src.width() * k * frac, src.height() * k)
-            p.drawImage(QRectF(r.x(), r.y(), r.width() * frac, r.height()), img, part)
+            skip = 1.0 - frac  # "before" covers the right part: the line follows the slider's handle
+            part = QRectF((src.x() + src.width() * skip) * k, src.y() * k, src.width() * k * frac, src.height() * k)
+            p.drawImage(QRectF(r.x() + r.width() * skip, r.y(), r.width() * frac, r.height()), img, part)
         if self.before is not None and self.split > 0:
-            cut = r.left() + r.width() * self.split
+            cut = r.left() + r.width() * (1.0 - self.split)
             p.setPen(QPen(QColor(255, 255, 255), 1))
             p.drawLine(QPointF(cut, r.top()), QPointF(cut, r.bottom()))
         p.setPen(QColor(230, 230, 230))

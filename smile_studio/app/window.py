@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRunnable, QSettings, QStandardPaths, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDockWidget,
@@ -45,6 +47,9 @@ from .worker import RenderWorker
 
 WORK_SIZE = 256
 TITLE = "SMILE Studio"
+THUMB = 72  # side of a variation thumbnail
+IMAGE_GLOBS = "*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff"
+IMAGE_FILTER = f"Images ({IMAGE_GLOBS})"
 
 
 def config_dir() -> Path:
@@ -126,8 +131,9 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.split = QSlider(Qt.Orientation.Horizontal)
         self.split.setObjectName("beforeAfterSlider")
         self.split.setRange(0, 100)
-        self.split.setToolTip("Before / after")
-        self.split.valueChanged.connect(lambda v: self.preview.set_split(v / 100))
+        self.split.setToolTip("Slide towards Before to compare with the original (shown right of the line)")
+        self.split.valueChanged.connect(lambda v: self.preview.set_split(1.0 - v / 100))
+        self.split.setValue(100)  # the After end: the edit, whole
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -244,6 +250,7 @@ class MainWindow(FileDropMixin, QMainWindow):
         m = self.menuBar().addMenu("&File")
         self._action(m, "&Open…", QKeySequence.StandardKey.Open, self.open_dialog)
         self._action(m, "Open &sample", None, self.open_sample)
+        self._action(m, "Add &reference photo…", QKeySequence("Ctrl+R"), self.add_reference_dialog)
         self.recent_menu = m.addMenu("Recent")
         self._fill_recent()
         self._action(m, "&Save project", QKeySequence.StandardKey.Save, self.save)
@@ -258,11 +265,22 @@ class MainWindow(FileDropMixin, QMainWindow):
         self._action(e, "&Mirror map (swap left/right)", None, lambda: self._command(lambda d: d.mirror()))
         self.islands_action = self._action(e, "Remove &islands (< 16 px)", QKeySequence("Ctrl+I"),
                                            lambda: self._command(lambda d: d.remove_islands(16, self.protection)))
+        e.addSeparator()
+        self._action(e, "&Paste as reference", QKeySequence("Ctrl+Shift+V"), self.paste_reference)
         v = self.menuBar().addMenu("&View")
         self._action(v, "&Fit", QKeySequence("Ctrl+0"), self.canvas.fit)
         self._action(v, "&100 %", QKeySequence("Ctrl+1"), self.canvas.actual_size)
         self._action(v, "Zoom &in", QKeySequence.StandardKey.ZoomIn, lambda: self.canvas.zoom(1.25))
         self._action(v, "Zoom &out", QKeySequence.StandardKey.ZoomOut, lambda: self.canvas.zoom(0.8))
+        v.addSeparator()
+        panels = v.addMenu("&Panels")  # closed docks come back from here
+        for dock in self.findChildren(QDockWidget):
+            panels.addAction(dock.toggleViewAction())
+        for bar in self.findChildren(QToolBar):
+            panels.addAction(bar.toggleViewAction())
+        from .help import build_help_menu
+
+        build_help_menu(self)
         for c in CLASSES:
             QShortcut(QKeySequence(c.hotkey), self, lambda cid=c.id: self.set_class(cid))
         QShortcut(QKeySequence("["), self, lambda: self.size_spin.setValue(max(1, self.size_spin.value() - 2)))
@@ -297,6 +315,7 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.attributes.variationChosen.connect(self._choose_variation)
         self.styles.styleChanged.connect(self.set_style)
         self.styles.referencesDropped.connect(self.add_references)
+        self.styles.addReferenceRequested.connect(self.add_reference_dialog)
         self.recover_button.clicked.connect(self._recover)
         self.place_eyes_button.clicked.connect(self.place_eyes)
         self.filesDropped.connect(lambda paths: self.open_path(paths[0]))
@@ -417,8 +436,9 @@ class MainWindow(FileDropMixin, QMainWindow):
         return self.doc is not None and self.doc.version != self.saved_version
 
     def _update_title(self) -> None:
-        name = self.doc.name if self.doc else ""
-        self.setWindowTitle(f"{TITLE} — {name}{' *' if self.modified else ''}")
+        """'portrait.smile * — SMILE Studio': the project file once there is one, else the document's name."""
+        name = self.project_path.name if self.project_path is not None else (self.doc.name if self.doc else "")
+        self.setWindowTitle(f"{name}{' *' if self.modified else ''} — {TITLE}" if name else TITLE)
 
     def _command(self, fn) -> None:
         if self.doc is None:
@@ -562,14 +582,32 @@ class MainWindow(FileDropMixin, QMainWindow):
             self.notify(f"Attribute edit failed: {msg}", error=True)
             return
         self.proposal = (result, 0)
-        thumbs = [cv2.resize(colorize(m), (72, 72), interpolation=cv2.INTER_NEAREST) for m in result.maps]
+        # maps first (instant), then the rendered faces from a background task
+        thumbs = [cv2.resize(colorize(m), (THUMB, THUMB), interpolation=cv2.INTER_NEAREST) for m in result.maps]
         self.attributes.show_variations(thumbs, result.seeds)
         self.attributes.set_proposal_active(True)
-        changes = result.class_changes(self.doc.labels)
-        summary = ", ".join(f"{CLASSES[i].name} {v:+d}" for i, v in enumerate(changes) if v)
-        self.attributes.info.setText(f"Proposal ({result.engine}): {summary or 'no pixel change'}"
-                                     + (f"\nNote: {'; '.join(result.notes)}" if result.notes else ""))
         self._show_proposal()
+        if self.render_engine is not None and len(result.maps) > 1:
+            snap, engine = self.doc.snapshot(), self.render_engine
+
+            def render_all():
+                out = []
+                for m in result.maps:
+                    with self._render_lock:
+                        img = engine.render(RenderRequest(m, snap.photo, snap.source_labels, snap.styles,
+                                                          snap.references, size=snap.labels.shape[0]))
+                    out.append(cv2.resize(img, (THUMB, THUMB), interpolation=cv2.INTER_AREA))
+                return result, out
+
+            task = _Task(render_all)
+            task.signals.done.connect(self._thumbnails_ready, Qt.ConnectionType.QueuedConnection)
+            self._thumb_task = task
+            self.pool.start(task)
+
+    def _thumbnails_ready(self, out) -> None:
+        if isinstance(out, Exception) or self.proposal is None or out[0] is not self.proposal[0]:
+            return  # a render failure keeps the map thumbnails; a newer proposal replaced this one
+        self.attributes.show_variations(out[1], out[0].seeds, current=self.proposal[1])
 
     def _choose_variation(self, idx: int) -> None:
         if self.proposal is not None and 0 <= idx < len(self.proposal[0].maps):
@@ -577,8 +615,15 @@ class MainWindow(FileDropMixin, QMainWindow):
             self._show_proposal()
 
     def _show_proposal(self) -> None:
+        """The chosen variation on the canvas and in the preview, with its own pixel summary and seed."""
         res, idx = self.proposal
         self.canvas.set_labels(res.maps[idx], diff=res.maps[idx] != self.doc.labels)
+        changes = res.class_changes(self.doc.labels, idx)
+        summary = ", ".join(f"{CLASSES[i].name} {v:+d}" for i, v in enumerate(changes) if v)
+        self.attributes.info.setText(f"Proposal ({res.engine}), variation {idx + 1} of {len(res.maps)}, "
+                                     f"seed {res.seeds[idx]}: {summary or 'no pixel change'}"
+                                     + (f"\nNote: {'; '.join(res.notes)}" if res.notes else ""))
+        self.attributes.show_seed(res.seeds[idx])
         self.request_render(FINAL)
 
     def accept_proposal(self) -> None:
@@ -608,6 +653,30 @@ class MainWindow(FileDropMixin, QMainWindow):
     # ------------------------------------------------------------------------------------------------------------
     # references
     # ------------------------------------------------------------------------------------------------------------
+    def add_reference_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add reference photos", "", IMAGE_FILTER)
+        if paths:
+            self.add_references(paths)
+
+    def paste_reference(self) -> list[Reference]:
+        """The clipboard's image (a screenshot, a copied picture) or copied image files, as references."""
+        mime = QApplication.clipboard().mimeData()
+        if mime is not None and mime.hasUrls():
+            paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+            if paths:
+                return self.add_references(paths)
+        image = QApplication.clipboard().image()
+        if image.isNull():
+            self.notify("The clipboard holds no image to use as a reference.", error=True)
+            return []
+        folder = config_dir() / "pasted"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}.png"
+        if not image.save(str(path), "PNG"):
+            self.notify(f"The pasted image could not be stored in {folder}.", error=True)
+            return []
+        return self.add_references([str(path)])
+
     def add_references(self, paths: list[str]) -> list[Reference]:
         added = []
         if self.doc is None:
@@ -702,7 +771,7 @@ class MainWindow(FileDropMixin, QMainWindow):
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open photo, map or project", "",
-                                              "Images and projects (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.smile)")
+                                              f"Images and projects ({IMAGE_GLOBS} *.smile)")
         if path:
             self.open_path(path)
 
@@ -727,9 +796,16 @@ class MainWindow(FileDropMixin, QMainWindow):
         return self.save_to(self.project_path)
 
     def save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", f"{Path(self.doc.name).stem}.smile",
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", self.suggested_project_name(),
                                               "SMILE Studio project (*.smile)")
         return bool(path) and self.save_to(path if path.endswith(".smile") else path + ".smile")
+
+    def suggested_project_name(self) -> str:
+        """'sample-astronaut.smile' for 'sample (astronaut.png)': no brackets, spaces or image extensions."""
+        if self.project_path is not None:
+            return self.project_path.name
+        name = re.sub(r"\.(png|jpe?g|webp|bmp|tiff?|smile)\b", "", self.doc.name if self.doc else "", flags=re.I)
+        return (re.sub(r"[^\w.-]+", "-", name).strip("-._") or "untitled") + ".smile"
 
     def export_to(self, folder: str | Path) -> list[Path]:
         from ..export import export_bundle
@@ -770,16 +846,24 @@ class MainWindow(FileDropMixin, QMainWindow):
             self.notify(f"Autosave failed: {exc}. Save your work elsewhere (File > Save project as).", error=True)
             return False
 
+    def recent_files(self) -> list[str]:
+        """The remembered paths, newest first. QSettings' INI format gives back a list of one as a plain string
+        (iterating it gave one-character entries)."""
+        value = self.settings.value("recent", [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [str(p) for p in items if isinstance(p, str) and p][:10]
+
     def _remember(self, path: Path) -> None:
-        recent = [p for p in (self.settings.value("recent", []) or []) if p != str(path)]
+        recent = [p for p in self.recent_files() if p != str(path)]
         recent.insert(0, str(path))
         self.settings.setValue("recent", recent[:10])
         self._fill_recent()
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
-        for p in self.settings.value("recent", []) or []:
+        for p in self.recent_files():
             self._action(self.recent_menu, p, None, lambda p=p: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
 
     def ask_save(self) -> QMessageBox.StandardButton:
         return QMessageBox.question(

@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtWidgets import QApplication, QDockWidget, QTextBrowser
 
 from smile_studio.core.labelio import colorize, read_label_map, write_indexed_png
 from smile_studio.core.labels import CLASS_BY_KEY as K
@@ -31,7 +31,7 @@ def wait_final(qtbot, w, timeout=5000):
 
 
 def test_title_banner_and_status(window):
-    assert window.windowTitle().startswith("SMILE Studio")
+    assert window.windowTitle() == "synthetic face — SMILE Studio"
     assert "offline" in window.banner.text() and "weights" in window.banner.text()
     assert "engine: offline" in window.status_engine.text()
 
@@ -220,7 +220,7 @@ def test_autosave_recovery_after_kill(qtbot, tmp_path, face_map):
     write_indexed_png(src, cv2.resize(face_map, (256, 256), interpolation=cv2.INTER_NEAREST))
     script = textwrap.dedent(f"""
         import os, signal
-        from PySide6.QtWidgets import QApplication
+        from PySide6.QtWidgets import QApplication, QDockWidget, QTextBrowser
         app = QApplication([])
         from smile_studio.app.window import MainWindow
         w = MainWindow(autosave_ms=50)
@@ -307,6 +307,33 @@ def test_latest_wins_and_responsive_event_loop(qtbot, face_doc):
     w.worker.stop()
 
 
+def _grab_rgb(widget) -> np.ndarray:
+    img = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    return np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, :img.width() * 3] \
+        .reshape(img.height(), img.width(), 3).copy()
+
+
+def test_before_after_slider_shows_more_after_towards_after(qtbot, window):
+    wait_final(qtbot, window)
+    pane = window.preview
+    before = np.zeros((256, 256, 3), np.uint8)
+    before[..., 0] = 255  # pure red "before"
+    pane.set_before(before)
+    pane.set_after(np.full((256, 256, 3), (0, 0, 255), np.uint8), "final", 1.0)  # pure blue "after"
+    r = pane.target_rect()
+    row = _grab_rgb(pane)[int(r.center().y()), int(r.left()) + 2:int(r.right()) - 2]
+    assert window.split.value() == 100 and (row[:, 2] > 200).all()  # opens at the After end: the edit, whole
+
+    def after_share(value: int) -> float:
+        window.split.setValue(value)
+        row = _grab_rgb(pane)[int(r.center().y()), int(r.left()) + 2:int(r.right()) - 2]
+        return float((row[:, 2] > 200).mean())
+
+    shares = [after_share(v) for v in (0, 30, 70, 100)]
+    assert shares[0] < 0.02 and shares[-1] > 0.98
+    assert shares == sorted(shares) and abs(shares[1] - 0.3) < 0.05  # towards After: more of the edit
+
+
 def test_preview_split_and_views(qtbot, window):
     window.split.setValue(50)
     assert window.preview.split == 0.5
@@ -347,8 +374,9 @@ def test_recent_files_and_geometry_are_remembered(qtbot, tmp_path, face_map):
 
     again = MainWindow(autosave_ms=3600_000)  # same config folder: settings come back
     qtbot.addWidget(again)
-    assert str(path) in again.settings.value("recent")
-    assert [a.text() for a in again.recent_menu.actions()][0] == str(path)
+    # one remembered file comes back from the INI file as a plain string, not a list: one entry, not characters
+    assert again.recent_files() == [str(path)]
+    assert [a.text() for a in again.recent_menu.actions()] == [str(path)]
     assert bytes(again.settings.value("geometry")) == saved
     assert again.height() == 555  # restored (the width is clamped to the 800-px offscreen screen)
     again.worker.stop()
@@ -511,3 +539,121 @@ def test_engines_load_in_the_background_while_the_window_works(qtbot, window):
     window.load_engines_in_background(broken)
     qtbot.waitUntil(lambda: "could not be loaded" in window.message.text(), timeout=10000)
     assert "truncated" in window.message.text() and isinstance(window.render_engine, LoadedRender)
+
+
+def test_wheel_zooms_at_the_cursor(qtbot, window):
+    from PySide6.QtCore import QPoint as P
+    from PySide6.QtGui import QWheelEvent
+
+    canvas = window.canvas
+    canvas.fit()
+    canvas.zoom(3.0)  # larger than the view both ways: every point can stay under the cursor
+    at = view_point(canvas, 150, 100)
+    for _ in range(3):
+        scene_before = canvas.mapToScene(at)
+        ev = QWheelEvent(QPointF(at), QPointF(canvas.viewport().mapToGlobal(at)), P(0, 0), P(0, 120),
+                         Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(canvas.viewport(), ev)
+        after = canvas.mapToScene(at)
+        assert abs(after.x() - scene_before.x()) <= 2 and abs(after.y() - scene_before.y()) <= 2
+    assert canvas.zoom_level > 5
+
+
+def test_choosing_a_variation_updates_summary_seed_and_shows_rendered_faces(qtbot, window):
+    window.attributes.toggles["hat"].setChecked(True)
+    window.attributes.variations.setValue(3)
+    window.attributes.seed.setValue(5)
+    qtbot.mouseClick(window.attributes.propose, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.proposal is not None, timeout=5000)
+    res = window.proposal[0]
+    info = window.attributes.info.text()
+    assert "variation 1 of 3" in info and f"seed {res.seeds[0]}" in info
+    grid = window.attributes.grid
+    rect = grid.visualItemRect(grid.item(2))
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.proposal[1] == 2
+    info = window.attributes.info.text()
+    assert "variation 3 of 3" in info and f"seed {res.seeds[2]}" in info
+    hat_change = int(res.class_changes(window.doc.labels, 2)[K["hat"].id])
+    assert f"Hat {hat_change:+d}" in info
+    assert window.attributes.seed.value() == res.seeds[2]
+    # the thumbnails become rendered faces (the photo's colours), not flat class colours
+    from smile_studio.core.labelio import colorize as paint
+
+    def icon_rgb(i):
+        img = grid.item(i).icon().pixmap(72, 72).toImage().convertToFormat(QImage.Format.Format_RGB888)
+        return np.frombuffer(img.constBits(), np.uint8).reshape(72, img.bytesPerLine())[:, :216].reshape(72, 72, 3)
+
+    qtbot.waitUntil(lambda: len(np.unique(icon_rgb(0).reshape(-1, 3), axis=0)) > 200, timeout=10_000)
+    assert len(np.unique(paint(res.maps[0]).reshape(-1, 3), axis=0)) < 20
+    assert grid.currentRow() == 2  # the choice survives the thumbnails' arrival
+
+
+def test_reference_by_menu_button_and_paste(qtbot, window, tmp_path, monkeypatch):
+    import shutil
+
+    from PySide6.QtCore import QMimeData as Mime
+    from PySide6.QtWidgets import QFileDialog
+
+    from smile_studio.resources import SAMPLE_PHOTO, resources_dir
+
+    ref = tmp_path / "ref.png"  # a real face photo, no map beside it: detected, aligned and parsed
+    shutil.copy(resources_dir() / SAMPLE_PHOTO, ref)
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(ref)], ""))
+    qtbot.mouseClick(window.styles.add_reference, Qt.MouseButton.LeftButton)
+    assert [r.name for r in window.doc.references] == ["ref.png"]
+    add = next(a for a in window.findChildren(QAction) if a.text() == "Add &reference photo…")
+    add.trigger()
+    assert len(window.doc.references) == 2
+    clip = QApplication.clipboard()
+    clip.setImage(QImage(str(ref)))
+    qtbot.keyClick(window, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert len(window.doc.references) == 3 and window.doc.references[-1].name.startswith("pasted-")
+    mime = Mime()
+    mime.setUrls([QUrl.fromLocalFile(str(ref))])
+    clip.setMimeData(mime)
+    window.paste_reference()
+    assert len(window.doc.references) == 4
+    clip.clear()
+    assert window.paste_reference() == [] and "no image" in window.message.text()
+
+
+def test_help_menu_shortcuts_and_closed_docks_come_back(qtbot, window):
+    menus = {a.text(): a.menu() for a in window.menuBar().actions()}
+    assert "&Help" in menus
+    texts = [a.text() for a in menus["&Help"].actions()]
+    assert "&Keyboard shortcuts" in texts and "&About SMILE Studio" in texts
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    dialog = window.shortcuts_dialog
+    html = dialog.findChild(QTextBrowser).toPlainText()
+    for expected in ("Ctrl+Z", "Undo", "Ctrl+E", "Alt+5", "Earring (ear_r)", "zoom at the cursor"):
+        assert expected in html, expected
+    dialog.close()
+    dock = window.findChild(QDockWidget, "dock_Classes")
+    dock.close()
+    assert not dock.isVisible()
+    panels = next(a.menu() for a in menus["&View"].actions() if a.text() == "&Panels")
+    toggle = next(a for a in panels.actions() if a.text() == "Classes")
+    toggle.trigger()
+    assert dock.isVisible()
+
+
+def test_title_names_the_project_and_save_as_proposes_a_clean_name(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window.doc.name = "sample (astronaut.png)"
+    assert window.suggested_project_name() == "sample-astronaut.smile"
+    offered = []
+
+    def fake_dialog(parent, title, name, filt):
+        offered.append(name)
+        return str(tmp_path / "portrait"), filt
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", fake_dialog)
+    assert window.save_as()
+    assert offered == ["sample-astronaut.smile"] and (tmp_path / "portrait.smile").is_file()
+    assert window.windowTitle() == "portrait.smile — SMILE Studio"
+    window.set_class(HAIR)
+    drag(qtbot, window.canvas, [(60, 200), (90, 205)])
+    assert window.windowTitle() == "portrait.smile * — SMILE Studio"
+    assert window.suggested_project_name() == "portrait.smile"
