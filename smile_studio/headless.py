@@ -7,16 +7,16 @@ expected failure is a :class:`~smile_studio.cli.CliError` (one line, exit code 2
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from . import __version__
-from .core.document import Document, Reference, StyleSource
-from .core.imageio import atomic_write_bytes, encode_png
+from .core.document import Document, Reference, StyleSource, check_seed
+from .core.imageio import atomic_write_bytes, encode_image, encode_png, output_format
 from .core.labelio import encode_indexed_png
 from .core.labels import CLASSES, NUM_CLASSES, class_id, normalise_value
 from .engines.base import EngineError, LayoutRequest, RenderRequest
@@ -74,7 +74,9 @@ def add_edit_arguments(p: argparse.ArgumentParser) -> None:
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="a folder of photos and/or label maps (a photo's x.png map beside x.jpg is used)")
     add_recipe_arguments(p)
-    p.add_argument("--out-dir", required=True, help="folder for NAME.png renders and NAME_map.png maps")
+    p.add_argument("--out-dir", required=True,
+                   help="folder for NAME.png renders and NAME_map.png maps (created when missing)")
+    p.add_argument("--overwrite", action="store_true", help="redo outputs an earlier run with this recipe finished")
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,9 @@ class Recipe:
     references: tuple
 
 
-def build_recipe(args: argparse.Namespace) -> Recipe:
+def build_recipe(args: argparse.Namespace, base: Document | None = None) -> Recipe:
+    """The edit the arguments describe; ``base``: a project whose per-region styles and references are the
+    starting point (``--style`` overrides them region by region)."""
     try:
         overrides = {k: normalise_value(k, v) for k, v in parse_assignments(args.attributes, "--attributes").items()}
         target = {k: normalise_value(k, v) for k, v in parse_assignments(args.set, "--set").items()}
@@ -98,6 +102,10 @@ def build_recipe(args: argparse.Namespace) -> Recipe:
         raise _cli_error(str(exc)) from exc
     if not 0.0 <= args.psi <= 2.0:
         raise _cli_error("--psi must be between 0 and 2")
+    try:
+        check_seed(args.seed, "--seed")
+    except ValueError as exc:
+        raise _cli_error(str(exc)) from exc
     references: dict[str, Reference] = {}
 
     def reference_for(path: str) -> Reference:
@@ -109,7 +117,9 @@ def build_recipe(args: argparse.Namespace) -> Recipe:
         return references[path]
 
     ref = reference_for(args.reference) if args.reference else None
-    styles = [StyleSource()] * NUM_CLASSES
+    styles = list(base.styles) if base is not None else [StyleSource()] * NUM_CLASSES
+    for r in base.references if base is not None else ():
+        references[f"project:{r.id}"] = r  # a project's own references keep their ids
     try:
         for key, value in parse_assignments(args.style, "--style").items():
             cid = class_id(key)
@@ -144,23 +154,50 @@ def _engines(choice: str):
         raise _cli_error(str(exc)) from exc
 
 
+def _make_folder(folder: Path) -> None:
+    """Create an output folder (and its parents) the way `mkdir -p` would; a one-line error when it cannot."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cli_error(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from exc
+    if not folder.is_dir():
+        raise _cli_error(f"{folder}: not a folder")
+
+
 def _write_all(outputs: dict) -> None:
+    """Write every output or none: each goes to a temporary file first; a failure removes what was written."""
     for path in outputs:
-        if not path.parent.exists():
-            raise _cli_error(f"{path.parent}: output folder does not exist")
+        _make_folder(path.parent)
+    done: list[Path] = []
     try:
         for path, data in outputs.items():
             atomic_write_bytes(path, data)
+            done.append(path)
     except OSError as exc:
+        for p in done:
+            p.unlink(missing_ok=True)
         raise _cli_error(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
+def _check_outputs(*paths: str | None) -> None:
+    """Refuse an output whose extension is no image format, before any work is done."""
+    for p in paths:
+        if p:
+            try:
+                output_format(p)
+            except ValueError as exc:
+                raise _cli_error(str(exc)) from exc
+
+
 def run_edit(args: argparse.Namespace) -> int:
+    _check_outputs(args.out, args.map_out)
+    if args.map_out and Path(args.map_out).suffix.lower() != ".png":
+        raise _cli_error(f"{args.map_out}: label maps are written as indexed PNG (use .png)")
     face = load_face(args.input, args.size, args.map)
-    recipe = build_recipe(args)
+    recipe = build_recipe(args, face if Path(args.input).suffix.lower() == ".smile" else None)
     layout, render, why = _engines(args.engine)
     current, result, image = apply_recipe(recipe, face, layout, render)
-    outputs = {Path(args.out): _encode(Path(args.out), image)}
+    outputs = {Path(args.out): encode_image(args.out, image)}
     if args.map_out:
         outputs[Path(args.map_out)] = encode_indexed_png(result.labels)
     if args.json_out:
@@ -193,38 +230,73 @@ def batch_inputs(folder: Path) -> list[Path]:
         p.stem.endswith("_map") and p.stem[:-4] in {q.stem for q in files if q != p})))]
 
 
+def output_stems(inputs: list[Path]) -> dict[Path, str]:
+    """The output name of each input: its stem, or stem_ext where two inputs share a stem (face.jpg, face.webp)
+    so that neither output overwrites the other."""
+    counts: dict[str, int] = {}
+    for p in inputs:
+        counts[p.stem] = counts.get(p.stem, 0) + 1
+    return {p: p.stem if counts[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in inputs}
+
+
+BATCH_MANIFEST = ".smile-batch.json"  # output name -> what produced it, so that a rerun skips finished work
+
+
+def _recipe_key(args: argparse.Namespace, path: Path, engines: str) -> str:
+    st = path.stat()
+    what = {k: getattr(args, k, None) for k in ("set", "attributes", "seed", "psi", "reference", "style", "size")}
+    what.update(input=str(path.resolve()), bytes=st.st_size, mtime=st.st_mtime_ns, engines=engines)
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _read_manifest(out: Path) -> dict:
+    try:
+        data = json.loads((out / BATCH_MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def run_batch(args: argparse.Namespace) -> int:
-    """The same recipe on every face of a folder; a bad file is reported and skipped, never fatal."""
+    """The same recipe on every face of a folder; a bad file is reported and skipped, never fatal. Outputs that a
+    previous run with the same recipe finished are skipped (``--overwrite`` redoes them)."""
     folder, out = Path(args.input), Path(args.out_dir)
     if not folder.is_dir():
         raise _cli_error(f"{folder}: not a folder")
-    if not out.is_dir():
-        raise _cli_error(f"{out}: output folder does not exist")
+    if out.exists() and out.resolve() == folder.resolve():
+        raise _cli_error(f"{out}: the output folder is the input folder; renders named NAME.png would overwrite "
+                         "the label maps beside the photos: choose another --out-dir")
     recipe = build_recipe(args)
     layout, render, why = _engines(args.engine)
+    _make_folder(out)
     print(f"engine: {why}")
     inputs = batch_inputs(folder)
-    failed = 0
+    names = output_stems(inputs)
+    manifest = _read_manifest(out)
+    engines = f"{layout.description} | {render.description}"
+    failed = skipped = 0
     for path in inputs:
+        render_path, map_path = out / f"{names[path]}.png", out / f"{names[path]}_map.png"
         try:
+            key = _recipe_key(args, path, engines)
+            if (not args.overwrite and manifest.get(render_path.name) == key and render_path.is_file()
+                    and map_path.is_file()):
+                skipped += 1
+                print(f"skip  {path.name} (done by an earlier run: {render_path.name})")
+                continue
             face = load_face(str(path), args.size)
             _, result, image = apply_recipe(recipe, face, layout, render)
-            _write_all({out / f"{path.stem}.png": encode_png(image),
-                        out / f"{path.stem}_map.png": encode_indexed_png(result.labels)})
-            print(f"ok    {path.name}" + (f"  ({'; '.join(result.notes)})" if result.notes else ""))
+            _write_all({render_path: encode_png(image), map_path: encode_indexed_png(result.labels)})
+            manifest[render_path.name] = key
+            atomic_write_bytes(out / BATCH_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+            print(f"ok    {path.name} -> {render_path.name}"
+                  + (f"  ({'; '.join(result.notes)})" if result.notes else ""))
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             failed += 1
             print(f"FAIL  {path.name}: {exc}")
-    print(f"batch: {len(inputs) - failed} of {len(inputs)} faces edited, {failed} failed -> {out}")
+    done = len(inputs) - failed - skipped
+    print(f"batch: {done} of {len(inputs)} faces edited, {skipped} already done, {failed} failed -> {out}")
     return 0 if failed == 0 else 1
 
-
-def _encode(path: Path, rgb: np.ndarray) -> bytes:
-    if path.suffix.lower() in (".jpg", ".jpeg"):
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
-        if not ok:
-            raise _cli_error(f"{path}: could not encode JPEG")
-        return buf.tobytes()
-    return encode_png(rgb)
 
 

@@ -45,7 +45,8 @@ class PalettePanel(QWidget):
         self.list = QListWidget()
         self.list.setObjectName("paletteList")
         for c in CLASSES:
-            item = QListWidgetItem(QIcon(swatch(c.color)), f"{c.name}   [{c.hotkey}]")
+            # the key is what the command line, settings JSON and projects call the class
+            item = QListWidgetItem(QIcon(swatch(c.color)), f"{c.name} ({c.key})   [{c.hotkey}]")
             item.setData(Qt.ItemDataRole.UserRole, c.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked)

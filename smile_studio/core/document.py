@@ -21,6 +21,16 @@ from .labels import CLASSES, MIRROR_LUT, NUM_CLASSES, default_attributes, valida
 StyleKind = Literal["source", "seed", "reference"]
 
 
+MAX_SEED = 2**31 - 1  # seeds are 0..MAX_SEED everywhere (editor, projects, command line)
+
+
+def check_seed(seed: object, what: str = "seed") -> int:
+    """``seed`` as an int in 0..MAX_SEED; ValueError with a sentence otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"{what} must be a whole number from 0 to {MAX_SEED}, not {seed!r}")
+    return int(seed)
+
+
 @dataclass(frozen=True)
 class StyleSource:
     """Where a region's style comes from: the source photo, a random style from a seed, or reference ``ref``."""
@@ -33,8 +43,9 @@ class StyleSource:
     def __post_init__(self):
         if self.kind not in ("source", "seed", "reference"):
             raise ValueError(f"unknown style source {self.kind!r}")
-        if self.kind == "reference" and not self.ref:
+        if self.kind == "reference" and not (isinstance(self.ref, str) and self.ref):
             raise ValueError("a reference style needs a reference id")
+        check_seed(self.seed, "a style's seed")
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "seed": int(self.seed), "ref": self.ref, "locked": bool(self.locked)}
@@ -53,7 +64,8 @@ class StyleSource:
             try:
                 return cls("seed", seed=int(arg))
             except ValueError:
-                raise ValueError(f"bad seed in style {text!r}") from None
+                raise ValueError(f"bad seed in style {text!r}: seeds are whole numbers from 0 to {MAX_SEED}") \
+                    from None
         if kind in ("ref", "reference") and arg:
             return cls("reference", ref=arg)
         raise ValueError(f"style must be source, seed:N or ref:NAME, not {text!r}")

@@ -96,14 +96,35 @@ def encode_png(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def _umask() -> int:
+    """The process's umask (read without changing it where /proc tells it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write a file so that it is either the old file or the complete new one, never half of it."""
+    """Write a file so that it is either the old file or the complete new one, never half of it. The new file
+    gets the old file's permissions, or those the user's umask gives a new file (mkstemp alone would make every
+    file private, 0600)."""
     path = Path(path)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -114,12 +135,29 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise
 
 
-def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
-    """Write an RGB image atomically; the format follows the extension (PNG when unknown)."""
-    path = Path(path)
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}.get(
-        path.suffix.lower(), "PNG")
+# Output formats by extension; anything else is refused rather than written as PNG bytes under another name.
+WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF",
+                 ".tiff": "TIFF"}
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """The PIL format an output path asks for; ValueError naming the supported extensions otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in WRITE_FORMATS:
+        raise ValueError(f"{Path(path).name}: cannot write {suffix or 'a file without an extension'} images "
+                         f"(use {', '.join(sorted(WRITE_FORMATS))})")
+    return WRITE_FORMATS[suffix]
+
+
+def encode_image(path: str | os.PathLike, rgb: np.ndarray) -> bytes:
+    """The bytes of ``rgb`` in the format ``path``'s extension names (JPEG at quality 95, WebP lossless)."""
+    fmt = output_format(path)
+    options = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True}}.get(fmt, {})
     buf = io.BytesIO()
-    options = {"quality": 95} if fmt == "JPEG" else {}
     Image.fromarray(np.ascontiguousarray(rgb, np.uint8)).save(buf, format=fmt, **options)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
+    """Write an RGB image atomically in the format of its extension (ValueError for an unknown one)."""
+    atomic_write_bytes(path, encode_image(path, rgb))

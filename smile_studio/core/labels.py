@@ -88,9 +88,9 @@ def class_id(key_or_id: str | int) -> int:
         return class_id(int(text))
     low = text.lower()
     for c in CLASSES:
-        if low in (c.key, c.name.lower()):
+        if low in (c.key, c.name.lower(), c.name.lower().replace(" ", "_")):
             return c.id
-    raise ValueError(f"unknown class {key_or_id!r}; known: {', '.join(c.key for c in CLASSES)}")
+    raise ValueError(f"unknown class {key_or_id!r}; known: {', '.join(f'{c.key} ({c.name})' for c in CLASSES)}")
 
 
 def from_bisenet(labels: np.ndarray) -> np.ndarray:

@@ -657,3 +657,8 @@ def test_title_names_the_project_and_save_as_proposes_a_clean_name(qtbot, window
     drag(qtbot, window.canvas, [(60, 200), (90, 205)])
     assert window.windowTitle() == "portrait.smile * — SMILE Studio"
     assert window.suggested_project_name() == "portrait.smile"
+
+
+def test_palette_shows_the_class_keys_the_command_line_uses(window):
+    texts = [window.palette.list.item(i).text() for i in range(window.palette.list.count())]
+    assert texts[K["ear_r"].id].startswith("Earring (ear_r)") and texts[K["u_lip"].id].startswith("Upper lip (u_lip)")

@@ -62,8 +62,8 @@ def test_corrupt_input_and_missing_folder(tmp_path, samples_dir):
     res = subprocess.run([sys.executable, "-m", "smile_studio", "edit", str(bad), "--out", str(tmp_path / "o.png")],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "bad.jpg" in res.stderr and "Traceback" not in res.stderr
-    code = main(["edit", str(samples_dir / "maskgan_0.jpg"), "--out", str(tmp_path / "nodir" / "o.png")])
-    assert code == 2 and not (tmp_path / "nodir").exists()
+    code = main(["edit", str(samples_dir / "maskgan_0.jpg"), "--out", str(tmp_path / "new" / "dir" / "o.png")])
+    assert code == 0 and read_image(tmp_path / "new" / "dir" / "o.png").shape == (256, 256, 3)  # folder created
 
 
 def test_batch_applies_one_recipe_to_a_folder(samples_dir, tmp_path, capsys):
@@ -78,8 +78,8 @@ def test_batch_applies_one_recipe_to_a_folder(samples_dir, tmp_path, capsys):
     code = main(["batch", str(src), "--set", "eyeglasses=on", "--seed", "2", "--out-dir", str(out)])
     text = capsys.readouterr().out
     assert code == 1  # one input failed; the others were still edited
-    assert "FAIL  broken.jpg" in text and "3 of 4 faces edited, 1 failed" in text
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert "FAIL  broken.jpg" in text and "3 of 4 faces edited, 0 already done, 1 failed" in text
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "cdiff_27007_mask.png", "cdiff_27007_mask_map.png", "maskgan_0.png", "maskgan_0_map.png", "maskgan_1.png",
         "maskgan_1_map.png"]
     for stem in ("maskgan_0", "maskgan_1", "cdiff_27007_mask"):
@@ -87,3 +87,98 @@ def test_batch_applies_one_recipe_to_a_folder(samples_dir, tmp_path, capsys):
     (src / "broken.jpg").unlink()
     assert main(["batch", str(src), "--set", "hat=on", "--out-dir", str(out)]) == 0
     assert main(["batch", str(tmp_path / "nope"), "--out-dir", str(out)]) == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--seed", "-1"], "--seed must be a whole number from 0 to 2147483647"),
+    (["--seed", "99999999999"], "--seed must be a whole number"),
+    (["--style", "skin=seed:-3"], "seed"),
+    (["--style", "earring=seed:3,ear_lobe=seed:1"], "unknown class 'ear_lobe'"),
+])
+def test_bad_seeds_and_classes_are_one_line_errors(samples_dir, tmp_path, capsys, args, message):
+    out = tmp_path / "x.png"
+    code = main(["edit", str(samples_dir / "maskgan_0.jpg"), *args, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gui_class_names_work_on_the_command_line(samples_dir, tmp_path):
+    js = tmp_path / "s.json"
+    assert main(["edit", str(samples_dir / "maskgan_0.jpg"), "--style", "Earring=seed:4,Upper lip=seed:5",
+                 "--out", str(tmp_path / "o.png"), "--json-out", str(js)]) == 0
+    styles = json.loads(js.read_text())["styles"]
+    assert styles["ear_r"]["seed"] == 4 and styles["u_lip"]["seed"] == 5
+
+
+@pytest.mark.parametrize("name,magic", [("x.gif", None), ("x.jpg", b"\xff\xd8"), ("x.webp", b"RIFF"),
+                                        ("x.png", b"\x89PNG"), ("x", None)])
+def test_output_format_follows_the_extension_or_is_refused(samples_dir, tmp_path, capsys, name, magic):
+    out = tmp_path / name
+    code = main(["edit", str(samples_dir / "maskgan_0.jpg"), "--out", str(out)])
+    if magic is None:
+        err = capsys.readouterr().err
+        assert code == 2 and "cannot write" in err and ".png" in err and not out.exists()
+    else:
+        assert code == 0 and out.read_bytes().startswith(magic) and read_image(out).shape == (256, 256, 3)
+
+
+def test_written_files_follow_the_umask(samples_dir, tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        assert main(["edit", str(samples_dir / "maskgan_0.jpg"), "--out", str(tmp_path / "o.png")]) == 0
+        assert (tmp_path / "o.png").stat().st_mode & 0o777 == 0o644
+        os.umask(0o077)
+        assert main(["edit", str(samples_dir / "maskgan_0.jpg"), "--out", str(tmp_path / "p.png")]) == 0
+        assert (tmp_path / "p.png").stat().st_mode & 0o777 == 0o600
+        (tmp_path / "o.png").chmod(0o664)  # an existing file keeps its mode when replaced
+        assert main(["edit", str(samples_dir / "maskgan_0.jpg"), "--out", str(tmp_path / "o.png")]) == 0
+        assert (tmp_path / "o.png").stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(old)
+
+
+def test_edit_of_a_project_keeps_its_styles(samples_dir, tmp_path):
+    from smile_studio.core.document import StyleSource
+    from smile_studio.core.project import save_project
+    from smile_studio.opening import open_document
+
+    doc = open_document(samples_dir / "maskgan_0.jpg")
+    doc.set_style(K["hair"].id, StyleSource("seed", seed=11))
+    save_project(doc, tmp_path / "p.smile")
+    js = tmp_path / "s.json"
+    assert main(["edit", str(tmp_path / "p.smile"), "--style", "skin=seed:3", "--out", str(tmp_path / "o.png"),
+                 "--json-out", str(js)]) == 0
+    styles = json.loads(js.read_text())["styles"]
+    assert styles["hair"] == {"kind": "seed", "seed": 11, "ref": None, "locked": False}
+    assert styles["skin"]["seed"] == 3
+
+
+def test_batch_never_overwrites_inputs_or_its_own_outputs_and_skips_finished_work(samples_dir, tmp_path, capsys):
+    import shutil
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(samples_dir / "maskgan_0.jpg", src / "face.jpg")
+    shutil.copy(samples_dir / "maskgan_0.png", src / "face.png")  # its label map
+    shutil.copy(samples_dir / "maskgan_1.jpg", src / "face.webp")  # same stem, another photo (no map: parsed)
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    assert main(["batch", str(src), "--set", "eyeglasses=on", "--out-dir", str(src)]) == 2
+    assert "output folder is the input folder" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before  # nothing touched
+    out = tmp_path / "not" / "yet"
+    assert main(["batch", str(src), "--set", "eyeglasses=on", "--out-dir", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "face.jpg -> face_jpg.png" in text and "face.webp -> face_webp.png" in text
+    renders = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert renders == ["face_jpg.png", "face_jpg_map.png", "face_webp.png", "face_webp_map.png"]
+    assert not np.array_equal(read_image(out / "face_jpg.png"), read_image(out / "face_webp.png"))
+    stamp = (out / "face_jpg.png").stat().st_mtime_ns
+    assert main(["batch", str(src), "--set", "eyeglasses=on", "--out-dir", str(out)]) == 0
+    assert "2 already done" in capsys.readouterr().out and (out / "face_jpg.png").stat().st_mtime_ns == stamp
+    assert main(["batch", str(src), "--set", "hat=on", "--out-dir", str(out)]) == 0  # another recipe: redone
+    assert "0 already done" in capsys.readouterr().out
+    assert main(["batch", str(src), "--set", "hat=on", "--out-dir", str(out), "--overwrite"]) == 0
+    assert "0 already done" in capsys.readouterr().out
