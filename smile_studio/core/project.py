@@ -10,7 +10,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +23,17 @@ from .imageio import ImageReadError, atomic_write_bytes, encode_png, read_image
 from .labelio import LabelMapError, encode_indexed_png, read_label_map
 from .labelmap import LabelMap
 from .labels import CLASSES
+from .manifest import (
+    FORMAT,
+    MAX_MANIFEST_BYTES,
+    VERSION,
+    ManifestError,
+    check_members,
+    parse_manifest,
+    read_member,
+)
 
-FORMAT = "smile-studio-project"
-VERSION = 1
 MANIFEST = "manifest.json"
-MAX_MEMBER_BYTES = 512 * 2**20  # guards against zip bombs
 
 
 class ProjectError(ValueError):
@@ -86,98 +94,141 @@ def save_project(doc: Document, path: str | os.PathLike) -> None:
             from exc
 
 
-def _read_member(zf: zipfile.ZipFile, name: str) -> bytes:
+def _read_member(zf: zipfile.ZipFile, name: str, project: str = "project") -> bytes:
     try:
-        info = zf.getinfo(name)
-    except KeyError:
-        raise ProjectError(f"the project lacks {name}") from None
-    if info.file_size > MAX_MEMBER_BYTES:
-        raise ProjectError(f"{name} in the project is too large ({info.file_size} bytes)")
-    return zf.read(name)
+        return read_member(zf, name, project)
+    except ManifestError as exc:
+        raise ProjectError(str(exc)) from None
 
 
-def _labels(zf: zipfile.ZipFile, name: str, size: int) -> np.ndarray:
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """An image's (width, height) from its header alone (no pixels decoded), None when unreadable."""
+    from PIL import Image
+
     try:
-        labels = read_label_map(_read_member(zf, name)).labels
+        with Image.open(io.BytesIO(data)) as img:
+            return img.size
+    except Exception:  # noqa: BLE001 - the full read below reports what is wrong
+        return None
+
+
+def _labels(zf: zipfile.ZipFile, name: str, size: int, project: str = "project") -> np.ndarray:
+    data = _read_member(zf, name, project)
+    dims = _image_size(data)
+    if dims is not None and dims != (size, size):  # checked before decoding: a 144-Mpx map is refused at once
+        raise ProjectError(f"{project}: {name} is {dims[0]}x{dims[1]}, the manifest says {size}x{size}")
+    try:
+        labels = read_label_map(data).labels
     except LabelMapError as exc:
-        raise ProjectError(f"{name} in the project is damaged ({exc})") from exc
+        raise ProjectError(f"{project}: {name} in the project is damaged ({exc})") from exc
     if labels.shape != (size, size):
-        raise ProjectError(f"{name} is {labels.shape}, the manifest says {size}x{size}")
+        raise ProjectError(f"{project}: {name} is {labels.shape}, the manifest says {size}x{size}")
     return labels
 
 
-def _image(zf: zipfile.ZipFile, name: str) -> np.ndarray:
+def _image(zf: zipfile.ZipFile, name: str, project: str = "project", side: int | None = None) -> np.ndarray:
+    data = _read_member(zf, name, project)
+    dims = _image_size(data)
+    if side is not None and dims is not None and dims != (side, side):
+        raise ProjectError(f"{project}: {name} is {dims[0]}x{dims[1]}, the manifest says {side}x{side}")
     try:
-        return read_image(_read_member(zf, name))
+        return read_image(data)
     except ImageReadError as exc:
-        raise ProjectError(f"{name} in the project is damaged ({exc})") from exc
+        raise ProjectError(f"{project}: {name} in the project is damaged ({exc})") from exc
+
+
+def _alignment(data: bytes, project: str) -> np.ndarray:
+    """The (2, 3) float alignment, its .npy header checked before any array is allocated."""
+    buf = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(buf)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(buf)
+    except (ValueError, SyntaxError, TypeError) as exc:
+        raise ProjectError(f"{project}: alignment.npy is damaged ({exc})") from exc
+    if tuple(shape) != (2, 3) or dtype.kind != "f" or dtype.itemsize > 8:
+        raise ProjectError(f"{project}: alignment.npy holds {dtype} {tuple(shape)}, expected float (2, 3)")
+    arr = np.load(io.BytesIO(data), allow_pickle=False).astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ProjectError(f"{project}: alignment.npy holds values that are not finite")
+    return arr
 
 
 def decode_project(data: bytes, name: str = "project") -> Document:
+    """A Document from the bytes of a .smile file; ProjectError (a sentence naming the problem) otherwise."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
         raise ProjectError(f"{name} is not a SMILE Studio project (not a zip file, or truncated)") from exc
     try:
         with zf:
-            bad = zf.testzip()
-            if bad is not None:
-                raise ProjectError(f"{name} is damaged: {bad} fails its checksum")
+            members = check_members(zf, name)
+            manifest = parse_manifest(read_member(zf, MANIFEST, name, MAX_MANIFEST_BYTES), name)
+            size = manifest.size
+            labels = _labels(zf, "map.png", size, name)
+            source = _labels(zf, "source_map.png", size, name) if "source_map.png" in members else None
+            photo = _image(zf, "photo.png", name, side=size) if "photo.png" in members else None
+            original = _image(zf, "original.png", name) if "original.png" in members else None
+            alignment = _alignment(_read_member(zf, "alignment.npy", name), name) \
+                if "alignment.npy" in members else None
+            refs = []
+            for r in manifest.references:
+                rmap = _labels(zf, r.map, size, name) if r.map else None
+                refs.append(Reference(r.id, r.name, _image(zf, r.photo, name, side=size), rmap, r.attributes))
+            if len({r.id for r in refs}) != len(refs):
+                raise ProjectError(f"{name}: two references share an id")
+            styles = tuple(StyleSource(**manifest.styles[c.key].model_dump()) if c.key in manifest.styles
+                           else StyleSource() for c in CLASSES)
+            ref_ids = {r.id for r in refs}
+            for c, s in zip(CLASSES, styles, strict=True):
+                if s.kind == "reference" and s.ref not in ref_ids:
+                    raise ProjectError(f"{name}: style of {c.key} names missing reference {s.ref!r}")
             try:
-                manifest = json.loads(_read_member(zf, MANIFEST))
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise ProjectError(f"{name}: the manifest is not valid JSON ({exc})") from exc
-            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-                raise ProjectError(f"{name} is not a SMILE Studio project (unknown format)")
-            version = manifest.get("version")
-            if not isinstance(version, int) or version < 1:
-                raise ProjectError(f"{name}: bad project version {version!r}")
-            if version > VERSION:
-                raise ProjectError(
-                    f"{name} was saved by a newer SMILE Studio (project version {version}, this app reads up to "
-                    f"{VERSION}, app {manifest.get('app_version', '?')}); update the app to open it")
-            try:
-                size = int(manifest["size"])
-                members = set(zf.namelist())
-                labels = _labels(zf, "map.png", size)
-                source = _labels(zf, "source_map.png", size) if "source_map.png" in members else None
-                photo = _image(zf, "photo.png") if "photo.png" in members else None
-                original = _image(zf, "original.png") if "original.png" in members else None
-                alignment = None
-                if "alignment.npy" in members:
-                    alignment = np.load(io.BytesIO(_read_member(zf, "alignment.npy")), allow_pickle=False)
-                    if alignment.shape != (2, 3):
-                        raise ProjectError(f"{name}: alignment has shape {alignment.shape}, expected (2, 3)")
-                refs = []
-                for r in manifest.get("references", []):
-                    rmap = _labels(zf, r["map"], size) if r.get("map") else None
-                    refs.append(Reference(str(r["id"]), str(r["name"]), _image(zf, r["photo"]), rmap,
-                                          r.get("attributes")))
-                styles_json = manifest.get("styles", {})
-                styles = tuple(StyleSource.from_json(styles_json.get(c.key, {})) for c in CLASSES)
-                ref_ids = {r.id for r in refs}
-                for c, s in zip(CLASSES, styles, strict=True):
-                    if s.kind == "reference" and s.ref not in ref_ids:
-                        raise ProjectError(f"{name}: style of {c.key} names missing reference {s.ref!r}")
-                return Document(
-                    labelmap=LabelMap(labels), photo=photo, original=original, alignment=alignment,
-                    source_labels=source, attributes=manifest["attributes"], styles=styles,
-                    references=tuple(refs), name=str(manifest.get("name", name)))
-            except ProjectError:
-                raise
-            except (KeyError, TypeError, ValueError) as exc:
+                return Document(labelmap=LabelMap(labels), photo=photo, original=original, alignment=alignment,
+                                source_labels=source, attributes=dict(manifest.attributes), styles=styles,
+                                references=tuple(refs), name=manifest.name)
+            except ValueError as exc:
                 raise ProjectError(f"{name}: the project is inconsistent ({exc!s})") from exc
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except ManifestError as exc:
+        raise ProjectError(str(exc)) from None
+    except ProjectError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
         raise ProjectError(f"{name} is damaged or truncated ({exc})") from exc
+    except (MemoryError, RecursionError, OverflowError) as exc:
+        raise ProjectError(f"{name}: the project asks for more than this app will load ({type(exc).__name__})") \
+            from exc
 
 
-def load_project(path: str | os.PathLike) -> Document:
-    path = Path(path)
+MAX_PROJECT_BYTES = 2 * 2**30
+
+
+def read_regular_file(path: Path, limit: int, what: str = "file") -> bytes:
+    """The bytes of ``path`` after checking, before reading, that it is an ordinary file of at most ``limit``
+    bytes: a FIFO would block forever, /dev/zero would never end, a huge file would fill memory."""
     try:
-        data = path.read_bytes()
+        st = path.stat()  # follows symlinks: a link to a device is judged by the device
     except FileNotFoundError:
         raise ProjectError(f"{path.name}: no such file") from None
     except OSError as exc:
         raise ProjectError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
-    return decode_project(data, path.name)
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not an ordinary file (a pipe, device or socket)"
+        raise ProjectError(f"{path.name}: is {kind}, not a {what}")
+    if st.st_size > limit:
+        raise ProjectError(f"{path.name}: {st.st_size / 2**30:.1f} GiB is larger than any {what} "
+                           f"({limit / 2**30:.0f} GiB at most)")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise ProjectError(f"{path.name}: cannot read ({exc.strerror or exc})") from exc
+    if len(data) > limit:
+        raise ProjectError(f"{path.name}: grew past {limit} bytes while being read")
+    return data
 
+
+def load_project(path: str | os.PathLike) -> Document:
+    path = Path(path)
+    return decode_project(read_regular_file(path, MAX_PROJECT_BYTES, "SMILE Studio project"), path.name)
