@@ -68,26 +68,36 @@ def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, lambda: print(f"visible {time.time():.4f}", flush=True))
 
     def finish() -> None:
-        from ..engines.registry import offline_engines, select_engines, smile_available
-
-        if smile_available() and not report:
-            # the window works on the offline engines while the official weights load (seconds)
-            window.set_engines(*offline_engines(), "offline default for now", loading=True)
-            window.load_engines_in_background(lambda: select_engines("auto"))
-        else:
-            window.set_engines(*select_engines("auto"))
-        if path:
-            if not window.open_path(path):
-                window.open_sample()
-        else:
-            window.open_sample()
-        window.check_recovery()
+        start_up(window, path, background=not report)
         if report:
             print(f"ready {time.time():.4f} peak_rss_mb {peak_rss_mb():.0f}", flush=True)
             QTimer.singleShot(0, app.quit)
 
     QTimer.singleShot(0, finish)
     return app.exec()
+
+
+def start_up(window, path: str | None, background: bool = True) -> None:
+    """Engines, then the document (``path``, else the bundled sample), then the crash-recovery check. A file that
+    cannot be opened is a message over the sample, and the recovery check runs whatever happened before it."""
+    from ..engines.registry import offline_engines, select_engines, smile_available
+
+    message = ""
+    try:
+        if smile_available() and background:
+            # the window works on the offline engines while the official weights load (seconds)
+            window.set_engines(*offline_engines(), "offline default for now", loading=True)
+            window.load_engines_in_background(lambda: select_engines("auto"))
+        else:
+            window.set_engines(*select_engines("auto"))
+        if not (path and window.open_path(path)):
+            message = window.message.text() if path else ""
+            window.open_sample()
+            if message:
+                window.notify(message, error=True)  # why the file did not open stays on screen
+    finally:
+        if window.check_recovery() and message:
+            window.notify(f"{message}\n{window.message.text()}")
 
 
 def _status_mb(field: str) -> float:

@@ -394,8 +394,15 @@ class MainWindow(FileDropMixin, QMainWindow):
             return
         self.set_document(doc)
         self.saved_version = None  # recovered work is unsaved
-        discard(path)
+        self._update_title()
         self.recover_button.setVisible(False)
+        try:  # this session's autosave holds the work before the old one goes: a second crash loses nothing
+            self.autosaver.save(doc)
+        except ProjectError as exc:
+            self.notify(f"Recovered {doc.name}, but it could not be autosaved again ({exc}); the old autosave "
+                        f"{path.name} is kept. Save your work (File > Save project as).", error=True)
+            return
+        discard(path)
         self.notify(f"Recovered {doc.name} from the autosave.")
 
     # ------------------------------------------------------------------------------------------------------------
@@ -720,6 +727,9 @@ class MainWindow(FileDropMixin, QMainWindow):
             return False
         except (ValueError, OSError) as exc:
             self.notify(f"Could not open {Path(path).name}: {exc}", error=True)
+            return False
+        except Exception as exc:  # noqa: BLE001 - a file must never take the editor down
+            self.notify(f"Could not open {Path(path).name}: unexpected {type(exc).__name__}: {exc}", error=True)
             return False
         if not self.maybe_save():
             return False
