@@ -50,9 +50,23 @@ def installed() -> dict[str, Path]:
     return {c.key: checkpoint_path(c.key) for c in CHECKPOINTS if checkpoint_path(c.key).is_file()}
 
 
+def file_status(c: Checkpoint) -> str:
+    """'missing', 'readable (N tensors)' or 'unusable: why' — a file with the right name is not yet a checkpoint.
+    Reads the file (memory-mapped, weights only); the keys and shapes are checked when a network loads it."""
+    path = checkpoint_path(c.key)
+    if not path.is_file():
+        return "missing"
+    from .nets.checkpoint import CheckpointError, extract_state_dict, read_checkpoint
+
+    try:
+        sd = extract_state_dict(read_checkpoint(path, path.name), c.container, path.name)
+    except CheckpointError as exc:
+        return f"unusable: {exc}"
+    return f"readable ({len(sd)} tensors)"
+
+
 def weights_report() -> list[str]:
-    found = installed()
     lines = [f"weights folder: {weights_dir()}"]
     for c in CHECKPOINTS:
-        lines.append(f"  {c.filename:<70} {'found' if c.key in found else 'missing'}")
+        lines.append(f"  {c.filename:<70} {file_status(c)}")
     return lines

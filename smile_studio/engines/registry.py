@@ -40,7 +40,8 @@ def select_engines(choice: str = "auto", interactive: bool = True) -> tuple[Layo
         try:
             layout, render = neural_engines(interactive)
             return layout, render, "SMILE (official networks)"
-        except (CheckpointError, OSError, RuntimeError) as exc:  # a damaged or wrong file must not stop the app
+        except (CheckpointError, OSError, RuntimeError, Exception) as exc:  # noqa: BLE001 - a damaged or wrong
+            # file must never stop the app: 'auto' falls back to the offline engines and says why
             if choice == "smile":
                 raise EngineError(f"the SMILE weights could not be loaded: {exc}") from exc
             problem = f"SMILE weights could not be loaded ({exc})"

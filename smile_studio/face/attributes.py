@@ -4,6 +4,7 @@ read from the label map (accessory classes and hair geometry). The user can corr
 from __future__ import annotations
 
 import functools
+import logging
 
 import numpy as np
 
@@ -32,9 +33,14 @@ def read_attributes(photo: np.ndarray | None, labels: np.ndarray) -> dict[str, s
     from ..nets.runtime import image_tensor
 
     x = image_tensor(photo) / 127.5 - 1
+    try:
+        net = _attnet(str(weights))
+    except Exception as exc:  # noqa: BLE001 - an unusable optional file must not block photo editing
+        logging.getLogger(__name__).warning("attribute classifier weights unusable, reading the map: %s", exc)
+        return state
     with torch.no_grad():
-        _, probs = _attnet(str(weights))(x)
-    vec = _attnet(str(weights)).one_hot(probs)[0].numpy()
+        _, probs = net(x)
+    vec = net.one_hot(probs)[0].numpy()
     try:
         return attributes_from_vector(vec)
     except ValueError:

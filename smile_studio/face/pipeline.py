@@ -4,6 +4,7 @@ weights are installed, with the offline template parser otherwise."""
 from __future__ import annotations
 
 import functools
+import logging
 
 import numpy as np
 
@@ -12,6 +13,7 @@ from ..weights import checkpoint_path
 from .heuristic import NoFaceDetected, ParsedFace, align, detect_eyes, template_map
 
 __all__ = ["NoFaceDetected", "ParsedFace", "parse_face", "parser_name"]
+log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,8 +51,13 @@ def parse_face(rgb: np.ndarray, size: int = 256, eyes=None) -> ParsedFace:
     eye_r, eye_l = eyes if eyes is not None else detect_eyes(rgb)
     crop, back = align(rgb, eye_r, eye_l, size)
     weights = checkpoint_path("bisenet")
+    labels, method = None, "offline template parser"
     if weights.is_file():
-        labels, method = bisenet_parse(crop, str(weights)), "BiSeNet"
-    else:
-        labels, method = template_map(crop), "offline template parser"
+        try:
+            labels, method = bisenet_parse(crop, str(weights)), "BiSeNet"
+        except Exception as exc:  # noqa: BLE001 - an unusable optional file must not block photo editing
+            log.warning("face parser weights unusable, using the offline parser: %s", exc)
+            method = f"offline template parser (BiSeNet weights unusable: {exc})"
+    if labels is None:
+        labels = template_map(crop)
     return ParsedFace(crop, labels, back, (tuple(eye_r), tuple(eye_l)), method)

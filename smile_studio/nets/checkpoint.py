@@ -28,7 +28,8 @@ def read_checkpoint(source, name: str | None = None) -> Mapping:
         raise CheckpointError(f"{name}: the file is empty")
     try:
         return torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError,
+            TypeError, AttributeError, IndexError, MemoryError, RecursionError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             raise CheckpointError(f"{name}: refused, the file holds pickled objects other than tensors ({msg})") \
@@ -37,12 +38,19 @@ def read_checkpoint(source, name: str | None = None) -> Mapping:
 
 
 def extract_state_dict(obj: Mapping, container: str | None, name: str) -> dict:
-    """Pick the state_dict out of an official file (``obj[container]`` when present) and strip ``module.``."""
+    """Pick the state_dict out of an official file (``obj[container]`` when present) and strip ``module.``.
+    Anything else a file may hold (None, a number, a list, non-string keys) is a CheckpointError naming it."""
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{name}: holds {type(obj).__name__}, not a dictionary of tensors; not a checkpoint "
+                              "of this network")
     sd = obj
     if container and container in obj and isinstance(obj[container], Mapping):
         sd = obj[container]
-    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        keys = list(obj.keys())[:5] if isinstance(obj, Mapping) else type(obj).__name__
+    if not all(isinstance(k, str) for k in sd):
+        bad = next(k for k in sd if not isinstance(k, str))
+        raise CheckpointError(f"{name}: key {bad!r} is not a parameter name; not a checkpoint of this network")
+    if not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        keys = [str(k) for k in list(obj.keys())[:5]]
         raise CheckpointError(f"{name}: no state_dict found (expected {container!r} or tensors; found {keys})")
     if sd and all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}

@@ -49,3 +49,45 @@ def test_installed_official_files_give_the_smile_engines(monkeypatch, tmp_path, 
     _, headless, _ = select_engines("smile", interactive=False)
     assert headless.preview_dtype == torch.float32 and headless.fast_gen is headless.exact_gen
     assert "previews" not in headless.description
+
+
+@pytest.mark.parametrize("payload", [None, 7, {1: 2}, {"g_ema": {3: "x"}}, [1, 2], "text"])
+def test_checkpoints_holding_the_wrong_python_object_fall_back_and_name_the_file(monkeypatch, tmp_path, capsys,
+                                                                                 payload):
+    import torch
+
+    from smile_studio.cli import main
+
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
+    for key in SMILE_KEYS:
+        torch.save(payload, checkpoint_path(key))
+    layout, render, why = select_engines("auto")  # never a traceback: the offline engines, with the reason
+    assert layout.name == render.name == "offline" and "could not be loaded" in why and ".pth" in why
+    with pytest.raises(EngineError, match=r"smile\w+\.pth"):
+        select_engines("smile")
+    out = tmp_path / "o.png"
+    assert main(["edit", "--engine", "smile", "--out", str(out), str(tmp_path / "none.png")]) == 2
+    assert main(["info"]) == 0
+    text = capsys.readouterr().out
+    assert "smileSEM_G_ema.pth" in text and "unusable" in text and "readable" not in text
+
+
+def test_damaged_optional_networks_never_block_photo_editing(monkeypatch, tmp_path, samples_dir):
+    """A broken face parser or attribute classifier file: photos still open (offline parser, attributes read
+    from the map), on every engine choice."""
+    from smile_studio.cli import main
+    from smile_studio.core.imageio import read_image
+    from smile_studio.opening import open_document
+
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
+    checkpoint_path("bisenet").write_bytes(b"\x80\x04 damaged")
+    checkpoint_path("attnet").write_bytes(b"PK\x03\x04 truncated")
+    import shutil
+
+    shutil.copy(samples_dir / "maskgan_1.jpg", tmp_path / "photo.jpg")  # no map beside it: parsed
+    doc = open_document(tmp_path / "photo.jpg")
+    assert doc.labels.shape == (256, 256) and len(set(doc.labels.ravel().tolist())) > 5
+    out = tmp_path / "o.png"
+    assert main(["edit", str(tmp_path / "photo.jpg"), "--engine", "offline", "--set", "eyeglasses=on",
+                 "--out", str(out)]) == 0
+    assert read_image(out).shape == (256, 256, 3)
