@@ -15,7 +15,7 @@ import numpy as np
 
 from . import __version__
 from .core.document import Document
-from .core.imageio import atomic_write_bytes, encode_png
+from .core.imageio import atomic_write_files, encode_png
 from .core.labelio import colorize, encode_indexed_png
 from .core.labels import CLASSES
 
@@ -72,13 +72,22 @@ def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: 
 
 def export_bundle(doc: Document, render: np.ndarray, folder: str | Path, engines: dict,
                   checkpoints: dict | None = None) -> list[Path]:
+    """Write the bundle into ``folder`` (created when missing) all or nothing: on a full disk no file of it is
+    left behind, and a folder this call created is removed again."""
     folder = Path(folder)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, data in bundle_files(doc, render, engines, checkpoints).items():
-        atomic_write_bytes(folder / name, data)
-        written.append(folder / name)
-    return written
+    files = {folder / name: data for name, data in bundle_files(doc, render, engines, checkpoints).items()}
+    try:
+        atomic_write_files(files)
+    except OSError:
+        if created:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise
+    return list(files)
 
 
 def _fit(img: np.ndarray, size: int) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import __version__
 from .core.document import Document, Reference, StyleSource, check_seed
-from .core.imageio import atomic_write_bytes, encode_image, encode_png, output_format
+from .core.imageio import atomic_write_bytes, atomic_write_files, encode_image, encode_png, output_format
 from .core.labelio import encode_indexed_png
 from .core.labels import CLASSES, NUM_CLASSES, class_id, normalise_value
 from .engines.base import EngineError, LayoutRequest, RenderRequest
@@ -165,18 +165,14 @@ def _make_folder(folder: Path) -> None:
 
 
 def _write_all(outputs: dict) -> None:
-    """Write every output or none: each goes to a temporary file first; a failure removes what was written."""
+    """Write every output or none (see atomic_write_files)."""
     for path in outputs:
         _make_folder(path.parent)
-    done: list[Path] = []
     try:
-        for path, data in outputs.items():
-            atomic_write_bytes(path, data)
-            done.append(path)
+        atomic_write_files(outputs)
     except OSError as exc:
-        for p in done:
-            p.unlink(missing_ok=True)
-        raise _cli_error(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise _cli_error(f"cannot write {exc.filename or ', '.join(map(str, outputs))}: {exc.strerror or exc}") \
+            from exc
 
 
 def _check_outputs(*paths: str | None) -> None:

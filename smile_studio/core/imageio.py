@@ -110,11 +110,9 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write a file so that it is either the old file or the complete new one, never half of it. The new file
-    gets the old file's permissions, or those the user's umask gives a new file (mkstemp alone would make every
-    file private, 0600)."""
-    path = Path(path)
+def _stage(path: Path, data: bytes) -> Path:
+    """``data`` in a temporary file beside ``path``, flushed to disk, with the permissions ``path`` will have
+    (the old file's, or those the user's umask gives a new file: mkstemp alone would make every file 0600)."""
     try:
         mode = path.stat().st_mode & 0o7777
     except OSError:
@@ -126,13 +124,34 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write a file so that it is either the old file or the complete new one, never half of it."""
+    atomic_write_files({Path(path): data})
+
+
+def atomic_write_files(files: dict[Path, bytes]) -> None:
+    """Write several files all or none: every file is staged (the disk may refuse any of them) before the first
+    one replaces its target, so a full disk leaves the old files and no partial set behind."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files.items():
+            staged.append((_stage(Path(path), data), Path(path)))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    try:
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)  # only those a failed rename left
 
 
 # Output formats by extension; anything else is refused rather than written as PNG bytes under another name.

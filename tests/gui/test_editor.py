@@ -692,3 +692,33 @@ def test_starting_with_a_bad_project_opens_the_sample_says_why_and_offers_recove
     assert "BAD.smile" in w.message.text() and "autosave" in w.message.text()
     assert w.recover_button.isVisible()
     w.worker.stop()
+
+
+def test_export_to_a_disk_that_fills_up_leaves_no_partial_bundle(qtbot, window, tmp_path, monkeypatch):
+    """The disk refuses the fourth file: no file of the bundle is left (no bundle without settings.json), the
+    folder the export created is gone, the document is untouched and the message says why."""
+    import smile_studio.core.imageio as imageio
+
+    real, calls = imageio._stage, []
+
+    def filling_disk(path, data):
+        calls.append(path.name)
+        if len(calls) == 4:
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(imageio, "_stage", filling_disk)
+    wait_final(qtbot, window)
+    labels = window.doc.labels.copy()
+    assert window.export_to(tmp_path / "bundle") == []
+    assert not (tmp_path / "bundle").exists() and "No space left" in window.message.text()
+    existing = tmp_path / "kept"
+    existing.mkdir()
+    (existing / "notes.txt").write_text("mine")
+    calls.clear()
+    assert window.export_to(existing) == []
+    assert sorted(p.name for p in existing.iterdir()) == ["notes.txt"]  # nothing of the bundle, nothing of mine lost
+    assert np.array_equal(window.doc.labels, labels)
+    monkeypatch.setattr(imageio, "_stage", real)
+    names = sorted(p.name for p in window.export_to(existing))
+    assert "settings.json" in names and len(calls) == 4
