@@ -33,7 +33,10 @@ def _cli_error(msg: str) -> Exception:
 def load_face(path: str, size: int, map_path: str | None = None) -> Document:
     """The input as a document; any problem with it becomes a one-line CLI error."""
     try:
-        return open_document(path, size, map_path)
+        doc = open_document(path, size, map_path)
+        for note in doc.notes:
+            print(f"note: {note}")
+        return doc
     except (ValueError, OSError) as exc:
         hint = "; or pass its label map with --map" if "no face" in str(exc) else ""
         raise _cli_error(f"{exc}{hint}") from exc

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from .core.document import Document
 from .core.imageio import open_image, read_image
@@ -18,28 +19,55 @@ from .core.labelio import LabelMapError, decode_label_image, looks_like_label_ma
 from .core.labelmap import LabelMap
 from .core.project import load_project
 
+MAP_DECODE_SIDE = 1024  # a huge colour map is reduced (nearest) to this before its colours are read
+
 
 def _square(arr: np.ndarray, size: int, interp: int) -> np.ndarray:
     return arr if arr.shape[:2] == (size, size) else cv2.resize(arr, (size, size), interpolation=interp)
 
 
-def _map_for(photo: Path, map_path: str | Path | None) -> np.ndarray | None:
+def _reduced(img: Image.Image) -> Image.Image:
+    """A label map image no larger than MAP_DECODE_SIDE per side (nearest: classes are never blended)."""
+    scale = MAP_DECODE_SIDE / max(img.size)
+    if scale >= 1:
+        return img
+    return img.resize((max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale))), Image.NEAREST)
+
+
+def _aspect_differs(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return abs(a[0] / a[1] - b[0] / b[1]) > 0.02 * (a[0] / a[1])
+
+
+def _map_for(photo: Path, map_path: str | Path | None, photo_size: tuple[int, int],
+             notes: list[str]) -> np.ndarray | None:
+    """The label map of ``photo``: the one given (errors are the user's to fix), else one beside it. A beside
+    file that is not a usable map of this photo is skipped with a note saying why (the photo is parsed)."""
     candidates = [Path(map_path)] if map_path else [photo.with_suffix(".png"), photo.with_name(photo.stem + "_map.png")]
     for cand in candidates:
         if cand == photo or not cand.is_file():
             if map_path:
                 raise LabelMapError(f"{cand}: no such file")
             continue
-        img = open_image(cand)
-        if looks_like_label_map(img):
-            return decode_label_image(img).labels
-        if map_path:
-            raise LabelMapError(f"{cand}: not a label map")
+        try:
+            img = open_image(cand)
+            if not looks_like_label_map(img):
+                raise LabelMapError(f"{cand.name} is not a label map (ids 0..18 or the class colours)")
+            if _aspect_differs(img.size, photo_size):
+                raise LabelMapError(f"{cand.name} is {img.size[0]}x{img.size[1]} but the photo is "
+                                    f"{photo_size[0]}x{photo_size[1]}: not the same picture's map")
+            labels = decode_label_image(_reduced(img)).labels
+        except (LabelMapError, ValueError) as exc:
+            if map_path:
+                raise
+            notes.append(f"{exc}; ignored it and parsed the photo instead")
+            continue
+        return labels
     return None
 
 
 def open_document(path: str | Path, size: int = 256, map_path: str | Path | None = None) -> Document:
-    """A document for ``path`` at working size ``size`` (see the module docstring)."""
+    """A document for ``path`` at working size ``size`` (see the module docstring); ``Document.notes`` says what
+    was decided on the way (a beside map ignored, a huge photo reduced)."""
     from .engines.geometry import attributes_from_map
     from .face.attributes import read_attributes
 
@@ -47,21 +75,21 @@ def open_document(path: str | Path, size: int = 256, map_path: str | Path | None
     if path.suffix.lower() == ".smile":
         return load_project(path)
     img = open_image(path)
+    notes = [img.info["smile_reduced"]] if "smile_reduced" in img.info else []
     if map_path is None and looks_like_label_map(img):
-        labels = _square(decode_label_image(img).labels, size, cv2.INTER_NEAREST)
-        return Document(LabelMap(labels), name=path.name,
-                        attributes=attributes_from_map(labels))
-    rgb = read_image(path)
-    labels = _map_for(path, map_path)
+        labels = _square(decode_label_image(_reduced(img)).labels, size, cv2.INTER_NEAREST)
+        return Document(LabelMap(labels), name=path.name, attributes=attributes_from_map(labels), notes=tuple(notes))
+    rgb = read_image(img)
+    labels = _map_for(path, map_path, (rgb.shape[1], rgb.shape[0]), notes)
     if labels is not None:
         sx, sy = rgb.shape[1] / size, rgb.shape[0] / size
         labels = _square(labels, size, cv2.INTER_NEAREST)
         photo = _square(rgb, size, cv2.INTER_AREA)
         return Document(LabelMap(labels), photo=photo, original=rgb,
                         alignment=np.array([[sx, 0, 0], [0, sy, 0]], np.float64), name=path.name,
-                        attributes=read_attributes(photo, labels))
+                        attributes=read_attributes(photo, labels), notes=tuple(notes))
     from .face.pipeline import parse_face
 
     parsed = parse_face(rgb, size)
     return Document(LabelMap(parsed.labels), photo=parsed.crop, original=rgb, alignment=parsed.alignment,
-                    name=path.name, attributes=read_attributes(parsed.crop, parsed.labels))
+                    name=path.name, attributes=read_attributes(parsed.crop, parsed.labels), notes=tuple(notes))

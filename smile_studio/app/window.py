@@ -735,7 +735,7 @@ class MainWindow(FileDropMixin, QMainWindow):
             return False
         self.set_document(doc, Path(path) if str(path).endswith(".smile") else None)
         self._remember(Path(path))
-        self.notify(f"Opened {Path(path).name}.")
+        self.notify(f"Opened {Path(path).name}." + "".join(f" Note: {n}." for n in doc.notes))
         return True
 
     def eye_dialog(self, rgb: np.ndarray, name: str):

@@ -117,6 +117,8 @@ class Document:
     styles: tuple = field(default_factory=lambda: (StyleSource(),) * NUM_CLASSES)
     references: tuple = ()
     name: str = "untitled"
+    # what opening the file decided on the user's behalf (a map ignored, a photo reduced), to be shown once
+    notes: tuple = ()
     history: History = field(default_factory=History)
     _listeners: list = field(default_factory=list, repr=False)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_PIXELS = 64_000_000  # ~8000 x 8000; larger photos are refused before decoding
+MAX_PIXELS = 64_000_000  # ~8000 x 8000: larger photos are reduced to this while decoding
+HARD_MAX_PIXELS = 170_000_000  # refused before decoding (PIL's own bomb limit is 179 M)
 MIN_SIDE = 16
 
 
@@ -58,17 +59,30 @@ def open_image(source: str | os.PathLike | bytes) -> Image.Image:
             raise ImageReadError(f"{name}: the file is empty")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # our own limits below decide (PIL warns from 89 Mpx, where a 108-Mpx camera photo is still fine)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
             w, h = img.size
-            if w * h > MAX_PIXELS:
+            if w * h > HARD_MAX_PIXELS:
                 raise ImageReadError(
-                    f"{name}: {w}x{h} pixels is too large (limit {MAX_PIXELS // 1_000_000} megapixels)")
+                    f"{name}: {w}x{h} pixels is too large (limit {HARD_MAX_PIXELS // 1_000_000} megapixels)")
             if min(w, h) < MIN_SIDE:
                 raise ImageReadError(f"{name}: {w}x{h} pixels is too small (at least {MIN_SIDE} per side)")
             img.seek(0)
+            factor = 1
+            while w * h > MAX_PIXELS * factor * factor:
+                factor *= 2
+            if factor > 1 and img.format == "JPEG":
+                img.draft(img.mode, (w // factor, h // factor))  # decoded at the reduced size: fast, less memory
             img.load()
+            if factor > 1:
+                if img.size != (w // factor, h // factor):
+                    img = img.reduce(factor)
+                img.info["smile_reduced"] = (f"{Path(name).name} is {w}x{h} pixels; reduced to "
+                                             f"{img.size[0]}x{img.size[1]} to open it")
+            info = dict(img.info)
             img = ImageOps.exif_transpose(img)
+            img.info.update({k: v for k, v in info.items() if k == "smile_reduced"})
             return img
     except ImageReadError:
         raise
@@ -85,9 +99,9 @@ def open_image(source: str | os.PathLike | bytes) -> Image.Image:
         raise ImageReadError(f"{name}: the image file is damaged ({exc})") from exc
 
 
-def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
-    """Read any supported image as an (H, W, 3) uint8 RGB array."""
-    return _to_rgb8(open_image(source))
+def read_image(source: str | os.PathLike | bytes | Image.Image) -> np.ndarray:
+    """Read any supported image (or take an opened one) as an (H, W, 3) uint8 RGB array."""
+    return _to_rgb8(source if isinstance(source, Image.Image) else open_image(source))
 
 
 def encode_png(rgb: np.ndarray) -> bytes:

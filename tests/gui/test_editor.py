@@ -722,3 +722,12 @@ def test_export_to_a_disk_that_fills_up_leaves_no_partial_bundle(qtbot, window, 
     monkeypatch.setattr(imageio, "_stage", real)
     names = sorted(p.name for p in window.export_to(existing))
     assert "settings.json" in names and len(calls) == 4
+
+
+def test_opening_says_what_it_decided(qtbot, window, samples_dir, tmp_path):
+    photo = tmp_path / "face.jpg"
+    photo.write_bytes((samples_dir / "maskgan_0.jpg").read_bytes())
+    (tmp_path / "face.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")  # a damaged map beside it
+    assert window.open_path(photo)
+    text = window.message.text()
+    assert "Opened face.jpg" in text and "face.png" in text and "parsed the photo instead" in text

@@ -75,11 +75,22 @@ def test_bad_files_give_clear_errors(tmp_path, gradient):
         read_image(tiny)
 
 
-def test_decompression_bomb_refused_before_decoding(tmp_path, monkeypatch):
+def test_decompression_bomb_refused_before_decoding_and_large_photos_reduced(tmp_path, monkeypatch):
     p = _save(Image.new("L", (3000, 3000)), tmp_path / "big.png")
-    monkeypatch.setattr(imageio, "MAX_PIXELS", 1_000_000)
+    monkeypatch.setattr(imageio, "HARD_MAX_PIXELS", 4_000_000)
     with pytest.raises(ImageReadError, match="too large"):
         read_image(p)
+    monkeypatch.setattr(imageio, "HARD_MAX_PIXELS", 170_000_000)
+    monkeypatch.setattr(imageio, "MAX_PIXELS", 1_000_000)  # a photo over the working limit is reduced, with a note
+    rgb = np.zeros((3000, 2400, 3), np.uint8)
+    rgb[:, :1200] = (200, 30, 30)
+    for name in ("big.jpg", "big.png"):
+        _save(Image.fromarray(rgb), tmp_path / name)
+        img = imageio.open_image(tmp_path / name)
+        assert img.size[0] * img.size[1] <= 1_000_000 and img.size[0] / img.size[1] == pytest.approx(0.8, abs=0.01)
+        assert "3000" in img.info["smile_reduced"] and "reduced" in img.info["smile_reduced"]
+        out = read_image(img)
+        assert abs(int(out[10, 10, 0]) - 200) < 8 and out[10, -10, 0] < 10
 
 
 def test_write_image_is_atomic(tmp_path, gradient, monkeypatch):
