@@ -102,6 +102,9 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.last_result: JobResult | None = None
         self._shown_id = 0
         self._stroke_t0: float | None = None
+        self._open_serial = 0
+        self._pending_open: tuple[int, Path] | None = None
+        self._open_tasks: dict[int, _Task] = {}
         self.stroke_latencies: list[float] = []
         self._build_ui()
         # engines keep caches and are not re-entrant: the render worker and an export on this thread take turns
@@ -305,7 +308,7 @@ class MainWindow(FileDropMixin, QMainWindow):
             lambda d: d.polygon(pts, self.current_class, self.protection)))
         c.picked.connect(self._pick)
         c.cursorMoved.connect(self._cursor)
-        c.filesDropped.connect(lambda paths: self.open_path(paths[0]))
+        c.filesDropped.connect(lambda paths: self.open_in_background(paths[0]))
         c.viewChanged.connect(lambda rect: self.preview.set_view(rect, self.doc.size if self.doc else 256))
         self.palette.classChosen.connect(self.set_class)
         self.palette.protectionChanged.connect(lambda t: setattr(self, "protection", t))
@@ -318,7 +321,7 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.styles.addReferenceRequested.connect(self.add_reference_dialog)
         self.recover_button.clicked.connect(self._recover)
         self.place_eyes_button.clicked.connect(self.place_eyes)
-        self.filesDropped.connect(lambda paths: self.open_path(paths[0]))
+        self.filesDropped.connect(lambda paths: self.open_in_background(paths[0]))
 
     # ------------------------------------------------------------------------------------------------------------
     # engines, startup
@@ -715,27 +718,57 @@ class MainWindow(FileDropMixin, QMainWindow):
     # files
     # ------------------------------------------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> bool:
+        """Open a file now, on this thread (start-up, scripts, tests); True when it became the document."""
+        try:
+            result = open_document(path, WORK_SIZE)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message in _finish_open
+            result = exc
+        return self._finish_open(Path(path), result)
+
+    def open_in_background(self, path: str | Path) -> None:
+        """What File > Open, a drop and File > Recent do: the file is read, aligned and parsed on a worker thread
+        (a huge image or a slow parse never freezes the window); only the newest request is shown."""
+        self._open_serial += 1
+        self._pending_open = (self._open_serial, Path(path))
+        self.notify(f"Opening {Path(path).name}…")
+        task = _Task(lambda: open_document(path, WORK_SIZE))
+        task.signals.done.connect(self._opened_in_background, Qt.ConnectionType.QueuedConnection)
+        self._open_tasks[self._open_serial] = task
+        self.pool.start(task)
+
+    def _opened_in_background(self, result) -> None:
+        serial = next((k for k, t in self._open_tasks.items() if t.signals is self.sender()), None)
+        self._open_tasks.pop(serial, None)
+        if self._pending_open is not None and serial == self._pending_open[0]:
+            path = self._pending_open[1]
+            self._pending_open = None
+            self._finish_open(path, result)
+
+    @property
+    def opening(self) -> bool:
+        return self._pending_open is not None
+
+    def _finish_open(self, path: Path, result) -> bool:
         from ..face.pipeline import NoFaceDetected
 
-        try:
-            doc = open_document(path, WORK_SIZE)
-        except NoFaceDetected:
-            self._no_face = Path(path)
-            self.notify(f"No face was detected in {Path(path).name}. Press 'Place eyes…' and click the two eye "
+        if isinstance(result, NoFaceDetected):
+            self._no_face = path
+            self.notify(f"No face was detected in {path.name}. Press 'Place eyes…' and click the two eye "
                         "centres to align it by hand.", error=True)
             self.place_eyes_button.setVisible(True)
             return False
-        except (ValueError, OSError) as exc:
-            self.notify(f"Could not open {Path(path).name}: {exc}", error=True)
+        if isinstance(result, (ValueError, OSError)):
+            self.notify(f"Could not open {path.name}: {result}", error=True)
             return False
-        except Exception as exc:  # noqa: BLE001 - a file must never take the editor down
-            self.notify(f"Could not open {Path(path).name}: unexpected {type(exc).__name__}: {exc}", error=True)
+        if isinstance(result, Exception):  # a file must never take the editor down
+            self.notify(f"Could not open {path.name}: unexpected {type(result).__name__}: {result}", error=True)
             return False
         if not self.maybe_save():
             return False
-        self.set_document(doc, Path(path) if str(path).endswith(".smile") else None)
-        self._remember(Path(path))
-        self.notify(f"Opened {Path(path).name}." + "".join(f" Note: {n}." for n in doc.notes))
+        doc = result
+        self.set_document(doc, path if path.suffix == ".smile" else None)
+        self._remember(path)
+        self.notify(f"Opened {path.name}." + "".join(f" Note: {n}." for n in doc.notes))
         return True
 
     def eye_dialog(self, rgb: np.ndarray, name: str):
@@ -783,7 +816,7 @@ class MainWindow(FileDropMixin, QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open photo, map or project", "",
                                               f"Images and projects ({IMAGE_GLOBS} *.smile)")
         if path:
-            self.open_path(path)
+            self.open_in_background(path)
 
     def save_to(self, path: str | Path) -> bool:
         try:
@@ -872,7 +905,7 @@ class MainWindow(FileDropMixin, QMainWindow):
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
         for p in self.recent_files():
-            self._action(self.recent_menu, p, None, lambda p=p: self.open_path(p))
+            self._action(self.recent_menu, p, None, lambda p=p: self.open_in_background(p))
         self.recent_menu.setEnabled(bool(self.recent_files()))
 
     def ask_save(self) -> QMessageBox.StandardButton:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -55,6 +56,8 @@ def open_image(source: str | os.PathLike | bytes) -> Image.Image:
             raise ImageReadError(f"{name}: no such file")
         if path.is_dir():
             raise ImageReadError(f"{name}: is a folder, not an image")
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block forever, /dev/zero never end
+            raise ImageReadError(f"{name}: is not an ordinary file (a pipe, device or socket), not an image")
         if path.stat().st_size == 0:
             raise ImageReadError(f"{name}: the file is empty")
     try:

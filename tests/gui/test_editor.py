@@ -144,9 +144,12 @@ def test_dropping_a_file_opens_it(qtbot, window, tmp_path, face_map):
     new = cv2.resize(new, (256, 256), interpolation=cv2.INTER_NEAREST)
     write_indexed_png(path, new)
     assert _drop(window.canvas.viewport(), [path])
+    assert window.opening  # read and parsed on a worker thread
+    qtbot.waitUntil(lambda: not window.opening, timeout=10_000)
     assert window.doc.name == "dropped_map.png" and np.array_equal(window.doc.labels, new)
     (tmp_path / "broken.png").write_bytes(b"\x89PNG garbage")
     _drop(window.canvas.viewport(), [tmp_path / "broken.png"])
+    qtbot.waitUntil(lambda: not window.opening, timeout=10_000)
     assert window.doc.name == "dropped_map.png"  # a bad file keeps the current document
     assert window.message.isVisible() and "broken.png" in window.message.text()
 
@@ -731,3 +734,59 @@ def test_opening_says_what_it_decided(qtbot, window, samples_dir, tmp_path):
     assert window.open_path(photo)
     text = window.message.text()
     assert "Opened face.jpg" in text and "face.png" in text and "parsed the photo instead" in text
+
+
+def test_a_huge_map_opens_off_the_interface_thread(qtbot, window, samples_dir, tmp_path):
+    """A 38-Mpx colour map dropped on the window: the window keeps answering while it is read, and only the
+    newest of two quick drops is shown."""
+    from PIL import Image
+
+    labels = read_label_map(samples_dir / "maskgan_0.png").labels
+    Image.fromarray(np.repeat(np.repeat(colorize(labels), 12, 0), 12, 1)).save(tmp_path / "big.png",
+                                                                               compress_level=1)
+    write_indexed_png(tmp_path / "small.png", labels)
+    stalls, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        stalls.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(10)
+    t0 = time.perf_counter()
+    _drop(window.canvas.viewport(), [tmp_path / "big.png"])
+    qtbot.waitUntil(lambda: not window.opening, timeout=30_000)
+    took = time.perf_counter() - t0
+    timer.stop()
+    assert window.doc.name == "big.png"
+    worst = max(stalls) * 1000
+    print(f"big map opened in {took:.2f} s; worst event-loop stall {worst:.0f} ms")
+    assert worst < 250, f"the window froze for {worst:.0f} ms while the map was read"
+    _drop(window.canvas.viewport(), [tmp_path / "big.png"])
+    _drop(window.canvas.viewport(), [tmp_path / "small.png"])  # the user changed their mind
+    qtbot.waitUntil(lambda: not window.opening, timeout=30_000)
+    qtbot.wait(1500)  # the superseded open finishes and must not replace the newer one
+    assert window.doc.name == "small.png"
+
+
+def test_start_up_with_damaged_optional_weights_still_edits(qtbot, tmp_path, monkeypatch):
+    """Broken face-parser and attribute-classifier files: the editor starts on the offline engines with the
+    sample parsed, instead of an empty window."""
+    from smile_studio.app.main import start_up
+    from smile_studio.resources import bundled_sample
+    from smile_studio.weights import checkpoint_path
+
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
+    checkpoint_path("bisenet").write_bytes(b"\x80\x04 damaged")
+    checkpoint_path("attnet").write_bytes(b"PK\x03\x04 truncated")
+    bundled_sample.cache_clear()
+    try:
+        w = make_window(qtbot)
+        start_up(w, None, background=False)
+        assert w.doc is not None and w.doc.photo is not None and w.layout_engine is not None
+        assert len(np.unique(w.doc.labels)) > 5
+        w.worker.stop()
+    finally:
+        bundled_sample.cache_clear()

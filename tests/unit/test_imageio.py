@@ -106,3 +106,18 @@ def test_write_image_is_atomic(tmp_path, gradient, monkeypatch):
         imageio.write_image(p, 255 - gradient)
     assert np.array_equal(read_image(p), gradient)
     assert [f.name for f in tmp_path.iterdir()] == ["out.png"]  # no temp file left behind
+
+
+def test_pipes_and_devices_are_refused_without_reading(tmp_path):
+    import os
+    import time
+
+    fifo = tmp_path / "photo.png"
+    os.mkfifo(fifo)
+    link = tmp_path / "zero.jpg"
+    link.symlink_to("/dev/zero")
+    t0 = time.perf_counter()
+    for p in (fifo, link):
+        with pytest.raises(ImageReadError, match="not an ordinary file"):
+            read_image(p)
+    assert time.perf_counter() - t0 < 1
