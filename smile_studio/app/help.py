@@ -3,6 +3,8 @@ drift from what the keys do), the engine in use, and About."""
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMainWindow, QMessageBox, QTextBrowser, QVBoxLayout
 
@@ -32,7 +34,8 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str]]:
 
 
 def shortcuts_html(window: QMainWindow) -> str:
-    body = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in shortcut_rows(window))
+    body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>"
+                   for k, v in shortcut_rows(window))
     return f"<h3>Keyboard shortcuts</h3><table cellspacing='4'>{body}</table>"
 
 

@@ -45,8 +45,9 @@ class PalettePanel(QWidget):
         self.list = QListWidget()
         self.list.setObjectName("paletteList")
         for c in CLASSES:
-            # the key is what the command line, settings JSON and projects call the class
-            item = QListWidgetItem(QIcon(swatch(c.color)), f"{c.name} ({c.key})   [{c.hotkey}]")
+            # the key is what the command line, settings JSON and projects call the class (shown where it differs)
+            key = "" if c.key == c.name.lower().replace(" ", "_") else f" ({c.key})"
+            item = QListWidgetItem(QIcon(swatch(c.color)), f"{c.name}{key}   [{c.hotkey}]")
             item.setData(Qt.ItemDataRole.UserRole, c.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked)

@@ -186,7 +186,7 @@ class MainWindow(FileDropMixin, QMainWindow):
         sty = self._dock("Styles", self.styles, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(att, sty)
         att.raise_()
-        self.resizeDocks([self.findChild(QDockWidget, "dock_Classes"), att], [190, 410],
+        self.resizeDocks([self.findChild(QDockWidget, "dock_Classes"), att], [215, 410],
                          Qt.Orientation.Horizontal)
 
         self.status_engine = QLabel("engine: loading…")

@@ -645,7 +645,8 @@ def test_help_menu_shortcuts_and_closed_docks_come_back(qtbot, window):
     qtbot.keyClick(window, Qt.Key.Key_F1)
     dialog = window.shortcuts_dialog
     html = dialog.findChild(QTextBrowser).toPlainText()
-    for expected in ("Ctrl+Z", "Undo", "Ctrl+E", "Alt+5", "Earring (ear_r)", "zoom at the cursor"):
+    for expected in ("Ctrl+Z", "Undo", "Ctrl+E", "Alt+5", "Earring (ear_r)", "zoom at the cursor",
+                     "Remove islands (< 16 px)"):
         assert expected in html, expected
     dialog.close()
     dock = window.findChild(QDockWidget, "dock_Classes")
