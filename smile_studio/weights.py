@@ -42,6 +42,14 @@ def weights_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "weights"
 
 
+def display_path(path: Path) -> str:
+    """A path for people: the home folder written as ~ (shorter, and no user name in screenshots)."""
+    try:
+        return "~/" + Path(path).resolve().relative_to(Path.home().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def checkpoint_path(key: str) -> Path:
     return weights_dir() / CHECKPOINT_BY_KEY[key].filename
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..weights import checkpoint_path, installed, weights_dir
+from ..weights import checkpoint_path, display_path, installed, weights_dir
 from .base import EngineError, LayoutEngine, RenderEngine
 
 SMILE_KEYS = ("syn256", "sem_G", "sem_F", "sem_S", "fan")
@@ -15,7 +15,7 @@ def smile_available() -> bool:
 
 def install_hint() -> str:
     return (f"place the official SMILE files ({', '.join(checkpoint_path(k).name for k in SMILE_KEYS)}) in "
-            f"{weights_dir()} or set SMILE_STUDIO_WEIGHTS; see README, section Weights")
+            f"{display_path(weights_dir())} or set SMILE_STUDIO_WEIGHTS; see README, section Weights")
 
 
 def offline_engines() -> tuple[LayoutEngine, RenderEngine]:

@@ -15,6 +15,10 @@ def test_offline_when_no_weights(monkeypatch, tmp_path):
     with pytest.raises(EngineError, match="needs the official weights"):
         select_engines("smile")
     assert str(tmp_path) in install_hint() and "smileSYN_256.pth" in install_hint()
+    from pathlib import Path
+
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(Path.home() / "w"))
+    assert "~/w or set" in install_hint()  # no user name in banners and screenshots
 
 
 def test_damaged_weights_fall_back_with_the_reason(monkeypatch, tmp_path):
