@@ -27,9 +27,9 @@ from smile_studio.core.labels import CLASS_BY_KEY as K
 from smile_studio.core.labels import NUM_CLASSES
 from smile_studio.engines.base import LayoutRequest, RenderRequest
 from smile_studio.engines.exemplar import ExemplarRenderEngine
-from smile_studio.engines.geometry import attributes_from_map
 from smile_studio.engines.metrics import attribute_locality, delta_e, mean_lab, render_locality
 from smile_studio.engines.offline import OfflineLayoutEngine
+from smile_studio.face.geometry import attributes_from_map
 
 OUT = Path(__file__).resolve().parent / "out"
 FLOWS = {

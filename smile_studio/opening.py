@@ -68,8 +68,8 @@ def _map_for(photo: Path, map_path: str | Path | None, photo_size: tuple[int, in
 def open_document(path: str | Path, size: int = 256, map_path: str | Path | None = None) -> Document:
     """A document for ``path`` at working size ``size`` (see the module docstring); ``Document.notes`` says what
     was decided on the way (a beside map ignored, a huge photo reduced)."""
-    from .engines.geometry import attributes_from_map
     from .face.attributes import read_attributes
+    from .face.geometry import attributes_from_map
 
     path = Path(path)
     if path.suffix.lower() == ".smile":

@@ -45,7 +45,7 @@ def bundled_sample(size: int = 256) -> Sample | None:
         parsed = parse_face(original, size)
     except (ImageReadError, NoFaceDetected):
         return None
-    from .engines.geometry import attributes_from_map
+    from .face.geometry import attributes_from_map
 
     attributes = {**attributes_from_map(parsed.labels), **SAMPLE_KNOWN_ATTRIBUTES}
     return Sample(path.name, original, parsed.crop, parsed.labels, parsed.alignment, attributes)

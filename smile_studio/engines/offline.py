@@ -23,9 +23,9 @@ import numpy as np
 from ..core.labelmap import inpaint_labels
 from ..core.labels import ATTRIBUTE_BY_KEY, ATTRIBUTES
 from ..core.labels import CLASS_BY_KEY as K
+from ..face.geometry import FaceGeometry, NoFaceDetected, measure, similarity_from_eyes, warp_mask
 from .base import EngineError, LayoutRequest, LayoutResult
 from .exemplar import ExemplarRenderEngine
-from .geometry import FaceGeometry, NoFaceError, measure, similarity_from_eyes, warp_mask
 
 __all__ = ["OfflineLayoutEngine", "ExemplarRenderEngine", "inpaint_labels"]
 
@@ -290,14 +290,14 @@ class OfflineLayoutEngine:
             return lab, notes, skipped
         try:
             geom = measure(lab)
-        except NoFaceError as exc:
+        except NoFaceDetected as exc:
             raise EngineError(str(exc)) from exc
         psi = float(np.clip(req.psi, 0.0, 2.0))
         ref_geom = None
         if req.reference_labels is not None:
             try:
                 ref_geom = measure(req.reference_labels)
-            except NoFaceError:
+            except NoFaceDetected:
                 notes.append("the reference map shows no face; its shapes were not used")
         # removals first, then additions, so an added hat is not undone by a later hair edit
         order = sorted(changed, key=lambda k: (self._is_addition(k, new[k]), [a.key for a in ATTRIBUTES].index(k)))

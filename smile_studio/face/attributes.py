@@ -22,7 +22,7 @@ def _attnet(path: str):
 
 
 def read_attributes(photo: np.ndarray | None, labels: np.ndarray) -> dict[str, str]:
-    from ..engines.geometry import attributes_from_map
+    from .geometry import attributes_from_map
 
     state = attributes_from_map(labels)
     weights = checkpoint_path("attnet")

@@ -17,14 +17,11 @@ import numpy as np
 
 from ..core.labels import CLASS_BY_KEY as K
 from .align import two_point_similarity
+from .geometry import NoFaceDetected
 
 # Canonical geometry of a CelebA-HQ aligned crop, in units of the crop side (measured on sample maps).
 EYE_R = (0.375, 0.477)  # subject's right eye, image left
 EYE_L = (0.623, 0.477)
-
-
-class NoFaceDetected(ValueError):
-    """No face was found; the user can place the eyes by hand instead."""
 
 
 @dataclass(frozen=True)

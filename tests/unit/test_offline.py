@@ -11,9 +11,9 @@ from smile_studio.core.labels import CLASS_BY_KEY as K
 from smile_studio.core.labels import NUM_CLASSES, default_attributes
 from smile_studio.engines.base import EngineError, LayoutEngine, LayoutRequest, RenderEngine, RenderRequest
 from smile_studio.engines.exemplar import ExemplarRenderEngine
-from smile_studio.engines.geometry import attributes_from_map
 from smile_studio.engines.metrics import attribute_locality, delta_e, mean_lab, render_locality
 from smile_studio.engines.offline import OfflineLayoutEngine, inpaint_labels
+from smile_studio.face.geometry import attributes_from_map
 
 PAIRS = ["maskgan_0", "maskgan_1", "maskgan_2", "maskgan_3", "e4s_28063", "e4s_28297", "e4s_28426"]
 EDITS = [{"eyeglasses": "on"}, {"hat": "on"}, {"bald": "on"}, {"bangs": "on"}, {"gender": "flip"},
@@ -164,7 +164,7 @@ def test_random_styles_vary_by_seed_and_no_photo_renders(samples_dir, engines):
 
 
 def test_attributes_read_from_the_map(samples_dir):
-    from smile_studio.engines.geometry import attributes_from_map
+    from smile_studio.face.geometry import attributes_from_map
 
     lab, _ = load_pair(samples_dir, "e4s_28063")  # big earrings
     assert attributes_from_map(lab)["earrings"] == "on" and attributes_from_map(lab)["eyeglasses"] == "off"

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.labels import CLASS_BY_KEY as K
 from ..core.labels import FACE_CLASSES, default_attributes
-from ..face.align import two_point_similarity
+from .align import two_point_similarity
 
 SKIN, HAIR, HAT, NECK = K["skin"].id, K["hair"].id, K["hat"].id, K["neck"].id
 L_EYE, R_EYE, L_BROW, R_BROW = K["l_eye"].id, K["r_eye"].id, K["l_brow"].id, K["r_brow"].id
@@ -25,8 +25,8 @@ _FACE[list(FACE_CLASSES)] = True
 _FACE[EYE_G] = True
 
 
-class NoFaceError(ValueError):
-    """The map shows no face (no skin or facial features)."""
+class NoFaceDetected(ValueError):
+    """No face in a photo (the user can place the eyes by hand) or in a label map (no skin or facial features)."""
 
 
 def _centroid(mask: np.ndarray) -> tuple[float, float] | None:
@@ -78,13 +78,13 @@ class FaceGeometry:
 
 
 def measure(labels: np.ndarray) -> FaceGeometry:
-    """Measure a face map; NoFaceError when there is no face to measure."""
+    """Measure a face map; NoFaceDetected when there is no face to measure."""
     lab = np.asarray(labels)
     h, w = lab.shape
     face = _FACE[lab]
     box = _bbox(face)
     if box is None or face.sum() < 0.002 * h * w:
-        raise NoFaceError("no face found in the label map (no skin or facial features)")
+        raise NoFaceDetected("no face found in the label map (no skin or facial features)")
     x0, y0, x1, y1 = box
     fw, fh = x1 - x0, y1 - y0
     eye_l = _centroid(lab == L_EYE)
@@ -147,7 +147,7 @@ def attributes_from_map(labels: np.ndarray) -> dict[str, str]:
     state = default_attributes()
     try:
         g = measure(lab)
-    except NoFaceError:
+    except NoFaceDetected:
         return state  # nothing to read
     state.update({
         "eyeglasses": "on" if counts[K["eye_g"].id] > 0.001 * n else "off",
