@@ -6,6 +6,11 @@ import os
 import sys
 import time
 
+
+class NoDisplayError(RuntimeError):
+    """No window can open here (no display, or Qt's display libraries missing); str(error) says what to do."""
+
+
 # The system libraries Qt's X11 plugin loads (Qt aborts the process when one is missing) and their Debian names.
 XCB_LIBRARIES = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4", "xcb-keysyms": "libxcb-keysyms1",
                  "xcb-render-util": "libxcb-render-util0", "xcb-shape": "libxcb-shape0",
@@ -46,9 +51,7 @@ def _drop_foreign_qt_plugins() -> None:
 def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
     reason = no_display_reason()
     if reason:
-        from ..cli import CliError
-
-        raise CliError(reason)
+        raise NoDisplayError(reason)
     import cv2  # noqa: F401  (imported now so that its plugin path can be dropped before Qt starts)
 
     _drop_foreign_qt_plugins()

@@ -17,13 +17,8 @@ import platform
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__
-
-EXIT_USAGE = 2
-
-
-class CliError(Exception):
-    """An expected failure: printed as one line, exit code 2."""
+from .. import __version__
+from .errors import EXIT_USAGE, CliError
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -38,8 +33,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         gpu = f"available: {torch.cuda.get_device_name(0)}" if cuda else "not available"
         lines.append(f"torch {torch.__version__} (CUDA {gpu})")
         lines.append(f"device: {'cuda' if cuda else 'cpu'}, {torch.get_num_threads()} threads")
-        from .nets.layers import fast_paths_report
-        from .nets.runtime import cpu_description, dtype_name, preview_dtype
+        from ..nets.layers import fast_paths_report
+        from ..nets.runtime import cpu_description, dtype_name, preview_dtype
 
         lines.append(f"CPU: {cpu_description()}")
         paths = fast_paths_report()
@@ -61,7 +56,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         lines.append(f"PySide6 {PySide6.__version__}")
     except ImportError:
         lines.append("PySide6: not installed (the GUI cannot start; headless commands work)")
-    from .weights import weights_report
+    from ..weights import weights_report
 
     lines.extend(weights_report())
     print("\n".join(lines))
@@ -69,32 +64,23 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
-    from .app.main import run_app
+    from ..app.main import NoDisplayError, run_app
 
-    return run_app(args.path)
+    try:
+        return run_app(args.path)
+    except NoDisplayError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def _cmd_verify_golden(args: argparse.Namespace) -> int:
     import torch
 
-    from .golden import verify_directory
-    from .nets.runtime import pick_device
+    from ..golden import verify_directory
+    from ..nets.runtime import pick_device
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise CliError("verify-golden: --device cuda asked for, but no CUDA device is available")
     return verify_directory(args.dir, verbose=not args.quiet, device=pick_device(args.device))
-
-
-def _cmd_edit(args: argparse.Namespace) -> int:
-    from .headless import run_edit
-
-    return run_edit(args)
-
-
-def _cmd_batch(args: argparse.Namespace) -> int:
-    from .headless import run_batch
-
-    return run_batch(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,15 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, device and engines available")
     p.set_defaults(func=_cmd_info)
 
-    from .headless import add_batch_arguments, add_edit_arguments
+    from .batch import add_batch_arguments, run_batch
+    from .edit import add_edit_arguments, run_edit
 
     p = sub.add_parser("edit", help="edit attributes / styles of a photo or map and render it, headless")
     add_edit_arguments(p)
-    p.set_defaults(func=_cmd_edit)
+    p.set_defaults(func=run_edit)
 
     p = sub.add_parser("batch", help="apply the same edit to every face in a folder, headless")
     add_batch_arguments(p)
-    p.set_defaults(func=_cmd_batch)
+    p.set_defaults(func=run_batch)
 
     p = sub.add_parser("verify-golden", help="compare our networks with official-code fixtures in DIR")
     p.add_argument("dir", help="a directory laid out like shared/golden (npz + json + manifests/)")

@@ -1,0 +1,102 @@
+"""``smile-studio batch``: one recipe applied to every face of a folder. A bad file is reported and skipped, never
+fatal; outputs never overwrite inputs or each other; a rerun skips what an earlier run of the same recipe finished."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+from ..core.imageio import atomic_write_bytes, encode_png
+from ..core.labelio import encode_indexed_png
+from .errors import CliError
+from .recipe import add_recipe_arguments, apply_recipe, build_recipe, engines_for, load_face, make_folder, write_all
+
+
+def add_batch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="a folder of photos and/or label maps (a photo's x.png map beside x.jpg is used)")
+    add_recipe_arguments(p)
+    p.add_argument("--out-dir", required=True,
+                   help="folder for NAME.png renders and NAME_map.png maps (created when missing)")
+    p.add_argument("--overwrite", action="store_true", help="redo outputs an earlier run with this recipe finished")
+
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def batch_inputs(folder: Path) -> list[Path]:
+    """Photos and maps of a folder, without the maps that belong to a photo beside them."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    stems = {p.stem for p in files if p.suffix.lower() != ".png"}
+    return [p for p in files if not (p.suffix.lower() == ".png" and (p.stem in stems or (
+        p.stem.endswith("_map") and p.stem[:-4] in {q.stem for q in files if q != p})))]
+
+
+def output_stems(inputs: list[Path]) -> dict[Path, str]:
+    """The output name of each input: its stem, or stem_ext where two inputs share a stem (face.jpg, face.webp)
+    so that neither output overwrites the other."""
+    counts: dict[str, int] = {}
+    for p in inputs:
+        counts[p.stem] = counts.get(p.stem, 0) + 1
+    return {p: p.stem if counts[p.stem] == 1 else f"{p.stem}_{p.suffix.lstrip('.').lower()}" for p in inputs}
+
+
+BATCH_MANIFEST = ".smile-batch.json"  # output name -> what produced it, so that a rerun skips finished work
+
+
+def _recipe_key(args: argparse.Namespace, path: Path, engines: str) -> str:
+    st = path.stat()
+    what = {k: getattr(args, k, None) for k in ("set", "attributes", "seed", "psi", "reference", "style", "size")}
+    what.update(input=str(path.resolve()), bytes=st.st_size, mtime=st.st_mtime_ns, engines=engines)
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _read_manifest(out: Path) -> dict:
+    try:
+        data = json.loads((out / BATCH_MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    """The same recipe on every face of a folder; a bad file is reported and skipped, never fatal. Outputs that a
+    previous run with the same recipe finished are skipped (``--overwrite`` redoes them)."""
+    folder, out = Path(args.input), Path(args.out_dir)
+    if not folder.is_dir():
+        raise CliError(f"{folder}: not a folder")
+    if out.exists() and out.resolve() == folder.resolve():
+        raise CliError(f"{out}: the output folder is the input folder; renders named NAME.png would overwrite "
+                         "the label maps beside the photos: choose another --out-dir")
+    recipe = build_recipe(args)
+    layout, render, why = engines_for(args.engine)
+    make_folder(out)
+    print(f"engine: {why}")
+    inputs = batch_inputs(folder)
+    names = output_stems(inputs)
+    manifest = _read_manifest(out)
+    engines = f"{layout.description} | {render.description}"
+    failed = skipped = 0
+    for path in inputs:
+        render_path, map_path = out / f"{names[path]}.png", out / f"{names[path]}_map.png"
+        try:
+            key = _recipe_key(args, path, engines)
+            if (not args.overwrite and manifest.get(render_path.name) == key and render_path.is_file()
+                    and map_path.is_file()):
+                skipped += 1
+                print(f"skip  {path.name} (done by an earlier run: {render_path.name})")
+                continue
+            face = load_face(str(path), args.size)
+            _, result, image = apply_recipe(recipe, face, layout, render)
+            write_all({render_path: encode_png(image), map_path: encode_indexed_png(result.labels)})
+            manifest[render_path.name] = key
+            atomic_write_bytes(out / BATCH_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+            print(f"ok    {path.name} -> {render_path.name}"
+                  + (f"  ({'; '.join(result.notes)})" if result.notes else ""))
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+            failed += 1
+            print(f"FAIL  {path.name}: {exc}")
+    done = len(inputs) - failed - skipped
+    print(f"batch: {done} of {len(inputs)} faces edited, {skipped} already done, {failed} failed -> {out}")
+    return 0 if failed == 0 else 1

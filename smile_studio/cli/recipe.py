@@ -1,0 +1,163 @@
+"""What ``edit`` and ``batch`` share: the recipe (attribute targets, seed, psi, reference, per-region styles) parsed
+and validated once, its application to one face, and all-or-nothing writing of the outputs.
+
+Inputs are read and validated completely before anything is written, and every expected failure is a
+:class:`~smile_studio.cli.errors.CliError` (one line, exit code 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..core.document import Document, Reference, StyleSource, check_seed
+from ..core.imageio import atomic_write_files, output_format
+from ..core.labels import NUM_CLASSES, class_id, normalise_value
+from ..engines.base import EngineError, LayoutRequest, RenderRequest
+from ..engines.registry import select_engines
+from ..opening import open_document
+from .errors import CliError
+
+
+def load_face(path: str, size: int, map_path: str | None = None) -> Document:
+    """The input as a document; any problem with it becomes a one-line CLI error."""
+    try:
+        doc = open_document(path, size, map_path)
+        for note in doc.notes:
+            print(f"note: {note}")
+        return doc
+    except (ValueError, OSError) as exc:
+        hint = "; or pass its label map with --map" if "no face" in str(exc) else ""
+        raise CliError(f"{exc}{hint}") from exc
+
+
+def parse_assignments(text: str | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"{what}: expected key=value, got {item!r}")
+        out[key.strip().lower()] = value.strip()
+    return out
+
+
+def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", default="", help="attribute targets, e.g. eyeglasses=on,hat=off,gender=male")
+    p.add_argument("--attributes", default="", help="the input's current attributes (default: read from the map)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latent (random) edit")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation: 0 = mean shape/style, 1 = full variation")
+    p.add_argument("--reference", help="reference photo or map: edited attributes copy its shapes")
+    p.add_argument("--style", default="", help="per-region styles, e.g. hair=ref:REF.jpg,skin=seed:7,cloth=source")
+    p.add_argument("--engine", choices=("auto", "offline", "smile"), default="auto")
+    p.add_argument("--size", type=int, choices=(256, 512), default=256)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One edit, parsed and validated once, applicable to any number of faces."""
+
+    target: dict
+    overrides: dict  # corrections to the attributes read from each input
+    seed: int
+    psi: float
+    reference: Reference | None
+    styles: tuple
+    references: tuple
+
+
+def build_recipe(args: argparse.Namespace, base: Document | None = None) -> Recipe:
+    """The edit the arguments describe; ``base``: a project whose per-region styles and references are the
+    starting point (``--style`` overrides them region by region)."""
+    try:
+        overrides = {k: normalise_value(k, v) for k, v in parse_assignments(args.attributes, "--attributes").items()}
+        target = {k: normalise_value(k, v) for k, v in parse_assignments(args.set, "--set").items()}
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    if not 0.0 <= args.psi <= 2.0:
+        raise CliError("--psi must be between 0 and 2")
+    try:
+        check_seed(args.seed, "--seed")
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    references: dict[str, Reference] = {}
+
+    def reference_for(path: str) -> Reference:
+        if path not in references:
+            ref_doc = load_face(path, args.size)
+            rgb = ref_doc.photo if ref_doc.photo is not None else np.zeros((args.size, args.size, 3), np.uint8)
+            references[path] = Reference(f"ref{len(references) + 1}", Path(path).name, rgb, ref_doc.labels.copy(),
+                                         dict(ref_doc.attributes))
+        return references[path]
+
+    ref = reference_for(args.reference) if args.reference else None
+    styles = list(base.styles) if base is not None else [StyleSource()] * NUM_CLASSES
+    for r in base.references if base is not None else ():
+        references[f"project:{r.id}"] = r  # a project's own references keep their ids
+    try:
+        for key, value in parse_assignments(args.style, "--style").items():
+            cid = class_id(key)
+            kind, _, arg = value.partition(":")
+            styles[cid] = (StyleSource("reference", ref=reference_for(arg).id) if kind in ("ref", "reference")
+                           else StyleSource.parse(value))
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    return Recipe(target, overrides, args.seed, args.psi, ref, tuple(styles), tuple(references.values()))
+
+
+def apply_recipe(recipe: Recipe, face: Document, layout, render):
+    """(attributes before, layout result, rendered image) of one face."""
+    current = dict(face.attributes, **recipe.overrides)
+    ref = recipe.reference
+    try:
+        result = layout.edit(LayoutRequest(
+            face.labels, current, recipe.target, seed=recipe.seed, psi=recipe.psi,
+            reference_labels=ref.labels if ref else None, reference_attributes=ref.attributes if ref else None,
+            photo=face.photo))
+        image = render.render(RenderRequest(result.labels, face.photo, face.labels, recipe.styles,
+                                            recipe.references, exact=True))
+    except EngineError as exc:
+        raise CliError(f"{face.name}: {exc}") from exc
+    return current, result, image
+
+
+def engines_for(choice: str):
+    try:
+        return select_engines(choice, interactive=False)
+    except EngineError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def make_folder(folder: Path) -> None:
+    """Create an output folder (and its parents) the way `mkdir -p` would; a one-line error when it cannot."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from exc
+    if not folder.is_dir():
+        raise CliError(f"{folder}: not a folder")
+
+
+def write_all(outputs: dict) -> None:
+    """Write every output or none (see atomic_write_files)."""
+    for path in outputs:
+        make_folder(path.parent)
+    try:
+        atomic_write_files(outputs)
+    except OSError as exc:
+        raise CliError(f"cannot write {exc.filename or ', '.join(map(str, outputs))}: {exc.strerror or exc}") \
+            from exc
+
+
+def check_outputs(*paths: str | None) -> None:
+    """Refuse an output whose extension is no image format, before any work is done."""
+    for p in paths:
+        if p:
+            try:
+                output_format(p)
+            except ValueError as exc:
+                raise CliError(str(exc)) from exc
