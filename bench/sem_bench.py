@@ -19,8 +19,8 @@ import torch
 from common import SHARED, machine_line, timed
 
 from smile_studio.engines.sem_edit import SemEditor
-from smile_studio.golden import synth_state_dict
 from smile_studio.nets.fan import FAN
+from smile_studio.nets.golden import synth_state_dict
 from smile_studio.nets.runtime import tune_allocator
 from smile_studio.nets.sem import MappingNetwork, SemGenerator, StyleEncoder
 

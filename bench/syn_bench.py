@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from common import SHARED, machine_line, peak_mb, peak_reset, timed
 from torch.utils.flop_counter import FlopCounterMode
 
-from smile_studio.golden import synth_state_dict
+from smile_studio.nets.golden import synth_state_dict
 from smile_studio.nets.layers import plain_convolutions
 from smile_studio.nets.runtime import dtype_name, tune_allocator
 from smile_studio.nets.syn import SynGenerator, one_hot

@@ -71,7 +71,7 @@ def smile_engines(golden_dir):
 
     ``SMILE_TEST_DEVICE=cuda`` runs them on a GPU (CPU by default, as in CI)."""
     from smile_studio.engines.neural import NeuralLayoutEngine, NeuralRenderEngine
-    from smile_studio.golden import synth_state_dict
+    from smile_studio.nets.golden import synth_state_dict
 
     m = golden_dir / "manifests"
     sd = {k: synth_state_dict(m / f"sem256_{k}.json", 1) for k in ("G", "F", "S", "FAN")}

@@ -75,7 +75,7 @@ def _cmd_gui(args: argparse.Namespace) -> int:
 def _cmd_verify_golden(args: argparse.Namespace) -> int:
     import torch
 
-    from ..golden import verify_directory
+    from ..nets.golden import verify_directory
     from ..nets.runtime import pick_device
 
     if args.device == "cuda" and not torch.cuda.is_available():

@@ -40,7 +40,7 @@ def test_no_face_is_reported(monkeypatch, tmp_path):
 
 
 def test_bisenet_is_used_when_installed(astronaut, golden_dir, monkeypatch, tmp_path):
-    from smile_studio.golden import synth_state_dict
+    from smile_studio.nets.golden import synth_state_dict
 
     torch.save(synth_state_dict(golden_dir / "manifests" / "bisenet.json", 1), tmp_path / "segmentation_weights.pth")
     monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
@@ -68,7 +68,7 @@ def test_paste_back_restores_the_photo_where_nothing_changed(astronaut, monkeypa
 def test_attributes_from_attnet_when_installed(astronaut, golden_dir, monkeypatch, tmp_path):
     from smile_studio.core.labels import ATTRIBUTE_BY_KEY
     from smile_studio.face.attributes import read_attributes
-    from smile_studio.golden import synth_state_dict
+    from smile_studio.nets.golden import synth_state_dict
 
     monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
     parsed = pipeline.parse_face(astronaut, 256)

@@ -37,7 +37,7 @@ def test_installed_official_files_give_the_smile_engines(monkeypatch, tmp_path, 
     in bf16, headless use is float32 only."""
     import torch
 
-    from smile_studio.golden import synth_state_dict
+    from smile_studio.nets.golden import synth_state_dict
     from smile_studio.nets.runtime import has_bf16_matrix_units
 
     m = golden_dir / "manifests"

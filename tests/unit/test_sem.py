@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from smile_studio.core.labels import ATTRIBUTES, label_vector
-from smile_studio.golden import aux_checks, sem_checks, synth_state_dict
 from smile_studio.nets.attributes import AttNet
 from smile_studio.nets.checkpoint import CheckpointError
 from smile_studio.nets.fan import FAN
+from smile_studio.nets.golden import aux_checks, sem_checks, synth_state_dict
 from smile_studio.nets.parser import BiSeNet
 from smile_studio.nets.sem import Discriminator, MappingNetwork, SemGenerator, StyleEncoder, eval_noise
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from smile_studio.golden import compare_continuous, syn_checks, synth_state_dict
 from smile_studio.nets.checkpoint import CheckpointError
+from smile_studio.nets.golden import compare_continuous, syn_checks, synth_state_dict
 from smile_studio.nets.syn import SynGenerator, apply_region_codes, fill_missing_codes, mix_styles, one_hot
 
 

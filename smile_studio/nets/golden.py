@@ -112,7 +112,7 @@ def _on(device: torch.device) -> Callable[[np.ndarray], torch.Tensor]:
 
 def syn_checks(d: dict, meta: dict, manifests: Path, device: torch.device = CPU) -> Iterator[Check | str]:
     """Every SMILE_SYN output present in ``d``; strings name what was skipped."""
-    from .nets.syn import SynGenerator, apply_region_codes, fill_missing_codes
+    from .syn import SynGenerator, apply_region_codes, fill_missing_codes
 
     size = int(meta.get("size", 256))
     seed = int(meta["seed"])
@@ -161,8 +161,8 @@ def syn_checks(d: dict, meta: dict, manifests: Path, device: torch.device = CPU)
 
 def sem_checks(d: dict, meta: dict, manifests: Path, device: torch.device = CPU) -> Iterator[Check | str]:
     """Every SMILE_SEM / FAN output present in ``d``."""
-    from .nets.fan import FAN, preprocess
-    from .nets.sem import Discriminator, MappingNetwork, SemGenerator, StyleEncoder, eval_noise
+    from .fan import FAN, preprocess
+    from .sem import Discriminator, MappingNetwork, SemGenerator, StyleEncoder, eval_noise
 
     size = int(meta.get("size", 256))
     seed = int(meta["seed"])
@@ -235,9 +235,9 @@ def sem_checks(d: dict, meta: dict, manifests: Path, device: torch.device = CPU)
 
 def aux_checks(d: dict, meta: dict, manifests: Path, device: torch.device = CPU) -> Iterator[Check | str]:
     """Face parser (BiSeNet) and attribute classifier (AttNet) outputs present in ``d``."""
-    from .core.labels import BISENET_TO_CELEBA
-    from .nets.attributes import AttNet
-    from .nets.parser import BiSeNet
+    from ..core.labels import BISENET_TO_CELEBA
+    from .attributes import AttNet
+    from .parser import BiSeNet
 
     seed = int(meta["seed"])
     T = _on(device)
