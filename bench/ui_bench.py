@@ -42,9 +42,9 @@ def startup(runs: int = 3) -> tuple[list[float], list[float], float]:
 
 def main() -> int:
     app = QApplication.instance() or QApplication([])
+    from smile_studio.app.scheduler import FINAL
     from smile_studio.app.window import MainWindow
     from smile_studio.engines.registry import select_engines
-    from smile_studio.render import FINAL
 
     w = MainWindow(autosave_ms=3600_000)
     w.resize(1366, 768)

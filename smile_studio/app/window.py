@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 from pathlib import Path
 
@@ -39,10 +38,10 @@ from ..core.labels import CLASSES
 from ..core.project import ProjectError, load_project, save_project
 from ..engines.base import EngineError, LayoutRequest, RenderRequest
 from ..opening import open_document
-from ..render import FINAL, PREVIEW, JobResult
 from .canvas import FileDropMixin, MapCanvas
 from .panels import AttributePanel, PalettePanel, PreviewPane, StylePanel
 from .recovery import Autosaver, discard, orphaned_autosaves
+from .scheduler import FINAL, PREVIEW, JobResult
 from .worker import RenderWorker
 
 WORK_SIZE = 256
@@ -91,7 +90,6 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.setObjectName("mainWindow")
         self.setAcceptDrops(True)
         self.settings = QSettings(str(config_dir() / "settings.ini"), QSettings.Format.IniFormat)
-        self.layout_engine, self.render_engine = layout_engine, render_engine
         self.engine_note = engine_note or ""
         self.doc: Document | None = None
         self.project_path: Path | None = None
@@ -107,9 +105,10 @@ class MainWindow(FileDropMixin, QMainWindow):
         self._open_tasks: dict[int, _Task] = {}
         self.stroke_latencies: list[float] = []
         self._build_ui()
-        # engines keep caches and are not re-entrant: the render worker and an export on this thread take turns
-        self._render_lock = threading.Lock()
-        self.worker = RenderWorker(self._render_payload)
+        # the worker owns the engines (they keep caches and are not re-entrant): renders, proposals, thumbnails
+        # and exports all run on its thread
+        self.worker = RenderWorker()
+        self.worker.set_engines(layout_engine, render_engine)
         self.worker.result.connect(self._on_render, Qt.ConnectionType.QueuedConnection)
         self.worker.start()
         self.idle = QTimer(self, singleShot=True, interval=120)
@@ -326,15 +325,28 @@ class MainWindow(FileDropMixin, QMainWindow):
     # ------------------------------------------------------------------------------------------------------------
     # engines, startup
     # ------------------------------------------------------------------------------------------------------------
+    @property
+    def layout_engine(self):
+        return self.worker.engines.layout
+
+    @property
+    def render_engine(self):
+        return self.worker.engines.render
+
+    @render_engine.setter
+    def render_engine(self, engine) -> None:  # benchmarks switch rendering off and on
+        self.worker.set_engines(self.layout_engine, engine)
+
     def set_engines(self, layout, render, note: str, loading: bool = False) -> None:
         """``loading``: these engines serve while better ones load (see :meth:`load_engines_in_background`)."""
-        self.layout_engine, self.render_engine, self.engine_note = layout, render, note
+        self.worker.set_engines(layout, render)
+        self.engine_note = note
         self._show_engines(loading)
         self.request_render(FINAL)
 
     def _show_engines(self, loading: bool = False) -> None:
         note, render = self.engine_note, self.render_engine
-        offline = "offline" in note.lower()
+        offline = getattr(render, "name", "offline") != "smile"
         hint = ""
         if loading:
             hint = " Loading the SMILE networks…"
@@ -541,10 +553,6 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.preview.set_state("rendering (preview)…" if kind == PREVIEW else "rendering…")
         return self.worker.post(req, kind)
 
-    def _render_payload(self, req: RenderRequest) -> np.ndarray:
-        with self._render_lock:
-            return self.render_engine.render(req)
-
     def _on_render(self, res: JobResult) -> None:
         if res.id < self._shown_id:
             return  # stale
@@ -580,10 +588,7 @@ class MainWindow(FileDropMixin, QMainWindow):
             self.notify("The toggles match the current attributes: nothing to edit.")
             return
         self.attributes.propose.setEnabled(False)
-        task = _Task(lambda: self.layout_engine.edit(req))
-        task.signals.done.connect(self._proposal_ready, Qt.ConnectionType.QueuedConnection)
-        self._task = task
-        self.pool.start(task)
+        self.worker.submit(lambda engines: engines.layout.edit(req), self._proposal_ready)
 
     def _proposal_ready(self, result) -> None:
         self.attributes.propose.setEnabled(True)
@@ -598,21 +603,17 @@ class MainWindow(FileDropMixin, QMainWindow):
         self.attributes.set_proposal_active(True)
         self._show_proposal()
         if self.render_engine is not None and len(result.maps) > 1:
-            snap, engine = self.doc.snapshot(), self.render_engine
+            snap = self.doc.snapshot()
 
-            def render_all():
+            def render_all(engines):
                 out = []
                 for m in result.maps:
-                    with self._render_lock:
-                        img = engine.render(RenderRequest(m, snap.photo, snap.source_labels, snap.styles,
-                                                          snap.references, size=snap.labels.shape[0]))
+                    img = engines.render.render(RenderRequest(m, snap.photo, snap.source_labels, snap.styles,
+                                                              snap.references, size=snap.labels.shape[0]))
                     out.append(cv2.resize(img, (THUMB, THUMB), interpolation=cv2.INTER_AREA))
                 return result, out
 
-            task = _Task(render_all)
-            task.signals.done.connect(self._thumbnails_ready, Qt.ConnectionType.QueuedConnection)
-            self._thumb_task = task
-            self.pool.start(task)
+            self.worker.submit(render_all, self._thumbnails_ready)
 
     def _thumbnails_ready(self, out) -> None:
         if isinstance(out, Exception) or self.proposal is None or out[0] is not self.proposal[0]:
@@ -856,9 +857,8 @@ class MainWindow(FileDropMixin, QMainWindow):
         # exports are rendered in float32 (previews may be reduced precision): the bundle's settings reproduce it
         req = RenderRequest(self.doc.labels, self.doc.photo, self.doc.source_labels, self.doc.styles,
                             self.doc.references, exact=True)
-        try:
-            with self._render_lock:
-                image = self.render_engine.render(req)
+        try:  # on the engine thread, between two previews; this thread waits for it
+            image = self.worker.call(lambda engines: engines.render.render(req))
         except (EngineError, RuntimeError, MemoryError) as exc:
             self.notify(f"Export failed: the image could not be rendered ({exc})", error=True)
             return []
@@ -866,7 +866,7 @@ class MainWindow(FileDropMixin, QMainWindow):
                    "render": getattr(self.render_engine, "description", "?")}
         from ..export import checkpoint_hashes
 
-        hashes = checkpoint_hashes() if "SMILE" in self.engine_note else {}
+        hashes = checkpoint_hashes() if getattr(self.render_engine, "name", "") == "smile" else {}
         try:
             written = export_bundle(self.doc, image, folder, engines, hashes)
         except OSError as exc:

@@ -15,10 +15,10 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import QApplication, QDockWidget, QTextBrowser
 
+from smile_studio.app.scheduler import FINAL
 from smile_studio.core.labelio import colorize, read_label_map, write_indexed_png
 from smile_studio.core.labels import CLASS_BY_KEY as K
 from smile_studio.core.project import load_project
-from smile_studio.render import FINAL
 
 from .conftest import click, drag, make_window, view_point
 

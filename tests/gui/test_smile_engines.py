@@ -5,10 +5,10 @@ import json
 import numpy as np
 from PySide6.QtCore import Qt
 
+from smile_studio.app.scheduler import FINAL
 from smile_studio.core.imageio import read_image
 from smile_studio.engines.base import RenderRequest
 from smile_studio.nets.runtime import dtype_name
-from smile_studio.render import FINAL
 
 from .conftest import make_window
 

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from smile_studio.render import FINAL, PREVIEW, LatestWins, RenderLoop, run_job
+from smile_studio.app.scheduler import FINAL, PREVIEW, LatestWins, RenderLoop, run_job
 
 
 def test_posting_replaces_the_pending_job():
@@ -47,3 +47,42 @@ def test_errors_become_messages():
 
     res = run_job(box.take(), boom)
     assert res.value is None and res.error == "ValueError: bad map" and res.latency >= res.seconds
+
+
+def test_tasks_run_before_renders_with_the_engines_and_report_back():
+    from smile_studio.app.scheduler import Engines, Task
+
+    order, done = [], threading.Event()
+
+    def render(payload):
+        order.append(("render", payload))
+        return payload
+
+    def on_task(task):
+        order.append(("task", task.outcome))
+        if task.outcome == "second":
+            done.set()
+
+    loop = RenderLoop(render, lambda r: None, on_task)
+    loop.engines = Engines(layout="L", render="R")
+    loop.mailbox.post(1, FINAL)
+    first = loop.mailbox.submit(Task(lambda engines: engines.layout + engines.render))
+    loop.mailbox.submit(Task(lambda engines: "second"))
+    failing = loop.mailbox.submit(Task(lambda engines: 1 / 0))
+    loop.start()
+    assert first.result(5) == "LR"
+    assert done.wait(5)
+    try:
+        failing.result(5)
+        raise AssertionError("the task's exception must reach whoever waits for it")
+    except ZeroDivisionError:
+        pass
+    time.sleep(0.2)
+    assert order[:2] == [("task", "LR"), ("task", "second")] and ("render", 1) in order
+    loop.stop()
+    late = loop.mailbox.submit(Task(lambda engines: 1))
+    try:
+        late.result(1)
+        raise AssertionError("a task submitted after stop must not wait forever")
+    except RuntimeError as exc:
+        assert "stopped" in str(exc)
