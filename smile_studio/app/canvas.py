@@ -16,9 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.labels import PALETTE
-
-TOOLS = ("brush", "eraser", "fill", "polygon", "eyedropper", "pan")
-VIEW_MODES = ("fill", "contour", "selected")
+from .tools import TOOL_NAMES, VIEW_MODES
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -153,7 +151,7 @@ class MapCanvas(FileDropMixin, QGraphicsView):
         self.refresh_overlay()
 
     def set_tool(self, tool: str) -> None:
-        if tool not in TOOLS:
+        if tool not in TOOL_NAMES:
             raise ValueError(tool)
         self.tool = tool
         self._poly.clear()

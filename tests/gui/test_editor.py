@@ -687,8 +687,8 @@ def test_palette_shows_the_class_keys_the_command_line_uses(window):
 @pytest.mark.parametrize("content", [b"PK\x03\x04 not really a zip", None])
 def test_starting_with_a_bad_project_opens_the_sample_says_why_and_offers_recovery(qtbot, tmp_path, monkeypatch,
                                                                                    face_doc, content):
+    from smile_studio.app.config import config_dir
     from smile_studio.app.main import start_up
-    from smile_studio.app.window import config_dir
     from smile_studio.core.project import save_project
 
     autosaves = config_dir() / "autosave"
@@ -697,9 +697,9 @@ def test_starting_with_a_bad_project_opens_the_sample_says_why_and_offers_recove
     bad = tmp_path / "BAD.smile"
     bad.write_bytes(content or b"")
     if content is None:  # a failure nobody foresaw inside the opener must not leave an empty window either
-        import smile_studio.app.window as window_module
+        import smile_studio.app.files as files_module
 
-        monkeypatch.setattr(window_module, "open_document", lambda *a, **k: (_ for _ in ()).throw(
+        monkeypatch.setattr(files_module, "open_document", lambda *a, **k: (_ for _ in ()).throw(
             RecursionError("maximum recursion depth exceeded")))
     w = make_window(qtbot)
     start_up(w, str(bad), background=False)

@@ -1,0 +1,264 @@
+"""File actions of the main window: open (now, or on the thread pool), place eyes by hand, the sample, save and
+save as, export, autosave and crash recovery, recent files, the save-before-closing question.
+
+A mixin of :class:`~.window.MainWindow`: it uses the window's document, worker, settings, notify() and
+set_document().
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QMessageBox,
+)
+
+from ..core.document import Document
+from ..core.labelmap import LabelMap
+from ..core.project import ProjectError, load_project, save_project
+from ..engines.base import EngineError, RenderRequest
+from ..opening import open_document
+from .config import IMAGE_GLOBS, TITLE, WORK_SIZE
+from .pool import PoolTask
+from .recovery import discard, orphaned_autosaves
+
+
+class FileActions:
+    def check_recovery(self) -> list[Path]:
+        found = orphaned_autosaves(self.autosaver.folder)
+        if found:
+            self._recoverable = found[0]
+            self.notify(f"SMILE Studio did not close properly; an autosave of your work exists "
+                        f"({found[0].name}). Press Recover to open it.")
+            self.recover_button.setVisible(True)
+        return found
+
+    def _recover(self) -> None:
+        path = getattr(self, "_recoverable", None)
+        if path is None:
+            return
+        try:
+            doc = load_project(path)
+        except ProjectError as exc:
+            self.notify(f"The autosave could not be opened: {exc}", error=True)
+            return
+        self.set_document(doc)
+        self.saved_version = None  # recovered work is unsaved
+        self._update_title()
+        self.recover_button.setVisible(False)
+        try:  # this session's autosave holds the work before the old one goes: a second crash loses nothing
+            self.autosaver.save(doc)
+        except ProjectError as exc:
+            self.notify(f"Recovered {doc.name}, but it could not be autosaved again ({exc}); the old autosave "
+                        f"{path.name} is kept. Save your work (File > Save project as).", error=True)
+            return
+        discard(path)
+        self.notify(f"Recovered {doc.name} from the autosave.")
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a file now, on this thread (start-up, scripts, tests); True when it became the document."""
+        try:
+            result = open_document(path, WORK_SIZE)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message in _finish_open
+            result = exc
+        return self._finish_open(Path(path), result)
+
+    def open_in_background(self, path: str | Path) -> None:
+        """What File > Open, a drop and File > Recent do: the file is read, aligned and parsed on a worker thread
+        (a huge image or a slow parse never freezes the window); only the newest request is shown."""
+        self._open_serial += 1
+        self._pending_open = (self._open_serial, Path(path))
+        self.notify(f"Opening {Path(path).name}…")
+        task = PoolTask(lambda: open_document(path, WORK_SIZE))
+        task.signals.done.connect(self._opened_in_background, Qt.ConnectionType.QueuedConnection)
+        self._open_tasks[self._open_serial] = task
+        self.pool.start(task)
+
+    def _opened_in_background(self, result) -> None:
+        serial = next((k for k, t in self._open_tasks.items() if t.signals is self.sender()), None)
+        self._open_tasks.pop(serial, None)
+        if self._pending_open is not None and serial == self._pending_open[0]:
+            path = self._pending_open[1]
+            self._pending_open = None
+            self._finish_open(path, result)
+
+    @property
+    def opening(self) -> bool:
+        return self._pending_open is not None
+
+    def _finish_open(self, path: Path, result) -> bool:
+        from ..face.pipeline import NoFaceDetected
+
+        if isinstance(result, NoFaceDetected):
+            self._no_face = path
+            self.notify(f"No face was detected in {path.name}. Press 'Place eyes…' and click the two eye "
+                        "centres to align it by hand.", error=True)
+            self.place_eyes_button.setVisible(True)
+            return False
+        if isinstance(result, (ValueError, OSError)):
+            self.notify(f"Could not open {path.name}: {result}", error=True)
+            return False
+        if isinstance(result, Exception):  # a file must never take the editor down
+            self.notify(f"Could not open {path.name}: unexpected {type(result).__name__}: {result}", error=True)
+            return False
+        if not self.maybe_save():
+            return False
+        doc = result
+        self.set_document(doc, path if path.suffix == ".smile" else None)
+        self._remember(path)
+        self.notify(f"Opened {path.name}." + "".join(f" Note: {n}." for n in doc.notes))
+        return True
+
+    def eye_dialog(self, rgb: np.ndarray, name: str):
+        from .eyes import EyeDialog
+
+        return EyeDialog(rgb, name, self)
+
+    def place_eyes(self) -> bool:
+        """Align and parse the photo that had no detectable face, from eye centres the user clicks."""
+        from ..core.imageio import read_image
+        from ..face.attributes import read_attributes
+        from ..face.pipeline import parse_face
+
+        path = getattr(self, "_no_face", None)
+        if path is None:
+            return False
+        rgb = read_image(path)
+        dialog = self.eye_dialog(rgb, path.name)
+        if dialog.exec() != dialog.DialogCode.Accepted or dialog.result_eyes() is None:
+            return False
+        parsed = parse_face(rgb, WORK_SIZE, eyes=dialog.result_eyes())
+        if not self.maybe_save():
+            return False
+        self.place_eyes_button.setVisible(False)
+        self._no_face = None
+        self.set_document(Document(LabelMap(parsed.labels), photo=parsed.crop, original=rgb,
+                                   alignment=parsed.alignment, name=path.name,
+                                   attributes=read_attributes(parsed.crop, parsed.labels)))
+        self._remember(path)
+        self.notify(f"Opened {path.name} with the eyes placed by hand.")
+        return True
+
+    def open_sample(self) -> None:
+        from ..resources import bundled_sample
+
+        s = bundled_sample(WORK_SIZE)
+        if s is None:
+            self.set_document(Document(LabelMap.blank(WORK_SIZE), name="blank"))
+            self.notify("The bundled sample is missing; started with a blank map.", error=True)
+            return
+        self.set_document(Document(LabelMap(s.labels), photo=s.photo, original=s.original, alignment=s.alignment,
+                                   name=f"sample ({s.name})", attributes=dict(s.attributes)))
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open photo, map or project", "",
+                                              f"Images and projects ({IMAGE_GLOBS} *.smile)")
+        if path:
+            self.open_in_background(path)
+
+    def save_to(self, path: str | Path) -> bool:
+        try:
+            save_project(self.doc, path)
+        except ProjectError as exc:
+            self.notify(str(exc), error=True)
+            return False
+        self.project_path = Path(path)
+        self.saved_version = self.doc.version
+        self._remember(Path(path))
+        self._update_title()
+        self.notify(f"Saved {Path(path).name}.")
+        return True
+
+    def save(self) -> bool:
+        if self.doc is None:
+            return False
+        if self.project_path is None:
+            return self.save_as()
+        return self.save_to(self.project_path)
+
+    def save_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", self.suggested_project_name(),
+                                              "SMILE Studio project (*.smile)")
+        return bool(path) and self.save_to(path if path.endswith(".smile") else path + ".smile")
+
+    def suggested_project_name(self) -> str:
+        """'sample-astronaut.smile' for 'sample (astronaut.png)': no brackets, spaces or image extensions."""
+        if self.project_path is not None:
+            return self.project_path.name
+        name = re.sub(r"\.(png|jpe?g|webp|bmp|tiff?|smile)\b", "", self.doc.name if self.doc else "", flags=re.I)
+        return (re.sub(r"[^\w.-]+", "-", name).strip("-._") or "untitled") + ".smile"
+
+    def export_to(self, folder: str | Path) -> list[Path]:
+        from ..export import export_bundle
+
+        # exports are rendered in float32 (previews may be reduced precision): the bundle's settings reproduce it
+        req = RenderRequest(self.doc.labels, self.doc.photo, self.doc.source_labels, self.doc.styles,
+                            self.doc.references, exact=True)
+        try:  # on the engine thread, between two previews; this thread waits for it
+            image = self.worker.call(lambda engines: engines.render.render(req))
+        except (EngineError, RuntimeError, MemoryError) as exc:
+            self.notify(f"Export failed: the image could not be rendered ({exc})", error=True)
+            return []
+        engines = {"layout": getattr(self.layout_engine, "description", "?"),
+                   "render": getattr(self.render_engine, "description", "?")}
+        from ..export import checkpoint_hashes
+
+        hashes = checkpoint_hashes() if getattr(self.render_engine, "name", "") == "smile" else {}
+        try:
+            written = export_bundle(self.doc, image, folder, engines, hashes)
+        except OSError as exc:
+            self.notify(f"Export failed: {exc.strerror or exc}", error=True)
+            return []
+        self.notify(f"Exported {len(written)} files to {folder}.")
+        return written
+
+    def export_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export bundle to folder")
+        if folder:
+            self.export_to(folder)
+
+    def autosave(self) -> bool:
+        if self.doc is None or not self.modified:
+            return False
+        try:
+            return self.autosaver.save(self.doc)
+        except ProjectError as exc:
+            self.notify(f"Autosave failed: {exc}. Save your work elsewhere (File > Save project as).", error=True)
+            return False
+
+    def recent_files(self) -> list[str]:
+        """The remembered paths, newest first. QSettings' INI format gives back a list of one as a plain string
+        (iterating it gave one-character entries)."""
+        value = self.settings.value("recent", [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [str(p) for p in items if isinstance(p, str) and p][:10]
+
+    def _remember(self, path: Path) -> None:
+        recent = [p for p in self.recent_files() if p != str(path)]
+        recent.insert(0, str(path))
+        self.settings.setValue("recent", recent[:10])
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.recent_files():
+            self._action(self.recent_menu, p, None, lambda p=p: self.open_in_background(p))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    def ask_save(self) -> QMessageBox.StandardButton:
+        return QMessageBox.question(
+            self, TITLE, "Save your changes before closing?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current document."""
+        if not self.modified:
+            return True
+        answer = self.ask_save()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
