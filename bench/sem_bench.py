@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from common import SHARED, machine_line, timed
 
+from smile_studio.engines.base import LayoutRequest
 from smile_studio.engines.sem_edit import SemEditor
 from smile_studio.nets.fan import FAN
 from smile_studio.nets.golden import synth_state_dict
@@ -54,23 +55,24 @@ def median_time(fn, runs: int) -> float:
 def measure(ed: SemEditor, name: str, lab, rgb) -> tuple[float, float, float, float]:
     def cold():
         ed._cache.clear()
-        ed.edit(lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb)
+        ed.edit(LayoutRequest(lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb))
 
     def cold8():
         for i in range(8):
             ed._cache.clear()
-            ed.edit(lab, STATE, {"hat": "on"}, seed=1 + i, photo=rgb)
+            ed.edit(LayoutRequest(lab, STATE, {"hat": "on"}, seed=1 + i, photo=rgb))
 
     def sequential_as_defined():  # 8 warm toggles as the issue defines them: F + G (encoder too) + argmax
         for i in range(8):
             for key in [k for k in ed._cache if k[0] == "enc"]:
                 del ed._cache[key]
-            ed.edit(lab, STATE, {"hat": "on"}, seed=1 + i, photo=rgb)
+            ed.edit(LayoutRequest(lab, STATE, {"hat": "on"}, seed=1 + i, photo=rgb))
 
     t_cold = median_time(cold, 5)
-    t_warm = median_time(lambda: ed.edit(lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb), 7)
-    t_b8 = median_time(lambda: ed.edit(lab, STATE, {"hat": "on"}, seed=1, variations=8, photo=rgb), 3)
-    t_s8 = median_time(lambda: [ed.edit(lab, STATE, {"hat": "on"}, seed=1 + i, photo=rgb) for i in range(8)], 3)
+    t_warm = median_time(lambda: ed.edit(LayoutRequest(lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb)), 7)
+    t_b8 = median_time(lambda: ed.edit(LayoutRequest(lab, STATE, {"hat": "on"}, seed=1, variations=8, photo=rgb)), 3)
+    t_s8 = median_time(lambda: [ed.edit(LayoutRequest(lab, STATE, {"hat": "on"}, seed=1 + i, photo=rgb))
+                                for i in range(8)], 3)
     t_c8 = median_time(cold8, 2)
     t_d8 = median_time(sequential_as_defined, 2)
     print(f"{name}: cold edit {t_cold * 1000:.0f} ms; warm toggle {t_warm * 1000:.0f} ms; 8 variations batched "
@@ -98,9 +100,10 @@ def main() -> int:
     for dtype in (torch.float32, torch.bfloat16):
         name = "fp32" if dtype == torch.float32 else "bf16"
         results[name] = measure(SemEditor(G, Fm, S, fan=fan, dtype=dtype, device=args.device), name, lab, rgb)
-    bf = SemEditor(G, Fm, S, fan=fan, dtype=torch.bfloat16, device=args.device).edit(
-        lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb)
-    fp = SemEditor(G, Fm, S, fan=fan, device=args.device).edit(lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb)
+    bf = SemEditor(G, Fm, S, fan=fan, dtype=torch.bfloat16, device=args.device).edit(LayoutRequest(
+        lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb))
+    fp = SemEditor(G, Fm, S, fan=fan, device=args.device).edit(LayoutRequest(
+        lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb))
     print(f"bf16 vs fp32 argmax agreement: {(bf.maps == fp.maps).mean() * 100:.2f} % of pixels")
     c32, w32, b32, s32 = results["fp32"]
     checks = [("cold <= 0.45 s fp32", c32 <= 0.45), ("warm <= 0.2 s fp32", w32 <= 0.2),

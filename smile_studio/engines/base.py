@@ -15,8 +15,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..core.document import Reference, StyleSource
-from ..core.labels import ATTRIBUTES, NUM_CLASSES, validate_attributes
+from ..core.document import Reference, StyleSource, check_seed
+from ..core.labels import ATTRIBUTES, NUM_CLASSES, normalise_value, validate_attributes
 
 
 class EngineError(RuntimeError):
@@ -35,15 +35,25 @@ class LayoutRequest:
     reference_attributes: dict | None = None
     photo: np.ndarray | None = None  # aligned photo of ``labels`` (the neural engine's landmark heatmaps use it)
 
+    def __post_init__(self):
+        """Validated once, here: engines take the request as it is (canonical attribute values, checked ranges)."""
+        object.__setattr__(self, "current", validate_attributes(self.current))
+        object.__setattr__(self, "target", {k: normalise_value(k, v) for k, v in self.target.items()})
+        check_seed(self.seed)
+        if not 0.0 <= float(self.psi) <= 2.0:
+            raise ValueError(f"psi must be between 0 and 2, not {self.psi}")
+        if not 1 <= int(self.variations) <= 64:
+            raise ValueError(f"variations must be 1..64, not {self.variations}")
+        if self.reference_attributes is not None:
+            object.__setattr__(self, "reference_attributes",
+                               {k: normalise_value(k, v) for k, v in self.reference_attributes.items()})
+
     def new_state(self) -> dict:
-        state = dict(validate_attributes(self.current))
-        state.update(self.target)
-        return validate_attributes(state)
+        return validate_attributes({**self.current, **self.target})
 
     def changed_attributes(self) -> list[str]:
         new = self.new_state()
-        cur = validate_attributes(self.current)
-        return [a.key for a in ATTRIBUTES if new[a.key] != cur[a.key]]
+        return [a.key for a in ATTRIBUTES if new[a.key] != self.current[a.key]]
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,7 @@ class NeuralLayoutEngine:
         return cls(SemEditor(*nets, fan=fan_net, device=pick_device(device), dtype=dtype))
 
     def edit(self, request: LayoutRequest) -> LayoutResult:
-        res = self.editor.edit(request.labels, request.current, request.target, seed=request.seed, psi=request.psi,
-                               variations=request.variations, reference_labels=request.reference_labels,
-                               reference_attributes=request.reference_attributes, photo=request.photo)
+        res = self.editor.edit(request)
         maps = tuple(_fit_map(m, request.labels.shape[0]) for m in res.maps)
         return LayoutResult(maps=maps, attributes=request.new_state(), seeds=res.seeds, engine=self.name,
                             style=res.style.cpu().numpy())

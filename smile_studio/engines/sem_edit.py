@@ -20,6 +20,7 @@ from ..core.labels import ATTRIBUTES, NUM_CLASSES, label_vector, validate_attrib
 from ..nets.fan import FAN
 from ..nets.runtime import image_tensor
 from ..nets.sem import NOISE_DIM, MappingNetwork, SemGenerator, StyleEncoder
+from .base import LayoutRequest
 from .cache import array_digest, lru_get
 
 MEAN_SAMPLES = 1000
@@ -90,16 +91,14 @@ class SemEditor:
 
     # -- editing -----------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def edit(self, labels: np.ndarray, current: dict, target: dict, seed: int = 0, psi: float = 1.0,
-             variations: int = 1, reference_labels: np.ndarray | None = None,
-             reference_attributes: dict | None = None, photo: np.ndarray | None = None) -> SemEdit:
-        cur = validate_attributes(current)
-        new = dict(cur)
-        new.update(target)
-        new = validate_attributes(new)
+    def edit(self, request: LayoutRequest) -> SemEdit:
+        """The request's attribute edit (validated by LayoutRequest itself), ``variations`` maps in one pass."""
+        labels, photo, psi, seed = request.labels, request.photo, request.psi, request.seed
+        reference_labels, reference_attributes = request.reference_labels, request.reference_attributes
+        cur, new = request.current, request.new_state()
         y_src, y_trg = label_vector(cur), label_vector(new)
         slots = tuple(i for i, a in enumerate(ATTRIBUTES) if cur[a.key] != new[a.key])
-        v = max(1, int(variations))
+        v = int(request.variations)
         base = self.source_style(labels, y_src)  # (1, 6, 64)
         style = base.repeat(v, 1, 1)
         seeds = tuple(seed + i for i in range(v))

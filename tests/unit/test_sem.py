@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from smile_studio.core.labels import ATTRIBUTES, label_vector
+from smile_studio.engines.base import LayoutRequest
 from smile_studio.nets.attributes import AttNet
 from smile_studio.nets.checkpoint import CheckpointError
 from smile_studio.nets.fan import FAN
@@ -121,7 +122,7 @@ STATE = {"gender": "female", "eyeglasses": "off", "bald": "off", "bangs": "off",
 def test_edit_changes_exactly_the_requested_bits_and_slots(editor, sem_fixture, target):
     d, _ = sem_fixture
     lab = d["labA"]
-    res = editor.edit(lab, STATE, target, seed=5)
+    res = editor.edit(LayoutRequest(lab, STATE, target, seed=5))
     changed = [i for i, a in enumerate(ATTRIBUTES) if a.key in target]
     assert res.slots == tuple(changed)
     flipped = np.nonzero(res.y_src != res.y_trg)[0]
@@ -131,21 +132,21 @@ def test_edit_changes_exactly_the_requested_bits_and_slots(editor, sem_fixture, 
         same = torch.equal(res.style[0, k], res.source_style[0, k])
         assert same == (k not in changed), f"slot {k}"
     assert res.maps.shape == (1, 256, 256) and res.maps.dtype == np.uint8
-    again = editor.edit(lab, STATE, target, seed=5)
+    again = editor.edit(LayoutRequest(lab, STATE, target, seed=5))
     assert np.array_equal(again.maps, res.maps)
-    other = editor.edit(lab, STATE, target, seed=6)
+    other = editor.edit(LayoutRequest(lab, STATE, target, seed=6))
     assert not torch.equal(other.style, res.style)
 
 
 def test_psi_zero_gives_the_domain_mean_and_reference_mode(editor, sem_fixture):
     d, _ = sem_fixture
-    res = editor.edit(d["labA"], STATE, {"hat": "on"}, seed=1, psi=0.0, variations=2)
+    res = editor.edit(LayoutRequest(d["labA"], STATE, {"hat": "on"}, seed=1, psi=0.0, variations=2))
     hat_slot = 5
     mean = editor.domain_means()[torch.from_numpy(res.y_trg).bool()][hat_slot]
     assert torch.allclose(res.style[0, hat_slot], mean) and torch.allclose(res.style[1, hat_slot], mean)
     ref_state = dict(STATE, gender="male", earrings="off")
-    ref = editor.edit(d["labA"], STATE, {"gender": "male"}, reference_labels=d["labB"],
-                      reference_attributes=ref_state)
+    ref = editor.edit(LayoutRequest(d["labA"], STATE, {"gender": "male"}, reference_labels=d["labB"],
+                      reference_attributes=ref_state))
     s_b = editor.source_style(d["labB"], label_vector(ref_state))
     assert torch.equal(ref.style[0, 0], s_b[0, 0])  # the gender slot comes from the reference
     assert torch.equal(ref.style[0, 1:], ref.source_style[0, 1:])  # every other slot from the source
@@ -153,8 +154,8 @@ def test_psi_zero_gives_the_domain_mean_and_reference_mode(editor, sem_fixture):
 
 def test_batched_variations_equal_single_runs(editor, sem_fixture):
     d, _ = sem_fixture
-    batch = editor.edit(d["labA"], STATE, {"bangs": "on"}, seed=10, variations=3)
-    single = editor.edit(d["labA"], STATE, {"bangs": "on"}, seed=11, variations=1)
+    batch = editor.edit(LayoutRequest(d["labA"], STATE, {"bangs": "on"}, seed=10, variations=3))
+    single = editor.edit(LayoutRequest(d["labA"], STATE, {"bangs": "on"}, seed=11, variations=1))
     assert batch.seeds == (10, 11, 12)
     # the mapping network runs batched: the same style up to float summation order
     assert torch.allclose(batch.style[1], single.style[0], atol=1e-5)
@@ -164,4 +165,4 @@ def test_batched_variations_equal_single_runs(editor, sem_fixture):
 def test_unencodable_states_are_refused(editor, sem_fixture):
     d, _ = sem_fixture
     with pytest.raises(ValueError, match="gender"):
-        editor.edit(d["labA"], STATE, {"gender": "both"})
+        editor.edit(LayoutRequest(d["labA"], STATE, {"gender": "both"}))
