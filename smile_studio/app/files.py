@@ -196,8 +196,7 @@ class FileActions:
         from ..export import export_bundle
 
         # exports are rendered in float32 (previews may be reduced precision): the bundle's settings reproduce it
-        req = RenderRequest(self.doc.labels, self.doc.photo, self.doc.source_labels, self.doc.styles,
-                            self.doc.references, exact=True)
+        req = RenderRequest.from_snapshot(self.doc.snapshot(), exact=True)
         try:  # on the engine thread, between two previews; this thread waits for it
             image = self.worker.call(lambda engines: engines.render.render(req))
         except (EngineError, RuntimeError, MemoryError) as exc:

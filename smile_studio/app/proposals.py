@@ -51,8 +51,7 @@ class ProposalActions:
             def render_all(engines):
                 out = []
                 for m in result.maps:
-                    img = engines.render.render(RenderRequest(m, snap.photo, snap.source_labels, snap.styles,
-                                                              snap.references, size=snap.labels.shape[0]))
+                    img = engines.render.render(RenderRequest.from_snapshot(snap, m))
                     out.append(cv2.resize(img, (THUMB, THUMB), interpolation=cv2.INTER_AREA))
                 return result, out
 

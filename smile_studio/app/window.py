@@ -368,13 +368,9 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         if self.doc is None or self.render_engine is None:
             return None
         snap = self.doc.snapshot()  # already an immutable copy: no second copy of the map per request
-        labels = snap.labels if self.proposal is None else self.proposal[0].maps[self.proposal[1]]
-        photo, source = snap.photo, snap.source_labels
-        if kind == PREVIEW:  # half resolution while stroking
-            labels = labels[::2, ::2]
-            photo = photo[::2, ::2] if photo is not None else None
-            source = source[::2, ::2] if source is not None else None
-        req = RenderRequest(labels, photo, source, snap.styles, snap.references, size=self.doc.size)
+        labels = None if self.proposal is None else self.proposal[0].maps[self.proposal[1]]
+        # half resolution while stroking
+        req = RenderRequest.from_snapshot(snap, labels, step=2 if kind == PREVIEW else 1)
         self.preview.set_state("rendering (preview)…" if kind == PREVIEW else "rendering…")
         return self.worker.post(req, kind)
 

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..core.document import Reference, StyleSource, check_seed
+from ..core.document import Reference, Snapshot, StyleSource, check_seed
 from ..core.labels import ATTRIBUTES, NUM_CLASSES, normalise_value, validate_attributes
 
 
@@ -91,6 +91,20 @@ class RenderRequest:
 
     def reference(self, ref_id: str | None) -> Reference | None:
         return next((r for r in self.references if r.id == ref_id), None)
+
+    @classmethod
+    def from_snapshot(cls, snap: Snapshot, labels: np.ndarray | None = None, step: int = 1,
+                      exact: bool = False) -> RenderRequest:
+        """The render of a document snapshot (or of ``labels`` in its place: a proposal's variation) at the
+        document's size; ``step=2``: every second pixel of the map, photo and source map (the quick preview
+        while stroking)."""
+        labels = snap.labels if labels is None else labels
+        photo, source = snap.photo, snap.source_labels
+        if step > 1:
+            labels = labels[::step, ::step]
+            photo = photo[::step, ::step] if photo is not None else None
+            source = source[::step, ::step] if source is not None else None
+        return cls(labels, photo, source, snap.styles, snap.references, size=snap.labels.shape[0], exact=exact)
 
 
 @runtime_checkable
