@@ -45,11 +45,12 @@ def main() -> int:
     from smile_studio.app.scheduler import FINAL
     from smile_studio.app.window import MainWindow
     from smile_studio.engines.registry import select_engines
+    from smile_studio.resources import sample_exemplar
 
     w = MainWindow(autosave_ms=3600_000)
     w.resize(1366, 768)
     w.show()
-    layout, render, why = select_engines("offline")
+    layout, render, why = select_engines("offline", exemplar=sample_exemplar())
     w.set_engines(layout, render, why)
     w.open_sample()
     w.canvas.resetTransform()

@@ -24,13 +24,13 @@ def main() -> int:
     app = QApplication(sys.argv[:1])
     from smile_studio.app.window import MainWindow
     from smile_studio.engines.registry import select_engines
-    from smile_studio.resources import resources_dir
+    from smile_studio.resources import resources_dir, sample_exemplar
 
     OUT.mkdir(exist_ok=True)
     win = MainWindow(autosave_ms=3600_000)
     win.setGeometry(0, 0, w_px, h_px)
     win.show()
-    layout, render, why = select_engines("offline")
+    layout, render, why = select_engines("offline", exemplar=sample_exemplar())
     win.set_engines(layout, render, why)
     win.open_sample()
     vp = win.canvas.viewport()

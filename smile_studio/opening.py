@@ -88,8 +88,17 @@ def open_document(path: str | Path, size: int = 256, map_path: str | Path | None
         return Document(LabelMap(labels), photo=photo, original=rgb,
                         alignment=np.array([[sx, 0, 0], [0, sy, 0]], np.float64), name=path.name,
                         attributes=read_attributes(photo, labels), notes=tuple(notes))
+    return document_from_photo(rgb, path.name, size, notes=notes)
+
+
+def document_from_photo(rgb: np.ndarray, name: str, size: int = 256, eyes=None, notes=(),
+                        known_attributes: dict | None = None) -> Document:
+    """The one way a photo becomes a document: detect the face (or use the ``eyes`` a user placed), align,
+    parse, read the attributes (``known_attributes`` override what is read); NoFaceDetected when no face."""
+    from .face.attributes import read_attributes
     from .face.pipeline import parse_face
 
-    parsed = parse_face(rgb, size)
+    parsed = parse_face(rgb, size, eyes=eyes)
+    attributes = {**read_attributes(parsed.crop, parsed.labels), **(known_attributes or {})}
     return Document(LabelMap(parsed.labels), photo=parsed.crop, original=rgb, alignment=parsed.alignment,
-                    name=path.name, attributes=read_attributes(parsed.crop, parsed.labels), notes=tuple(notes))
+                    name=name, attributes=attributes, notes=tuple(notes))

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.document import Document
+from .core.labelmap import LabelMap
+
 
 def resources_dir() -> Path:
     bundle = getattr(sys, "_MEIPASS", None)
@@ -32,20 +35,28 @@ class Sample:
     alignment: np.ndarray
     attributes: dict
 
+    def document(self) -> Document:
+        """A new document of the sample (documents hold their own history; the sample is shared)."""
+        return Document(LabelMap(self.labels.copy()), photo=self.photo, original=self.original,
+                        alignment=self.alignment, name=f"sample ({self.name})", attributes=dict(self.attributes))
+
 
 @functools.lru_cache(maxsize=2)
 def bundled_sample(size: int = 256) -> Sample | None:
-    """The bundled public-domain sample, aligned and parsed by the offline pipeline (None if missing)."""
+    """The bundled public-domain sample, aligned and parsed like any photo (None if missing)."""
     from .core.imageio import ImageReadError, read_image
-    from .face.pipeline import NoFaceDetected, parse_face
+    from .face.geometry import NoFaceDetected
+    from .opening import document_from_photo
 
     path = resources_dir() / SAMPLE_PHOTO
     try:
-        original = read_image(path)
-        parsed = parse_face(original, size)
+        doc = document_from_photo(read_image(path), path.name, size, known_attributes=SAMPLE_KNOWN_ATTRIBUTES)
     except (ImageReadError, NoFaceDetected):
         return None
-    from .face.geometry import attributes_from_map
+    return Sample(path.name, doc.original, doc.photo, doc.labels.copy(), doc.alignment, dict(doc.attributes))
 
-    attributes = {**attributes_from_map(parsed.labels), **SAMPLE_KNOWN_ATTRIBUTES}
-    return Sample(path.name, original, parsed.crop, parsed.labels, parsed.alignment, attributes)
+
+def sample_exemplar() -> tuple[np.ndarray, np.ndarray] | None:
+    """(photo, map) of the sample, for the offline renderer's textures of regions a photo lacks."""
+    sample = bundled_sample()
+    return (sample.photo, sample.labels) if sample is not None else None

@@ -21,7 +21,7 @@ from ..core.document import Document
 from ..core.labelmap import LabelMap
 from ..core.project import ProjectError, load_project, save_project
 from ..engines.base import EngineError, RenderRequest
-from ..opening import open_document
+from ..opening import document_from_photo, open_document
 from .config import IMAGE_GLOBS, TITLE, WORK_SIZE
 from .pool import PoolTask
 from .recovery import discard, orphaned_autosaves
@@ -121,8 +121,6 @@ class FileActions:
     def place_eyes(self) -> bool:
         """Align and parse the photo that had no detectable face, from eye centres the user clicks."""
         from ..core.imageio import read_image
-        from ..face.attributes import read_attributes
-        from ..face.pipeline import parse_face
 
         path = getattr(self, "_no_face", None)
         if path is None:
@@ -131,14 +129,12 @@ class FileActions:
         dialog = self.eye_dialog(rgb, path.name)
         if dialog.exec() != dialog.DialogCode.Accepted or dialog.result_eyes() is None:
             return False
-        parsed = parse_face(rgb, WORK_SIZE, eyes=dialog.result_eyes())
+        doc = document_from_photo(rgb, path.name, WORK_SIZE, eyes=dialog.result_eyes())
         if not self.maybe_save():
             return False
         self.place_eyes_button.setVisible(False)
         self._no_face = None
-        self.set_document(Document(LabelMap(parsed.labels), photo=parsed.crop, original=rgb,
-                                   alignment=parsed.alignment, name=path.name,
-                                   attributes=read_attributes(parsed.crop, parsed.labels)))
+        self.set_document(doc)
         self._remember(path)
         self.notify(f"Opened {path.name} with the eyes placed by hand.")
         return True
@@ -151,8 +147,7 @@ class FileActions:
             self.set_document(Document(LabelMap.blank(WORK_SIZE), name="blank"))
             self.notify("The bundled sample is missing; started with a blank map.", error=True)
             return
-        self.set_document(Document(LabelMap(s.labels), photo=s.photo, original=s.original, alignment=s.alignment,
-                                   name=f"sample ({s.name})", attributes=dict(s.attributes)))
+        self.set_document(s.document())
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open photo, map or project", "",

@@ -84,15 +84,16 @@ def start_up(window, path: str | None, background: bool = True) -> None:
     """Engines, then the document (``path``, else the bundled sample), then the crash-recovery check. A file that
     cannot be opened is a message over the sample, and the recovery check runs whatever happened before it."""
     from ..engines.registry import offline_engines, select_engines, smile_available
+    from ..resources import sample_exemplar
 
     message = ""
     try:
         if smile_available() and background:
             # the window works on the offline engines while the official weights load (seconds)
-            window.set_engines(*offline_engines(), "offline default for now", loading=True)
-            window.load_engines_in_background(lambda: select_engines("auto"))
+            window.set_engines(*offline_engines(sample_exemplar()), "offline default for now", loading=True)
+            window.load_engines_in_background(lambda: select_engines("auto", exemplar=sample_exemplar()))
         else:
-            window.set_engines(*select_engines("auto"))
+            window.set_engines(*select_engines("auto", exemplar=sample_exemplar()))
         if not (path and window.open_path(path)):
             message = window.message.text() if path else ""
             window.open_sample()

@@ -17,8 +17,9 @@ from ..core.document import Document, Reference, StyleSource, check_seed
 from ..core.imageio import atomic_write_files, output_format
 from ..core.labels import NUM_CLASSES, class_id, normalise_value
 from ..engines.base import EngineError, LayoutRequest, RenderRequest
-from ..engines.registry import select_engines
+from ..engines.registry import ENGINES, select_engines
 from ..opening import open_document
+from ..resources import sample_exemplar
 from .errors import CliError
 
 
@@ -53,7 +54,8 @@ def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--psi", type=float, default=1.0, help="truncation: 0 = mean shape/style, 1 = full variation")
     p.add_argument("--reference", help="reference photo or map: edited attributes copy its shapes")
     p.add_argument("--style", default="", help="per-region styles, e.g. hair=ref:REF.jpg,skin=seed:7,cloth=source")
-    p.add_argument("--engine", choices=("auto", "offline", "smile"), default="auto")
+    p.add_argument("--engine", choices=tuple(ENGINES), default="auto",
+                   help="; ".join(f"{k}: {v}" for k, v in ENGINES.items()))
     p.add_argument("--size", type=int, choices=(256, 512), default=256)
 
 
@@ -127,7 +129,7 @@ def apply_recipe(recipe: Recipe, face: Document, layout, render):
 
 def engines_for(choice: str):
     try:
-        return select_engines(choice, interactive=False)
+        return select_engines(choice, interactive=False, exemplar=sample_exemplar())
     except EngineError as exc:
         raise CliError(str(exc)) from exc
 

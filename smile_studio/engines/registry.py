@@ -18,20 +18,29 @@ def install_hint() -> str:
             f"{display_path(weights_dir())} or set SMILE_STUDIO_WEIGHTS; see README, section Weights")
 
 
-def offline_engines() -> tuple[LayoutEngine, RenderEngine]:
-    from ..resources import bundled_sample
+# The engines a user can choose, in one table: name -> what it is (the CLI's --engine choices come from here).
+ENGINES = {
+    "auto": "SMILE when its weights are installed and load, the offline default otherwise",
+    "offline": "the offline default: classical algorithms, no learned weights",
+    "smile": "SMILE_SEM + SMILE_SYN with the official weights",
+}
+
+
+def offline_engines(exemplar: tuple | None = None) -> tuple[LayoutEngine, RenderEngine]:
+    """``exemplar``: (photo, map) of a face whose textures fill regions a photo lacks (the app and the CLI pass
+    the bundled sample's; without one, new regions get procedural colours)."""
     from .exemplar import ExemplarRenderEngine
     from .offline import OfflineLayoutEngine
 
-    sample = bundled_sample()
-    return OfflineLayoutEngine(), ExemplarRenderEngine(sample=(sample.photo, sample.labels) if sample else None)
+    return OfflineLayoutEngine(), ExemplarRenderEngine(sample=exemplar)
 
 
-def select_engines(choice: str = "auto", interactive: bool = True) -> tuple[LayoutEngine, RenderEngine, str]:
+def select_engines(choice: str = "auto", interactive: bool = True,
+                   exemplar: tuple | None = None) -> tuple[LayoutEngine, RenderEngine, str]:
     """(layout engine, render engine, a sentence saying which runs and why). ``interactive=False``: for headless
-    runs, which render everything in float32."""
-    if choice not in ("auto", "offline", "smile"):
-        raise EngineError(f"unknown engine {choice!r} (auto, offline or smile)")
+    runs, which render everything in float32. ``exemplar``: see :func:`offline_engines`."""
+    if choice not in ENGINES:
+        raise EngineError(f"unknown engine {choice!r} ({', '.join(ENGINES)})")
     problem = "SMILE weights not installed"
     if choice in ("auto", "smile") and smile_available():
         from ..nets.checkpoint import CheckpointError
@@ -47,7 +56,7 @@ def select_engines(choice: str = "auto", interactive: bool = True) -> tuple[Layo
             problem = f"SMILE weights could not be loaded ({exc})"
     if choice == "smile":
         raise EngineError("the SMILE engine needs the official weights: " + install_hint())
-    layout, render = offline_engines()
+    layout, render = offline_engines(exemplar)
     why = "offline default (classical algorithms, not SMILE)"
     if choice == "auto":
         why += f"; {problem}"
