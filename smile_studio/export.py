@@ -55,19 +55,38 @@ def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: 
     files["side_by_side.png"] = encode_png(np.hstack([_fit(p, render.shape[0]) for p in panels]))
     if doc.original is not None and doc.alignment is not None:
         files["photo_edited.png"] = encode_png(paste_back(doc.original, render, doc.labels, doc.alignment))
-    settings = {
-        "app": f"SMILE Studio {__version__}",
-        "document": doc.name,
-        "size": doc.size,
-        "attributes": doc.attributes,
-        "styles": {CLASSES[i].key: s.to_json() for i, s in enumerate(doc.styles)},
-        "references": [{"id": r.id, "name": r.name} for r in doc.references],
-        "engines": engines,
-        "checkpoints": checkpoints or {},
-        "files": sorted(files),
-    }
+    settings = edit_settings(doc.name, doc.size, doc.attributes, doc.styles, doc.references, engines,
+                             checkpoints=checkpoints, files=sorted(files))
     files["settings.json"] = json.dumps(settings, indent=2).encode()
     return files
+
+
+SETTINGS_FORMAT = "smile-studio-settings"
+
+
+def edit_settings(name: str, size: int, attributes: dict, styles, references, engines: dict, *,
+                  attributes_before: dict | None = None, edit: dict | None = None, checkpoints: dict | None = None,
+                  files: list | None = None, notes=()) -> dict:
+    """The settings JSON that reproduces a result, one schema for the export bundle and ``edit --json-out``:
+    the result's attributes (and those before the edit, when one was made), the edit's seed / psi / reference,
+    every region's style source, the references, the engines and checkpoint hashes, the files written."""
+    out = {
+        "format": SETTINGS_FORMAT,
+        "version": 1,
+        "app": f"SMILE Studio {__version__}",
+        "input": name,
+        "size": size,
+        "attributes": dict(attributes),
+        "attributes_before": dict(attributes_before) if attributes_before is not None else None,
+        "edit": edit,
+        "styles": {CLASSES[i].key: s.to_json() for i, s in enumerate(styles)},
+        "references": [{"id": r.id, "name": r.name} for r in references],
+        "engines": engines,
+        "checkpoints": checkpoints or {},
+        "files": files or [],
+        "notes": list(notes),
+    }
+    return out
 
 
 def export_bundle(doc: Document, render: np.ndarray, folder: str | Path, engines: dict,

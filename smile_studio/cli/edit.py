@@ -7,10 +7,9 @@ import argparse
 import json
 from pathlib import Path
 
-from .. import __version__
 from ..core.imageio import encode_image
 from ..core.labelio import encode_indexed_png
-from ..core.labels import CLASSES
+from ..export import checkpoint_hashes, edit_settings
 from .errors import CliError
 from .recipe import add_recipe_arguments, apply_recipe, build_recipe, check_outputs, engines_for, load_face, write_all
 
@@ -36,14 +35,13 @@ def run_edit(args: argparse.Namespace) -> int:
     if args.map_out:
         outputs[Path(args.map_out)] = encode_indexed_png(result.labels)
     if args.json_out:
-        outputs[Path(args.json_out)] = json.dumps({
-            "app": f"SMILE Studio {__version__}", "input": face.name, "layout_engine": layout.description,
-            "render_engine": render.description, "attributes_before": current, "attributes_after": result.attributes,
-            "seed": args.seed, "psi": args.psi, "reference": recipe.reference.name if recipe.reference else None,
-            "styles": {CLASSES[i].key: s.to_json() for i, s in enumerate(recipe.styles) if s.kind != "source"},
-            "references": {r.id: r.name for r in recipe.references},
-            "notes": list(result.notes),
-        }, indent=2).encode()
+        engines = {"layout": layout.description, "render": render.description}
+        edit = {"seed": args.seed, "psi": args.psi, "reference": recipe.reference.name if recipe.reference else None}
+        settings = edit_settings(face.name, args.size, result.attributes, recipe.styles, recipe.references, engines,
+                                 attributes_before=current, edit=edit,
+                                 checkpoints=checkpoint_hashes() if render.name == "smile" else None,
+                                 files=[Path(p).name for p in (args.out, args.map_out) if p], notes=result.notes)
+        outputs[Path(args.json_out)] = json.dumps(settings, indent=2).encode()
     write_all(outputs)
     print(f"engine: {why}")
     changed = {k: v for k, v in result.attributes.items() if v != current[k]}

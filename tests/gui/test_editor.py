@@ -206,6 +206,9 @@ def test_export_bundle_and_project_round_trip(qtbot, window, tmp_path):
 
     settings = json.loads((tmp_path / "bundle" / "settings.json").read_text())
     assert settings["attributes"] == window.doc.attributes and "offline" in settings["engines"]["render"].lower()
+    from smile_studio.export import SETTINGS_FORMAT
+
+    assert settings["format"] == SETTINGS_FORMAT and settings["input"] == window.doc.name  # the CLI's schema too
     assert window.modified
     assert window.save_to(tmp_path / "p.smile") and not window.modified
     back = load_project(tmp_path / "p.smile")

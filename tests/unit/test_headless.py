@@ -26,8 +26,12 @@ def test_edit_photo_with_map_writes_render_map_and_settings(samples_dir, tmp_pat
     assert img.shape == (256, 256, 3) and labels.shape == (256, 256)
     assert (labels == K["eye_g"].id).sum() > 50 and (labels == K["hat"].id).sum() > 500
     settings = json.loads(js.read_text())
-    assert settings["attributes_after"]["eyeglasses"] == "on" and settings["styles"]["skin"]["seed"] == 7
-    assert settings["styles"]["hair"]["kind"] == "reference" and "not SMILE" in settings["render_engine"]
+    assert settings["attributes"]["eyeglasses"] == "on" and settings["styles"]["skin"]["seed"] == 7
+    assert settings["attributes_before"]["eyeglasses"] == "off" and settings["edit"]["seed"] == 3
+    assert settings["styles"]["hair"]["kind"] == "reference" and "not SMILE" in settings["engines"]["render"]
+    from smile_studio.export import SETTINGS_FORMAT
+
+    assert settings["format"] == SETTINGS_FORMAT and settings["files"] == ["out.png", "map.png"]
     again = tmp_path / "again.png"
     main(["edit", str(samples_dir / "maskgan_0.jpg"), "--set", "eyeglasses=on,hat=on", "--seed", "3",
           "--style", f"hair=ref:{ref},skin=seed:7", "--out", str(again)])
