@@ -4,6 +4,7 @@ Each panel shows state it is given and emits what the user asked for; none of th
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
@@ -28,8 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.document import Reference, StyleSource
+from ..core.labelio import colorize
 from ..core.labels import ATTRIBUTES, CLASSES
 from .canvas import FileDropMixin, rgb_to_qimage, swatch
+from .config import THUMB
 
 
 class PalettePanel(QWidget):
@@ -78,6 +81,7 @@ class AttributePanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._shown = None  # the LayoutResult whose variations the grid shows
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         grid = QGridLayout()
@@ -175,21 +179,38 @@ class AttributePanel(QWidget):
         self.reject.setEnabled(active)
         if not active:
             self.grid.clear()
+            self._shown = None
 
-    def show_variations(self, thumbs: list[np.ndarray], seeds: tuple, current: int = 0) -> None:
+    def show_proposal(self, result, index: int, changes: np.ndarray) -> None:
+        """A proposal's variations (their maps as thumbnails until rendered faces arrive), the chosen one's pixel
+        summary per class, and its seed in the seed box (so that proposing again reproduces it)."""
+        if self._shown is not result:
+            self._shown = result
+            thumbs = [cv2.resize(colorize(m), (THUMB, THUMB), interpolation=cv2.INTER_NEAREST) for m in result.maps]
+            self._fill_grid(thumbs, result.seeds)
+        self.grid.blockSignals(True)
+        self.grid.setCurrentRow(index)
+        self.grid.blockSignals(False)
+        summary = ", ".join(f"{CLASSES[i].name} {v:+d}" for i, v in enumerate(changes) if v)
+        self.info.setText(f"Proposal ({result.engine}), variation {index + 1} of {len(result.maps)}, "
+                          f"seed {result.seeds[index]}: {summary or 'no pixel change'}"
+                          + (f"\nNote: {'; '.join(result.notes)}" if result.notes else ""))
+        self.seed.blockSignals(True)
+        self.seed.setValue(int(result.seeds[index]))
+        self.seed.blockSignals(False)
+
+    def show_rendered_variations(self, faces: list[np.ndarray]) -> None:
+        """The rendered faces replace the map thumbnails of the proposal shown (the choice is kept)."""
+        if self._shown is not None and len(faces) == self.grid.count():
+            for i, img in enumerate(faces):
+                self.grid.item(i).setIcon(QIcon(QPixmap.fromImage(rgb_to_qimage(img))))
+
+    def _fill_grid(self, thumbs: list[np.ndarray], seeds: tuple) -> None:
         self.grid.blockSignals(True)
         self.grid.clear()
         for img, seed in zip(thumbs, seeds, strict=True):
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(rgb_to_qimage(img))), f"seed {seed}")
-            self.grid.addItem(item)
-        self.grid.setCurrentRow(current)
+            self.grid.addItem(QListWidgetItem(QIcon(QPixmap.fromImage(rgb_to_qimage(img))), f"seed {seed}"))
         self.grid.blockSignals(False)
-
-    def show_seed(self, seed: int) -> None:
-        """The seed box follows the chosen variation (so that proposing again reproduces it)."""
-        self.seed.blockSignals(True)
-        self.seed.setValue(int(seed))
-        self.seed.blockSignals(False)
 
 
 class StylePanel(QWidget):

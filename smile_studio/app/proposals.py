@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import cv2
 
-from ..core.labelio import colorize
-from ..core.labels import CLASSES
 from ..engines.base import EngineError, LayoutRequest, RenderRequest
 from .config import THUMB
 from .scheduler import FINAL
@@ -40,11 +38,8 @@ class ProposalActions:
             self.notify(f"Attribute edit failed: {msg}", error=True)
             return
         self.proposal = (result, 0)
-        # maps first (instant), then the rendered faces from a background task
-        thumbs = [cv2.resize(colorize(m), (THUMB, THUMB), interpolation=cv2.INTER_NEAREST) for m in result.maps]
-        self.attributes.show_variations(thumbs, result.seeds)
         self.attributes.set_proposal_active(True)
-        self._show_proposal()
+        self._show_proposal()  # map thumbnails at once; the rendered faces follow from the engine worker
         if self.render_engine is not None and len(result.maps) > 1:
             snap = self.doc.snapshot()
 
@@ -52,7 +47,7 @@ class ProposalActions:
                 out = []
                 for m in result.maps:
                     img = engines.render.render(RenderRequest.from_snapshot(snap, m))
-                    out.append(cv2.resize(img, (THUMB, THUMB), interpolation=cv2.INTER_AREA))
+                    out.append(cv2.resize(img, (THUMB, THUMB), interpolation=cv2.INTER_AREA))  # on that thread
                 return result, out
 
             self.worker.submit(render_all, self._thumbnails_ready)
@@ -60,7 +55,7 @@ class ProposalActions:
     def _thumbnails_ready(self, out) -> None:
         if isinstance(out, Exception) or self.proposal is None or out[0] is not self.proposal[0]:
             return  # a render failure keeps the map thumbnails; a newer proposal replaced this one
-        self.attributes.show_variations(out[1], out[0].seeds, current=self.proposal[1])
+        self.attributes.show_rendered_variations(out[1])
 
     def _choose_variation(self, idx: int) -> None:
         if self.proposal is not None and 0 <= idx < len(self.proposal[0].maps):
@@ -71,12 +66,7 @@ class ProposalActions:
         """The chosen variation on the canvas and in the preview, with its own pixel summary and seed."""
         res, idx = self.proposal
         self.canvas.set_labels(res.maps[idx], diff=res.maps[idx] != self.doc.labels)
-        changes = res.class_changes(self.doc.labels, idx)
-        summary = ", ".join(f"{CLASSES[i].name} {v:+d}" for i, v in enumerate(changes) if v)
-        self.attributes.info.setText(f"Proposal ({res.engine}), variation {idx + 1} of {len(res.maps)}, "
-                                     f"seed {res.seeds[idx]}: {summary or 'no pixel change'}"
-                                     + (f"\nNote: {'; '.join(res.notes)}" if res.notes else ""))
-        self.attributes.show_seed(res.seeds[idx])
+        self.attributes.show_proposal(res, idx, res.class_changes(self.doc.labels, idx))
         self.request_render(FINAL)
 
     def accept_proposal(self) -> None:
