@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
@@ -60,6 +61,8 @@ CLASSES: tuple[LabelClass, ...] = tuple(
 )
 NUM_CLASSES = len(CLASSES)
 CLASS_BY_KEY: dict[str, LabelClass] = {c.key: c for c in CLASSES}
+# The class ids by name (ClassId.HAIR == 13), generated from the table above: code names a class once, here.
+ClassId = IntEnum("ClassId", [(c.key.upper(), c.id) for c in CLASSES])
 
 #: (19, 3) uint8 palette, row = class id.
 PALETTE = np.array([c.color for c in CLASSES], dtype=np.uint8)

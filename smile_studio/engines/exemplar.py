@@ -22,11 +22,10 @@ import cv2
 import numpy as np
 
 from ..core.document import StyleSource
-from ..core.labels import CLASS_BY_KEY, CLASSES
+from ..core.labels import CLASSES
+from ..core.labels import ClassId as C
 from .base import RenderRequest
 from .cache import array_digest, lru_get
-
-BACKGROUND = CLASS_BY_KEY["background"].id
 
 MIN_EXEMPLAR_PIXELS = 24
 
@@ -209,7 +208,7 @@ class ExemplarRenderEngine:
         if mask.sum() < MIN_EXEMPLAR_PIXELS:
             return None
         return lru_get(self._cache, self._cache_size, (src.key, class_id, size),
-                       lambda: Exemplar.build(rgb, mask, size, seed=class_id, smooth=class_id == BACKGROUND))
+                       lambda: Exemplar.build(rgb, mask, size, seed=class_id, smooth=class_id == C.BACKGROUND))
 
     def _base_exemplar(self, req: RenderRequest, source: _Source | None, c: int, size: int) -> Exemplar:
         for src in (source, self.sample):

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..core.labelmap import inpaint_labels
 from ..core.labels import ATTRIBUTE_BY_KEY, ATTRIBUTES
-from ..core.labels import CLASS_BY_KEY as K
+from ..core.labels import ClassId as C
 from ..face.geometry import FaceGeometry, NoFaceDetected, measure, similarity_from_eyes, warp_mask
 from .base import EngineError, LayoutRequest, LayoutResult
 from .exemplar import ExemplarRenderEngine
@@ -30,11 +30,6 @@ from .exemplar import ExemplarRenderEngine
 __all__ = ["OfflineLayoutEngine", "ExemplarRenderEngine", "inpaint_labels"]
 
 
-BG, SKIN, HAIR, HAT, EYE_G = K["background"].id, K["skin"].id, K["hair"].id, K["hat"].id, K["eye_g"].id
-L_BROW, R_BROW, L_EYE, R_EYE = K["l_brow"].id, K["r_brow"].id, K["l_eye"].id, K["r_eye"].id
-L_EAR, R_EAR, EAR_R, NECK, CLOTH, NOSE = K["l_ear"].id, K["r_ear"].id, K["ear_r"].id, K["neck"].id, \
-    K["cloth"].id, K["nose"].id
-NECK_L = K["neck_l"].id
 
 
 def _paint(labels: np.ndarray, shape: np.ndarray, cls: int, onto: tuple[int, ...]) -> np.ndarray:
@@ -87,8 +82,8 @@ def add_eyeglasses(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, p
     left_edge, right_edge = int(g.cx - g.face_w / 2), int(g.cx + g.face_w / 2)
     cv2.line(shape, (rx - half, ry - int(lens_h * 0.2)), (left_edge, ry - int(lens_h * 0.25)), 1, thick)
     cv2.line(shape, (lx + half, ly - int(lens_h * 0.2)), (right_edge, ly - int(lens_h * 0.25)), 1, thick)
-    onto = (SKIN, NOSE, L_BROW, R_BROW, HAIR, L_EAR, R_EAR)
-    return _paint(lab, shape.astype(bool), EYE_G, onto), style
+    onto = (C.SKIN, C.NOSE, C.L_BROW, C.R_BROW, C.HAIR, C.L_EAR, C.R_EAR)
+    return _paint(lab, shape.astype(bool), C.EYE_G, onto), style
 
 
 def add_hat(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float) -> tuple[np.ndarray, str]:
@@ -111,8 +106,8 @@ def add_hat(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: flo
     elif style == "bowler":
         cv2.ellipse(shape, (cx, brim_y), (int(dome_w * 1.25), max(int(g.size * 0.018), 2)), 0, 0, 360, 1, -1)
     shape[int(g.brow_y) - 1:] = 0  # never over brows or eyes
-    onto = (BG, HAIR, SKIN, L_EAR, R_EAR, EAR_R)
-    return _paint(lab, shape.astype(bool), HAT, onto), style
+    onto = (C.BACKGROUND, C.HAIR, C.SKIN, C.L_EAR, C.R_EAR, C.EAR_R)
+    return _paint(lab, shape.astype(bool), C.HAT, onto), style
 
 
 def add_earrings(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float) -> tuple[np.ndarray, str]:
@@ -131,8 +126,8 @@ def add_earrings(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi
             cv2.ellipse(shape, (lobe[0], lobe[1] + 3 * r), (r, int(1.4 * r)), 0, 0, 360, 1, -1)
         else:
             cv2.circle(shape, (lobe[0], lobe[1] + 2 * r), 2 * r, 1, max(1, r // 2))
-    onto = (BG, HAIR, SKIN, NECK, CLOTH, L_EAR, R_EAR)
-    return _paint(lab, shape.astype(bool), EAR_R, onto), style
+    onto = (C.BACKGROUND, C.HAIR, C.SKIN, C.NECK, C.CLOTH, C.L_EAR, C.R_EAR)
+    return _paint(lab, shape.astype(bool), C.EAR_R, onto), style
 
 
 def add_bangs(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float) -> tuple[np.ndarray, str]:
@@ -161,16 +156,16 @@ def add_bangs(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: f
             pts.append((x, y))
     shape = _canvas(lab)
     cv2.fillPoly(shape, [np.round(np.array(pts)).astype(np.int32)], 1)
-    onto = (SKIN, BG)
+    onto = (C.SKIN, C.BACKGROUND)
     inside_head = _head_mask(lab, g)
-    return _paint(lab, shape.astype(bool) & inside_head, HAIR, onto), cut
+    return _paint(lab, shape.astype(bool) & inside_head, C.HAIR, onto), cut
 
 
 def _head_mask(lab: np.ndarray, g: FaceGeometry, scale: float = 1.0) -> np.ndarray:
     m = _canvas(lab)
     c, axes = g.skull(scale)
     cv2.ellipse(m, c, axes, 0, 0, 360, 1, -1)
-    return m.astype(bool) | np.isin(lab, (SKIN, HAIR))
+    return m.astype(bool) | np.isin(lab, (C.SKIN, C.HAIR))
 
 
 def remove_bangs(lab: np.ndarray, g: FaceGeometry) -> np.ndarray:
@@ -180,7 +175,7 @@ def remove_bangs(lab: np.ndarray, g: FaceGeometry) -> np.ndarray:
     region = np.zeros(lab.shape, bool)
     region[int(max(forehead_top, 0)): int(g.brow_y) + 2, max(x0, 0): x1] = True
     out = lab.copy()
-    out[region & (lab == HAIR)] = SKIN
+    out[region & (lab == C.HAIR)] = C.SKIN
     return out
 
 
@@ -192,9 +187,9 @@ def make_bald(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: f
     c, axes = g.skull(0.98 * _jitter(rng, psi, 0.06))
     cv2.ellipse(cranium, c, axes, 0, 180, 360, 1, -1)
     cranium = cranium.astype(bool) & (np.arange(lab.shape[0])[:, None] < g.brow_y)
-    out[cranium & np.isin(lab, (HAIR, BG))] = SKIN
-    rest = out == HAIR
-    return inpaint_labels(out, rest, only=(BG, CLOTH, NECK, SKIN))
+    out[cranium & np.isin(lab, (C.HAIR, C.BACKGROUND))] = C.SKIN
+    rest = out == C.HAIR
+    return inpaint_labels(out, rest, only=(C.BACKGROUND, C.CLOTH, C.NECK, C.SKIN))
 
 
 def add_hair(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float, long: bool) -> np.ndarray:
@@ -209,8 +204,8 @@ def add_hair(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: fl
     if long:
         sides = _long_hair_mask(lab, g, rng, psi)
     out = lab.copy()
-    out[cranium & np.isin(lab, (SKIN, BG))] = HAIR
-    out[sides & (lab == BG)] = HAIR
+    out[cranium & np.isin(lab, (C.SKIN, C.BACKGROUND))] = C.HAIR
+    out[sides & (lab == C.BACKGROUND)] = C.HAIR
     return out
 
 
@@ -233,31 +228,32 @@ def to_male(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: flo
     # beside the face the cut rises with the distance from it: a rounded short cut, not a straight line
     away = np.maximum(np.abs(np.arange(lab.shape[1])[None, :] - g.cx) - 0.5 * g.face_w, 0)
     below_jaw = np.arange(lab.shape[0])[:, None] > cut - 1.2 * away
-    long_hair = (lab == HAIR) & below_jaw
-    out = inpaint_labels(out, long_hair, only=(BG, CLOTH))  # never lips or eyes far from the face
+    long_hair = (lab == C.HAIR) & below_jaw
+    out = inpaint_labels(out, long_hair, only=(C.BACKGROUND, C.CLOTH))  # never lips or eyes far from the face
     k = max(1, int(round(g.size / 256 * (1 + psi * rng.uniform(0, 1)))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
-    for brow in (L_BROW, R_BROW):
+    for brow in (C.L_BROW, C.R_BROW):
         grown = cv2.dilate((out == brow).astype(np.uint8), kernel).astype(bool)
-        out[grown & (out == SKIN)] = brow
+        out[grown & (out == C.SKIN)] = brow
     return out
 
 
 def to_female(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float) -> np.ndarray:
     out = lab.copy()
-    if (lab == HAIR).any() or (lab == HAT).any():
-        out[_long_hair_mask(lab, g, rng, psi) & (lab == BG)] = HAIR
+    if (lab == C.HAIR).any() or (lab == C.HAT).any():
+        out[_long_hair_mask(lab, g, rng, psi) & (lab == C.BACKGROUND)] = C.HAIR
     kernel = np.ones((3, 1), np.uint8)
-    for brow in (L_BROW, R_BROW):
+    for brow in (C.L_BROW, C.R_BROW):
         m = (out == brow).astype(np.uint8)
         if m.sum() > 12:
             thin = cv2.erode(m, kernel).astype(bool)
-            out[(m.astype(bool)) & ~thin] = SKIN
+            out[(m.astype(bool)) & ~thin] = C.SKIN
     return out
 
 
 # -- the engine --------------------------------------------------------------------------------------------------
-_REGION_OF = {"eyeglasses": EYE_G, "hat": HAT, "earrings": EAR_R, "bangs": HAIR, "bald": HAIR, "gender": HAIR}
+_REGION_OF = {"eyeglasses": C.EYE_G, "hat": C.HAT, "earrings": C.EAR_R, "bangs": C.HAIR, "bald": C.HAIR,
+              "gender": C.HAIR}
 
 
 class OfflineLayoutEngine:
@@ -328,11 +324,11 @@ class OfflineLayoutEngine:
     def _apply(self, lab, g, key, value, rng, psi) -> np.ndarray:
         ops: dict[tuple[str, str], Callable] = {
             ("eyeglasses", "on"): lambda: add_eyeglasses(lab, g, rng, psi)[0],
-            ("eyeglasses", "off"): lambda: inpaint_labels(lab, lab == EYE_G, exclude=(EYE_G,)),
+            ("eyeglasses", "off"): lambda: inpaint_labels(lab, lab == C.EYE_G, exclude=(C.EYE_G,)),
             ("hat", "on"): lambda: add_hat(lab, g, rng, psi)[0],
             ("hat", "off"): lambda: self._remove_hat(lab, g),
             ("earrings", "on"): lambda: add_earrings(lab, g, rng, psi)[0],
-            ("earrings", "off"): lambda: inpaint_labels(lab, lab == EAR_R, exclude=(EAR_R,)),
+            ("earrings", "off"): lambda: inpaint_labels(lab, lab == C.EAR_R, exclude=(C.EAR_R,)),
             ("bangs", "on"): lambda: add_bangs(lab, g, rng, psi)[0],
             ("bangs", "off"): lambda: remove_bangs(lab, g),
             ("bald", "on"): lambda: make_bald(lab, g, rng, psi),
@@ -346,40 +342,40 @@ class OfflineLayoutEngine:
     def _remove_hat(lab: np.ndarray, g: FaceGeometry) -> np.ndarray:
         """Hat pixels over the cranium become hair when the person has hair, the rest the nearest class."""
         out = lab.copy()
-        hat = lab == HAT
-        if (lab == HAIR).any():
+        hat = lab == C.HAT
+        if (lab == C.HAIR).any():
             c, axes = g.skull(1.0)
             skull = _canvas(lab)
             cv2.ellipse(skull, c, axes, 0, 0, 360, 1, -1)
-            out[hat & skull.astype(bool)] = HAIR
-        return inpaint_labels(out, out == HAT, only=(BG, HAIR, SKIN))
+            out[hat & skull.astype(bool)] = C.HAIR
+        return inpaint_labels(out, out == C.HAT, only=(C.BACKGROUND, C.HAIR, C.SKIN))
 
     @staticmethod
     def _from_reference(lab, g, ref_lab, ref_g, key) -> np.ndarray | None:
         cls = _REGION_OF[key]
         region = ref_lab == cls
         if key in ("bangs", "bald", "gender"):
-            region = ref_lab == HAIR
+            region = ref_lab == C.HAIR
         if region.sum() < 4:
             return None
         m = similarity_from_eyes(ref_g, g)
         warped = warp_mask(region, m, lab.shape)
         out = lab.copy()
         if key == "eyeglasses":
-            onto = (SKIN, NOSE, L_BROW, R_BROW, HAIR, L_EAR, R_EAR)
+            onto = (C.SKIN, C.NOSE, C.L_BROW, C.R_BROW, C.HAIR, C.L_EAR, C.R_EAR)
         elif key in ("bangs", "bald", "gender"):
-            onto = (SKIN, BG, HAT) if key != "bangs" else (SKIN, BG)
+            onto = (C.SKIN, C.BACKGROUND, C.HAT) if key != "bangs" else (C.SKIN, C.BACKGROUND)
             if key == "bangs":
                 warped &= np.arange(lab.shape[0])[:, None] < g.brow_y
             else:
                 # the reference's hair replaces ours
-                out = inpaint_labels(out, out == HAIR, only=(BG, SKIN, CLOTH, NECK))
+                out = inpaint_labels(out, out == C.HAIR, only=(C.BACKGROUND, C.SKIN, C.CLOTH, C.NECK))
         elif key == "earrings":
             if g.ear_l is None and g.ear_r is None:
                 return None
-            onto = (BG, HAIR, SKIN, NECK, CLOTH, L_EAR, R_EAR)
+            onto = (C.BACKGROUND, C.HAIR, C.SKIN, C.NECK, C.CLOTH, C.L_EAR, C.R_EAR)
         else:
-            onto = (BG, HAIR, SKIN, L_EAR, R_EAR, EAR_R)
+            onto = (C.BACKGROUND, C.HAIR, C.SKIN, C.L_EAR, C.R_EAR, C.EAR_R)
         painted = warped & np.isin(out, onto)
         if painted.sum() < 4:
             return None

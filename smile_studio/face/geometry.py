@@ -14,15 +14,12 @@ import numpy as np
 
 from ..core.labels import CLASS_BY_KEY as K
 from ..core.labels import FACE_CLASSES, default_attributes
+from ..core.labels import ClassId as C
 from .align import two_point_similarity
 
-SKIN, HAIR, HAT, NECK = K["skin"].id, K["hair"].id, K["hat"].id, K["neck"].id
-L_EYE, R_EYE, L_BROW, R_BROW = K["l_eye"].id, K["r_eye"].id, K["l_brow"].id, K["r_brow"].id
-L_EAR, R_EAR, NOSE = K["l_ear"].id, K["r_ear"].id, K["nose"].id
-EYE_G = K["eye_g"].id
 _FACE = np.zeros(19, bool)
 _FACE[list(FACE_CLASSES)] = True
-_FACE[EYE_G] = True
+_FACE[C.EYE_G] = True
 
 
 class NoFaceDetected(ValueError):
@@ -87,8 +84,8 @@ def measure(labels: np.ndarray) -> FaceGeometry:
         raise NoFaceDetected("no face found in the label map (no skin or facial features)")
     x0, y0, x1, y1 = box
     fw, fh = x1 - x0, y1 - y0
-    eye_l = _centroid(lab == L_EYE)
-    eye_r = _centroid(lab == R_EYE)
+    eye_l = _centroid(lab == C.L_EYE)
+    eye_r = _centroid(lab == C.R_EYE)
     cx_box = (x0 + x1) / 2
     if eye_l is None and eye_r is None:
         ey = y0 + 0.45 * fh
@@ -99,32 +96,32 @@ def measure(labels: np.ndarray) -> FaceGeometry:
         eye_r = (2 * cx_box - eye_l[0], eye_l[1])
     eye_y = (eye_l[1] + eye_r[1]) / 2
     cx = (eye_l[0] + eye_r[0]) / 2
-    eye_boxes = [b for b in (_bbox(lab == L_EYE), _bbox(lab == R_EYE)) if b is not None]
+    eye_boxes = [b for b in (_bbox(lab == C.L_EYE), _bbox(lab == C.R_EYE)) if b is not None]
     eye_w = float(np.mean([b[2] - b[0] for b in eye_boxes])) if eye_boxes else 0.18 * fw
     eye_w = max(eye_w, 0.12 * abs(eye_l[0] - eye_r[0]) + 2)
-    brow_box = _bbox((lab == L_BROW) | (lab == R_BROW))
+    brow_box = _bbox((lab == C.L_BROW) | (lab == C.R_BROW))
     brow_y = float(brow_box[1]) if brow_box else eye_y - 0.12 * fh
-    skin_box = _bbox(lab == SKIN) or box
+    skin_box = _bbox(lab == C.SKIN) or box
     chin_y = float(skin_box[3])
-    nose_c = _centroid(lab == NOSE)
+    nose_c = _centroid(lab == C.NOSE)
     nose_y = nose_c[1] if nose_c else eye_y + 0.35 * (chin_y - eye_y)
     mouth_box = _bbox(np.isin(lab, (K["mouth"].id, K["u_lip"].id, K["l_lip"].id)))
     mouth_y = (mouth_box[1] + mouth_box[3]) / 2 if mouth_box else eye_y + 0.62 * (chin_y - eye_y)
     row = int(np.clip(round(eye_y), 0, h - 1))
     band = lab[max(row - 2, 0): row + 3]
-    cols = np.nonzero(np.isin(band, (SKIN, L_EYE, R_EYE, NOSE, EYE_G)).any(0))[0]
+    cols = np.nonzero(np.isin(band, (C.SKIN, C.L_EYE, C.R_EYE, C.NOSE, C.EYE_G)).any(0))[0]
     face_w = float(cols.max() - cols.min() + 1) if cols.size else float(fw)
     face_w = max(face_w, 1.6 * abs(eye_l[0] - eye_r[0]))
-    skin_rows = np.nonzero((lab == SKIN).any(1))[0]
+    skin_rows = np.nonzero((lab == C.SKIN).any(1))[0]
     hairline_y = float(skin_rows.min()) if skin_rows.size else float(y0)
-    top_box = _bbox((lab == HAIR) | (lab == HAT))
+    top_box = _bbox((lab == C.HAIR) | (lab == C.HAT))
     skull_top = eye_y - 1.05 * (chin_y - eye_y)
     head_top = float(min(top_box[1], hairline_y)) if top_box else skull_top
     head_top = max(min(head_top, hairline_y), 0.0)
     return FaceGeometry(
         size=h, face_box=box, cx=cx, eye_l=eye_l, eye_r=eye_r, eye_w=eye_w, brow_y=brow_y, eye_y=eye_y,
         nose_y=nose_y, mouth_y=mouth_y, chin_y=chin_y, hairline_y=hairline_y, head_top=head_top, face_w=face_w,
-        ear_l=_bbox(lab == L_EAR), ear_r=_bbox(lab == R_EAR))
+        ear_l=_bbox(lab == C.L_EAR), ear_r=_bbox(lab == C.R_EAR))
 
 
 def similarity_from_eyes(src: FaceGeometry, dst: FaceGeometry) -> np.ndarray:
