@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib.metadata
 import os
 import platform
 import sys
@@ -50,11 +51,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         lines.append(f"OpenCV {cv2.__version__}")
     except ImportError:
         lines.append("OpenCV: not installed")
-    try:
-        import PySide6
-
-        lines.append(f"PySide6 {PySide6.__version__}")
-    except ImportError:
+    try:  # the installed version, without importing Qt (headless commands never load it)
+        lines.append(f"PySide6 {importlib.metadata.version('PySide6-Essentials')}")
+    except importlib.metadata.PackageNotFoundError:
         lines.append("PySide6: not installed (the GUI cannot start; headless commands work)")
     from ..weights import weights_report
 
