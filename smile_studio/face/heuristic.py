@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..core.labels import CLASS_BY_KEY as K
+from ..core.labels import ClassId as C
 from .align import two_point_similarity
 from .geometry import NoFaceDetected
 
@@ -112,35 +112,67 @@ def _touching(extra: np.ndarray, region: np.ndarray) -> np.ndarray:
     return np.isin(comp, np.unique(comp[region])) & extra
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """Where the template sits in an aligned crop: side ``s``, eye distance ``d``, centre column, eye row."""
+
+    s: int
+    d: float
+    cx: float
+    ey: float
+
+    @property
+    def rows(self) -> np.ndarray:
+        return np.arange(self.s)[:, None]
+
+    @property
+    def cols(self) -> np.ndarray:
+        return np.arange(self.s)[None, :]
+
+    def blank(self) -> np.ndarray:
+        return np.zeros((self.s, self.s), np.uint8)
+
+    def ellipse(self, centre, axes, start: float = 0, end: float = 360) -> np.ndarray:
+        mask = self.blank()
+        _ellipse(mask, centre, axes, 0, start, end)
+        return mask.astype(bool)
+
+
 def template_map(crop: np.ndarray) -> np.ndarray:
     """The face template on an aligned crop, refined by skin colour and the GrabCut silhouette."""
     s = crop.shape[0]
-    d = (EYE_L[0] - EYE_R[0]) * s
-    cx, ey = s / 2, EYE_R[1] * s
-    lab = np.zeros((s, s), np.uint8)
+    fr = _Frame(s, (EYE_L[0] - EYE_R[0]) * s, s / 2, EYE_R[1] * s)
+    face, cheek, skin_like = _skin_model(crop, fr)
+    person = _silhouette(crop, fr, face & skin_like)
+    skin_like = cv2.morphologyEx(skin_like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    hair, head, jaw = _hair(crop, fr, person, face, skin_like, cheek)
+    lab = _body(fr, hair, head, jaw, person, face, skin_like)
+    _features(lab, fr, face, skin_like)
+    return lab
 
-    def m() -> np.ndarray:
-        return np.zeros((s, s), np.uint8)
 
-    face = m()
-    _ellipse(face, (cx, ey + 0.45 * d), (1.02 * d, 1.45 * d))
-    face = face.astype(bool)
-    # skin colour from the cheeks, in YCrCb
+def _skin_model(crop: np.ndarray, fr: _Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(face oval, cheek patches, skin-coloured pixels): skin colour from the cheeks, in YCrCb."""
+    d, cx, ey = fr.d, fr.cx, fr.ey
+    face = fr.ellipse((cx, ey + 0.45 * d), (1.02 * d, 1.45 * d))
     ycc = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb).astype(np.float32)
-    cheek = m()
-    _ellipse(cheek, (cx - 0.55 * d, ey + 0.55 * d), (0.18 * d, 0.15 * d))
-    _ellipse(cheek, (cx + 0.55 * d, ey + 0.55 * d), (0.18 * d, 0.15 * d))
-    samples = ycc[cheek.astype(bool)][:, 1:]
+    cheek = fr.ellipse((cx - 0.55 * d, ey + 0.55 * d), (0.18 * d, 0.15 * d)) | \
+        fr.ellipse((cx + 0.55 * d, ey + 0.55 * d), (0.18 * d, 0.15 * d))
+    samples = ycc[cheek][:, 1:]
     mu, cov = samples.mean(0), np.cov(samples.T) + np.eye(2) * 4.0
     diff = ycc[..., 1:] - mu
     maha = np.einsum("...i,ij,...j->...", diff, np.linalg.inv(cov), diff)
-    skin_like = maha < 9.0
-    # person silhouette by GrabCut, initialised with the head-and-shoulders box
+    return face, cheek, maha < 9.0
+
+
+def _silhouette(crop: np.ndarray, fr: _Frame, sure_face: np.ndarray) -> np.ndarray:
+    """The person (head, hair, shoulders) by GrabCut, initialised with the head-and-shoulders box."""
+    s, d, cx, ey = fr.s, fr.d, fr.cx, fr.ey
     gc_mask = np.full((s, s), cv2.GC_PR_BGD, np.uint8)
     x0, x1 = int(max(cx - 1.9 * d, 1)), int(min(cx + 1.9 * d, s - 2))
     y0 = int(max(ey - 2.0 * d, 1))
     gc_mask[y0:, x0:x1] = cv2.GC_PR_FGD
-    gc_mask[face & skin_like] = cv2.GC_FGD
+    gc_mask[sure_face] = cv2.GC_FGD
     gc_mask[:2, :] = cv2.GC_BGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
@@ -149,19 +181,21 @@ def template_map(crop: np.ndarray) -> np.ndarray:
     except cv2.error:
         person = np.zeros((s, s), bool)
         person[y0:, x0:x1] = True
-    person = cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)).astype(bool)
-    rows, cols = np.arange(s)[:, None], np.arange(s)[None, :]
+    return cv2.morphologyEx(person.astype(np.uint8), cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)).astype(bool)
+
+
+def _hair(crop: np.ndarray, fr: _Frame, person: np.ndarray, face: np.ndarray, skin_like: np.ndarray,
+          cheek: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(hair, head ellipse, jaw band). Silhouette around the head, above the chin, that is not skin-coloured face;
+    below the chin, long hair is what has the colour of the hair above the forehead and hangs from it."""
+    d, cx, ey, rows, cols = fr.d, fr.cx, fr.ey, fr.rows, fr.cols
     chin = ey + 1.85 * d
-    skin_like = cv2.morphologyEx(skin_like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
-    # hair: silhouette around the head, above the chin, that is not skin-coloured face; below the chin, long hair
-    # is what has the colour of the hair above the forehead and hangs from it
-    head = m()
-    _ellipse(head, (cx, ey + 0.2 * d), (1.75 * d, 2.6 * d))
-    hair = person & head.astype(bool) & (rows < chin) & ~(face & skin_like)
+    head = fr.ellipse((cx, ey + 0.2 * d), (1.75 * d, 2.6 * d))
+    hair = person & head & (rows < chin) & ~(face & skin_like)
     top = hair & (rows < ey - 1.0 * d)
     seed = top & ~skin_like
     colour = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
-    if seed.sum() < 0.3 * d * d and _distinct_from_skin(colour, top, cheek.astype(bool), d):
+    if seed.sum() < 0.3 * d * d and _distinct_from_skin(colour, top, cheek, d):
         seed = top  # fair hair: skin-like in chroma, but not in lightness
     hair_like = _hair_colour(colour, seed, d)
     if hair_like is not None:
@@ -173,51 +207,53 @@ def template_map(crop: np.ndarray) -> np.ndarray:
         hair &= ~((rows > ey + 1.2 * d) & ~(hair_like & hair_chroma) & ~face)
         # hair the silhouette missed: hair-coloured, on the head, touching the hair (unless the background away
         # from the head has the hair's colour too, when colour tells nothing)
-        away = ~person & ~head.astype(bool)
+        away = ~person & ~head
         if away.any() and hair_like[away].mean() < 0.15:
-            hair |= _touching(head.astype(bool) & hair_like & ~person & ~face & (rows < chin), hair)
+            hair |= _touching(head & hair_like & ~person & ~face & (rows < chin), hair)
     # skin-coloured pixels beside the jaw and below it are neck, even where fair hair shares their colour
     jaw = (np.abs(cols - cx) < 1.0 * d) & (rows > ey + 1.2 * d) & skin_like & ~face
-    hair &= ~jaw
-    lab[hair] = K["hair"].id
+    return hair & ~jaw, head, jaw
+
+
+def _body(fr: _Frame, hair, head, jaw, person, face, skin_like) -> np.ndarray:
+    """Hair, skin (a bald or shaved scalp included), neck and cloth."""
+    d, cx, ey, rows = fr.d, fr.cx, fr.ey, fr.rows
+    chin = ey + 1.85 * d
+    lab = fr.blank()
+    lab[hair] = C.HAIR
     skin = face & (skin_like | (rows > ey - 0.9 * d))
-    skull = m()
-    _ellipse(skull, (cx, ey), (1.1 * d, 1.9 * d), 0, 180, 360)
-    scalp = skull.astype(bool) & skin_like & (rows < ey - 0.3 * d)  # a bald or shaved head is skin, not hair
-    lab[skin | scalp] = K["skin"].id
-    neck = m()
-    neck_top = ey + 1.4 * d
-    cv2.rectangle(neck, (int(cx - 0.65 * d), int(neck_top)), (int(cx + 0.65 * d), int(chin + 0.9 * d)), 1, -1)
-    lab[neck.astype(bool) & (lab == 0) & person] = K["neck"].id
-    lab[(neck.astype(bool) | jaw) & (lab == 0) & skin_like] = K["neck"].id
-    lab[person & (rows >= chin + 0.3 * d) & (lab == 0)] = K["cloth"].id
-    lab[person & ~head.astype(bool) & (rows >= ey + 0.8 * d) & (lab == 0)] = K["cloth"].id  # shoulders
-    lab[person & (rows >= chin + 0.6 * d) & (lab == K["hair"].id) & ~skin_like] = K["cloth"].id
-    # ears just outside the face oval at eye-to-nose height, where the photo is skin-coloured
-    for side, cls in ((-1, K["r_ear"].id), (1, K["l_ear"].id)):
-        ear = m()
-        _ellipse(ear, (cx + side * 1.02 * d, ey + 0.35 * d), (0.16 * d, 0.33 * d))
-        ear = ear.astype(bool) & skin_like & ~face
+    skull = fr.ellipse((cx, ey), (1.1 * d, 1.9 * d), 180, 360)
+    scalp = skull & skin_like & (rows < ey - 0.3 * d)  # a bald or shaved head is skin, not hair
+    lab[skin | scalp] = C.SKIN
+    neck = fr.blank()
+    cv2.rectangle(neck, (int(cx - 0.65 * d), int(ey + 1.4 * d)), (int(cx + 0.65 * d), int(chin + 0.9 * d)), 1, -1)
+    lab[neck.astype(bool) & (lab == 0) & person] = C.NECK
+    lab[(neck.astype(bool) | jaw) & (lab == 0) & skin_like] = C.NECK
+    lab[person & (rows >= chin + 0.3 * d) & (lab == 0)] = C.CLOTH
+    lab[person & ~head & (rows >= ey + 0.8 * d) & (lab == 0)] = C.CLOTH  # shoulders
+    lab[person & (rows >= chin + 0.6 * d) & (lab == C.HAIR) & ~skin_like] = C.CLOTH
+    return lab
+
+
+def _features(lab: np.ndarray, fr: _Frame, face: np.ndarray, skin_like: np.ndarray) -> None:
+    """Ears (just outside the face oval at eye-to-nose height, where the photo is skin-coloured), then brows,
+    eyes, nose and lips painted over the skin."""
+    s, d, cx, ey = fr.s, fr.d, fr.cx, fr.ey
+    for side, cls in ((-1, C.R_EAR), (1, C.L_EAR)):
+        ear = fr.ellipse((cx + side * 1.02 * d, ey + 0.35 * d), (0.16 * d, 0.33 * d)) & skin_like & ~face
         if ear.sum() > 0.01 * d * d:
             lab[ear] = cls
-    # features, painted over the skin
-    for (px, py), brow, eye in ((EYE_R, K["r_brow"].id, K["r_eye"].id), (EYE_L, K["l_brow"].id, K["l_eye"].id)):
+    for (px, py), brow, eye in ((EYE_R, C.R_BROW, C.R_EYE), (EYE_L, C.L_BROW, C.L_EYE)):
         c = (px * s, py * s)
-        b = m()
+        b = fr.blank()
         cv2.ellipse(b, (int(c[0]), int(c[1] - 0.22 * d)), (int(0.3 * d), int(0.16 * d)), 0, 200, 340, 1,
                     max(2, int(0.07 * d)))
         lab[b.astype(bool)] = brow
-        e = m()
-        _ellipse(e, c, (0.2 * d, 0.08 * d))
-        lab[e.astype(bool)] = eye
-    nose = m()
+        lab[fr.ellipse(c, (0.2 * d, 0.08 * d))] = eye
+    nose = fr.blank()
     pts = np.array([(cx - 0.08 * d, ey + 0.05 * d), (cx + 0.08 * d, ey + 0.05 * d), (cx + 0.25 * d, ey + 0.6 * d),
                     (cx, ey + 0.7 * d), (cx - 0.25 * d, ey + 0.6 * d)])
     cv2.fillPoly(nose, [np.round(pts).astype(np.int32)], 1)
-    lab[nose.astype(bool)] = K["nose"].id
-    ulip, llip = m(), m()
-    _ellipse(ulip, (cx, ey + 1.02 * d), (0.38 * d, 0.08 * d), 0, 180, 360)
-    _ellipse(llip, (cx, ey + 1.03 * d), (0.34 * d, 0.12 * d), 0, 0, 180)
-    lab[ulip.astype(bool)] = K["u_lip"].id
-    lab[llip.astype(bool)] = K["l_lip"].id
-    return lab
+    lab[nose.astype(bool)] = C.NOSE
+    lab[fr.ellipse((cx, ey + 1.02 * d), (0.38 * d, 0.08 * d), 180, 360)] = C.U_LIP
+    lab[fr.ellipse((cx, ey + 1.03 * d), (0.34 * d, 0.12 * d), 0, 180)] = C.L_LIP
