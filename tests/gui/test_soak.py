@@ -13,13 +13,12 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
 from smile_studio.app.main import current_rss_mb
-from smile_studio.core.labels import CLASS_BY_KEY as K
+from smile_studio.core.labels import ClassId as C
 
 from .conftest import make_window, view_point
 
 MOVES = 10_000
 MOVES_PER_STROKE = 50
-HAIR, SKIN, EYE_G = K["hair"].id, K["skin"].id, K["eye_g"].id
 
 
 @pytest.mark.slow
@@ -38,7 +37,7 @@ def test_ten_thousand_mouse_moves_with_renders_proposals_and_undo(qtbot, face_do
     accepted = undone = 0
     strokes = MOVES // MOVES_PER_STROKE
     for s in range(strokes):
-        w.set_class(HAIR if s % 2 else SKIN)
+        w.set_class(C.HAIR if s % 2 else C.SKIN)
         x, y = rng.uniform(30, 220, 2)
         qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=view_point(w.canvas, x, y))
         for _ in range(MOVES_PER_STROKE):
@@ -76,7 +75,7 @@ def test_ten_thousand_mouse_moves_with_renders_proposals_and_undo(qtbot, face_do
     assert growth < 150, f"memory grew {growth:.0f} MB over the session"
     # still a working editor: one more stroke paints and is one undo step
     before = w.doc.labels.copy()
-    w.set_class(EYE_G)
+    w.set_class(C.EYE_G)
     qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=view_point(w.canvas, 128, 128))
     qtbot.mouseMove(vp, pos=view_point(w.canvas, 140, 128))
     qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=view_point(w.canvas, 140, 128))
