@@ -7,6 +7,7 @@ clone it is absent and those tests skip, naming what is missing; under ``CI=true
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 # The suite runs without a display: Qt draws offscreen unless the caller chose a platform (QT_QPA_PLATFORM=xcb
 # under Xvfb, say). Set before any QApplication exists; child processes the tests start inherit it.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests never read or write the user's own weights folder: an empty one unless a test sets its own.
+os.environ.setdefault("SMILE_STUDIO_WEIGHTS", tempfile.mkdtemp(prefix="smile-weights-"))
 
 
 def _shared_root() -> Path:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from ..weights import checkpoint_path, display_path, installed, weights_dir
+from ..weights import SMILE_KEYS, checkpoint_path, display_path, installed, weights_dir
 from .base import EngineError, LayoutEngine, RenderEngine
-
-SMILE_KEYS = ("syn256", "sem_G", "sem_F", "sem_S", "fan")
 
 
 def smile_available() -> bool:
@@ -14,8 +12,9 @@ def smile_available() -> bool:
 
 
 def install_hint() -> str:
-    return (f"place the official SMILE files ({', '.join(checkpoint_path(k).name for k in SMILE_KEYS)}) in "
-            f"{display_path(weights_dir())} or set SMILE_STUDIO_WEIGHTS; see README, section Weights")
+    return (f"run `smile-studio weights fetch` (or File > Weights…), or import the official files "
+            f"({', '.join(checkpoint_path(k).name for k in SMILE_KEYS)}) into {display_path(weights_dir())} "
+            f"with `smile-studio weights import PATH`; see README, section Weights")
 
 
 # The engines a user can choose, in one table: name -> what it is (the CLI's --engine choices come from here).

@@ -59,19 +59,24 @@ def extract_state_dict(obj: Mapping, container: str | None, name: str) -> dict:
 
 def check_state_dict(model: nn.Module, sd: Mapping, name: str, ignore_extra: bool = False) -> None:
     """Raise CheckpointError naming the first missing, unexpected or mis-shaped key (in the model's order)."""
-    expected = model.state_dict()
-    for key, ref in expected.items():
+    check_signature({k: tuple(v.shape) for k, v in model.state_dict().items()}, sd, name, ignore_extra,
+                    type(model).__name__)
+
+
+def check_signature(expected: Mapping[str, tuple], sd: Mapping, name: str, ignore_extra: bool = False,
+                    network: str = "this network") -> None:
+    """The same check against ``{key: shape}`` (what a network's state_dict holds), without building it."""
+    for key, shape in expected.items():
         if key not in sd:
-            raise CheckpointError(f"{name}: missing key {key!r} (expected shape {tuple(ref.shape)}); "
+            raise CheckpointError(f"{name}: missing key {key!r} (expected shape {tuple(shape)}); "
                                   f"{sum(k not in sd for k in expected)} keys missing in all")
-        if tuple(sd[key].shape) != tuple(ref.shape):
-            raise CheckpointError(f"{name}: key {key!r} has shape {tuple(sd[key].shape)}, "
-                                  f"expected {tuple(ref.shape)}")
+        if tuple(sd[key].shape) != tuple(shape):
+            raise CheckpointError(f"{name}: key {key!r} has shape {tuple(sd[key].shape)}, expected {tuple(shape)}")
     if not ignore_extra:
         extra = [k for k in sd if k not in expected]
         if extra:
             raise CheckpointError(f"{name}: unexpected key {extra[0]!r} ({len(extra)} unexpected in all); "
-                                  f"is this the right checkpoint for {type(model).__name__}?")
+                                  f"is this the right checkpoint for {network}?")
 
 
 def load_state_dict_strict(model: nn.Module, source, container: str | None = None, name: str | None = None,

@@ -1,0 +1,157 @@
+"""Every weight file the app can use: its names, what network it holds (the expected keys and shapes are read
+from our own network classes, never typed by hand), what it enables and under which licence.
+
+Files are recognised by content (:func:`recognise`): the official archive's file list was never published, and
+users rename files.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .locations import install_dir, search_dirs
+
+OFFICIAL_ARCHIVE_SOURCES = (
+    # the URL in the official download_weights.sh
+    "https://polybox.ethz.ch/index.php/s/yR74R0XFRXAfUiU/download",
+    # the Google Drive mirror the author posted in affromero/SMILE#4
+    "https://drive.google.com/uc?export=download&id=1qSREgs8evfJQg8rfTTrn5dniNX1DY-ly",
+)
+OFFICIAL_LICENCE = "SMILE official weights: research use (CelebA-HQ / CelebAMask-HQ terms), see affromero/SMILE"
+HUB = "hub/checkpoints"  # where face-alignment's files go (torch.hub's layout, under our own folder)
+
+
+def _syn(size: int):
+    from ..nets.syn import SynGenerator
+
+    return SynGenerator(size)
+
+
+def _sem(part: str):
+    from ..nets import sem
+
+    return {"G": lambda: sem.SemGenerator(256), "F": sem.MappingNetwork, "S": lambda: sem.StyleEncoder(256)}[part]()
+
+
+def _fan():
+    from ..nets.fan import FAN
+
+    return FAN()
+
+
+def _bisenet():
+    from ..nets.parser import BiSeNet
+
+    return BiSeNet(19)
+
+
+def _attnet():
+    from ..nets.attributes import AttNet
+
+    return AttNet().model  # the official file holds the inner network
+
+
+def _s3fd():
+    from face_alignment.detection.sfd.net_s3fd import s3fd
+
+    return s3fd()
+
+
+def _fan68():
+    from face_alignment.models import FAN
+
+    return FAN(4)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    key: str
+    filename: str
+    network: str
+    container: str | None  # sub-dict holding the state_dict ("g_ema", "state_dict") or None for a plain one
+    builder: Callable = field(repr=False, compare=False, default=None)  # our network class: the expected keys
+    enables: str = ""
+    licence: str = OFFICIAL_LICENCE
+    aliases: tuple[str, ...] = ()  # other names the same file is published under
+    subdir: str = ""
+    ignore_extra: bool = False  # extra keys in the file are ignored (as the official loader does)
+    url: str | None = None  # where it is published on its own (face-alignment's files)
+    sha256_prefix: str | None = None  # torch.hub's convention: the file name carries its hash's first digits
+
+
+CHECKPOINTS: tuple[Checkpoint, ...] = (
+    Checkpoint("syn256", "smileSYN_256.pth", "SMILE_SYN generator 256", "g_ema", lambda: _syn(256),
+               "SMILE rendering (SMILE_SYN) at 256x256"),
+    Checkpoint("syn512", "smileSYN_512.pth", "SMILE_SYN generator 512", "g_ema", lambda: _syn(512),
+               "SMILE rendering at 512x512 (optional)"),
+    Checkpoint("sem_G", "smileSEM_G_ema.pth", "SMILE_SEM generator", None, lambda: _sem("G"),
+               "SMILE attribute edits (SMILE_SEM)"),
+    Checkpoint("sem_F", "smileSEM_F_ema.pth", "SMILE_SEM mapping network", None, lambda: _sem("F"),
+               "SMILE latent-guided (seeded) edits"),
+    Checkpoint("sem_S", "smileSEM_S_ema.pth", "SMILE_SEM style encoder", None, lambda: _sem("S"),
+               "SMILE edits (styles of the source and of references)"),
+    Checkpoint("fan", "wing.ckpt", "FAN landmark heatmaps (SMILE_SEM)", "state_dict", _fan,
+               "SMILE attribute edits (landmark heatmaps)", ignore_extra=True),
+    Checkpoint("bisenet", "segmentation_weights.pth", "BiSeNet face parser", None, _bisenet,
+               "parsing your own photos with the official parser",
+               aliases=("face_parsing_bisenet.pth", "79999_iter.pth"),
+               licence="BiSeNet face parser (face-parsing.PyTorch): MIT; trained on CelebAMask-HQ (research use)"),
+    Checkpoint("attnet", "attribute_rgb_male_female_eyeglasses_hair_bangs_earrings_hat.pth",
+               "AttNet attribute classifier", "state_dict", _attnet,
+               "reading a photo's attributes (and the attribute scores of evaluation)"),
+    Checkpoint("s3fd", "s3fd-619a316812.pth", "S3FD face detector (face-alignment)", None, _s3fd,
+               "face detection for your own photos (photo pipeline)", subdir=HUB,
+               url="https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth",
+               sha256_prefix="619a316812", licence="face-alignment (Adrian Bulat): BSD-3-Clause"),
+    Checkpoint("fan68", "2DFAN4-11f355bf06.pth.tar", "2DFAN-4 68-point landmarks (face-alignment)", None, _fan68,
+               "68 landmarks for your own photos (photo pipeline)", subdir=HUB,
+               url="https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar",
+               sha256_prefix="11f355bf06", licence="face-alignment (Adrian Bulat): BSD-3-Clause"),
+)
+CHECKPOINT_BY_KEY = {c.key: c for c in CHECKPOINTS}
+SMILE_KEYS = ("syn256", "sem_G", "sem_F", "sem_S", "fan")  # what the SMILE engines need
+# Not yet in the table: HopeNet and the LPIPS heads, used only by evaluation, whose networks are not written yet.
+
+
+@functools.cache
+def expected(key: str) -> dict[str, tuple[int, ...]]:
+    """{parameter name: shape} of the network a file must hold, from our class (built once, on the CPU)."""
+    model = CHECKPOINT_BY_KEY[key].builder()
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def candidates(c: Checkpoint) -> list[Path]:
+    """Where ``c`` may be, in search order (every folder, every name)."""
+    return [folder / c.subdir / name for folder in search_dirs() for name in (c.filename, *c.aliases)]
+
+
+def checkpoint_path(key: str) -> Path:
+    """The file for ``key``: the first one found, else where it would be installed."""
+    c = CHECKPOINT_BY_KEY[key]
+    return next((p for p in candidates(c) if p.is_file()), install_dir() / c.subdir / c.filename)
+
+
+def installed() -> dict[str, Path]:
+    """Files present (by name; see :mod:`.verify` for whether they hold the right network)."""
+    return {c.key: checkpoint_path(c.key) for c in CHECKPOINTS if checkpoint_path(c.key).is_file()}
+
+
+def recognise(obj: Mapping) -> list[str]:
+    """The registry keys whose network ``obj`` (a loaded checkpoint) holds, by keys and shapes."""
+    from ..nets.checkpoint import CheckpointError, extract_state_dict
+
+    found = []
+    for c in CHECKPOINTS:
+        try:
+            sd = extract_state_dict(obj, c.container, c.filename)
+        except CheckpointError:
+            continue
+        want = expected(c.key)
+        if not set(want) <= set(sd) or (not c.ignore_extra and len(sd) != len(want)):
+            continue
+        if all(tuple(sd[k].shape) == shape for k, shape in want.items()):
+            found.append(c.key)
+    return found
