@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_batch_arguments(p)
     p.set_defaults(func=run_batch)
 
+    from .weights import add_weights_arguments, run_weights
+
+    p = sub.add_parser("weights", help="the weight files: status, fetch, import, verify, where")
+    add_weights_arguments(p)
+    p.set_defaults(func=run_weights)
+
     p = sub.add_parser("verify-golden", help="compare our networks with official-code fixtures in DIR")
     p.add_argument("dir", help="a directory laid out like shared/golden (npz + json + manifests/)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")

@@ -1,0 +1,182 @@
+"""Installing weight files a user already has: an archive (zip or tar) or a folder. Every file is recognised by
+what it holds (:func:`~.registry.recognise`), not by its name. Extraction is safe: no ``..`` or absolute names,
+no links, no device files, per-file and total size limits checked against the free disk before anything is
+written; nothing half-written is ever left under a final name."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .locations import install_dir
+from .registry import CHECKPOINT_BY_KEY, recognise
+
+MAX_FILE_BYTES = 4 * 2**30
+WEIGHT_SUFFIXES = (".pth", ".pt", ".ckpt", ".tar", ".bin")
+FREE_MARGIN = 64 * 2**20
+
+
+class ImportRefused(Exception):
+    """The archive or folder cannot be imported; str(error) says why. Nothing was installed."""
+
+
+@dataclass
+class ImportReport:
+    installed: dict[str, Path] = field(default_factory=dict)  # registry key -> installed file
+    unrecognised: list[str] = field(default_factory=list)  # weight-like files that hold no known network
+    skipped: list[str] = field(default_factory=list)  # other files, with the reason
+
+    def lines(self) -> list[str]:
+        out = [f"installed {CHECKPOINT_BY_KEY[k].filename} ({CHECKPOINT_BY_KEY[k].network})"
+               for k in self.installed]
+        out += [f"not a known network: {n}" for n in self.unrecognised]
+        out += [f"skipped: {n}" for n in self.skipped]
+        return out
+
+
+def _check_name(name: str) -> None:
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+        raise ImportRefused(f"the archive entry {name!r} points outside the folder it is extracted to")
+
+
+def _zip_members(zf: zipfile.ZipFile) -> list[tuple[str, int]]:
+    out = []
+    for info in zf.infolist():
+        _check_name(info.filename)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise ImportRefused(f"the archive entry {info.filename!r} is a link; archives of weights hold files")
+        if not info.is_dir():
+            out.append((info.filename, info.file_size))
+    return out
+
+
+def _tar_members(tf: tarfile.TarFile) -> list[tuple[str, int]]:
+    out = []
+    for m in tf.getmembers():
+        _check_name(m.name)
+        if m.issym() or m.islnk():
+            raise ImportRefused(f"the archive entry {m.name!r} is a link; archives of weights hold files")
+        if m.isdev() or m.isfifo():
+            raise ImportRefused(f"the archive entry {m.name!r} is a device or pipe")
+        if m.isfile():
+            out.append((m.name, m.size))
+    return out
+
+
+def _check_space(members: list[tuple[str, int]], dest: Path) -> None:
+    for name, size in members:
+        if size > MAX_FILE_BYTES:
+            raise ImportRefused(f"the archive entry {name!r} is {size / 2**30:.1f} GiB: larger than any weight file")
+    need = sum(size for _, size in members)
+    dest.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(dest).free
+    if need + FREE_MARGIN > free:
+        raise ImportRefused(f"extracting needs {need / 2**20:.0f} MB but {dest} has {free / 2**20:.0f} MB free")
+
+
+def _weight_like(name: str) -> bool:
+    return name.lower().endswith(WEIGHT_SUFFIXES) and not name.lower().endswith((".tar.gz", ".tgz"))
+
+
+def import_path(source: str | os.PathLike, dest: Path | None = None,
+                progress: Callable[[str], None] | None = None) -> ImportReport:
+    """Install every known network found in ``source`` (a zip or tar archive, or a folder) into ``dest``
+    (default: the install folder). ImportRefused when the source is unsafe or unreadable."""
+    source, dest = Path(source), Path(dest or install_dir())
+    if not source.exists():
+        raise ImportRefused(f"{source}: no such file or folder")
+    dest.mkdir(parents=True, exist_ok=True)
+    report = ImportReport()
+    with tempfile.TemporaryDirectory(prefix=".import-", dir=dest) as tmp:
+        staging = Path(tmp)
+        for name, path in _files_of(source, staging, report):
+            if progress is not None:
+                progress(name)
+            _install_one(name, path, dest, report)
+    return report
+
+
+def _files_of(source: Path, staging: Path, report: ImportReport):
+    """(name, path) of every weight-like file of ``source``; archives are extracted into ``staging`` first."""
+    if source.is_dir():
+        for path in sorted(source.rglob("*")):
+            if path.is_symlink() or not path.is_file():
+                continue
+            rel = path.relative_to(source).as_posix()
+            if _weight_like(path.name):
+                yield rel, path
+            else:
+                report.skipped.append(f"{rel} (not a weight file)")
+        return
+    try:
+        if zipfile.is_zipfile(source):
+            with zipfile.ZipFile(source) as zf:
+                members = _zip_members(zf)
+                wanted = [(n, s) for n, s in members if _weight_like(n)]
+                _check_space(wanted, staging)
+                for name, _ in wanted:
+                    target = staging / f"{len(list(staging.iterdir()))}_{Path(name).name}"
+                    with zf.open(name) as src, open(target, "wb") as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    yield name, target
+                report.skipped += [f"{n} (not a weight file)" for n, _ in members if not _weight_like(n)]
+            return
+        if tarfile.is_tarfile(source):
+            with tarfile.open(source) as tf:
+                members = _tar_members(tf)
+                wanted = [(n, s) for n, s in members if _weight_like(n)]
+                _check_space(wanted, staging)
+                for name, _ in wanted:
+                    target = staging / f"{len(list(staging.iterdir()))}_{Path(name).name}"
+                    src = tf.extractfile(name)
+                    with src, open(target, "wb") as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    yield name, target
+                report.skipped += [f"{n} (not a weight file)" for n, _ in members if not _weight_like(n)]
+            return
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, RuntimeError, NotImplementedError,
+            zlib.error) as exc:
+        if isinstance(exc, OSError) and exc.errno == 28:
+            raise ImportRefused(f"the disk filled up while extracting {source.name}; nothing was installed") from exc
+        raise ImportRefused(f"{source.name}: a damaged or truncated archive ({exc})") from exc
+    if _weight_like(source.name):
+        yield source.name, source
+        return
+    raise ImportRefused(f"{source.name}: neither a folder, a zip or tar archive, nor a weight file")
+
+
+def _install_one(name: str, path: Path, dest: Path, report: ImportReport) -> None:
+    from ..nets.checkpoint import CheckpointError, read_checkpoint
+
+    try:
+        keys = recognise(read_checkpoint(path, name))
+    except CheckpointError as exc:
+        report.unrecognised.append(f"{name} ({exc})")
+        return
+    if not keys:
+        report.unrecognised.append(name)
+        return
+    c = CHECKPOINT_BY_KEY[keys[0]]
+    final = dest / c.subdir / c.filename
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.importing")
+    try:
+        if path.parent.parent == dest and path.parent.name.startswith(".import-"):
+            os.replace(path, tmp)  # extracted into the staging folder beside it: moved, not copied
+        else:
+            shutil.copyfile(path, tmp)
+        os.replace(tmp, final)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ImportRefused(f"could not install {c.filename} into {dest} ({exc.strerror or exc})") from exc
+    report.installed[c.key] = final
