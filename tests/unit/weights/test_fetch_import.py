@@ -1,0 +1,259 @@
+"""The weights manager against a real HTTP server on 127.0.0.1 serving archives built here from our own network
+classes: fetch, fallback, resume, timeouts, hostile archives, import by content, pickle payloads, status."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from smile_studio.cli import main
+from smile_studio.weights import checkpoint_path, installed, smile_ready, state_of
+from smile_studio.weights.archive import ImportRefused, import_path
+from smile_studio.weights.fetch import Cancelled, FetchError, download, fetch_official
+from smile_studio.weights.registry import CHECKPOINT_BY_KEY
+
+from .server import WeightsServer
+
+
+def _bytes(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def _fan() -> dict:
+    from smile_studio.nets.fan import FAN
+
+    torch.manual_seed(0)
+    return {"state_dict": FAN().state_dict(), "epoch": 3}
+
+
+def _mapping() -> dict:
+    from smile_studio.nets.sem import MappingNetwork
+
+    torch.manual_seed(1)
+    return MappingNetwork().state_dict()
+
+
+def _zip(entries: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o120777 << 16)  # a symbolic link
+            zf.writestr(info, target)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def small_archive() -> bytes:
+    """Two official files under names nobody published: recognised by content."""
+    return _zip({"SMILE/weights/landmarks_v2.bin": _bytes(_fan()), "SMILE/F.pt": _bytes(_mapping()),
+                 "SMILE/README.txt": b"readme"})
+
+
+@pytest.fixture
+def weights(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "weights"
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(folder))
+    return folder
+
+
+def test_fetch_falls_back_to_the_second_source_and_installs_by_content(weights, small_archive):
+    with WeightsServer() as srv:
+        srv.files["/a.zip"] = small_archive
+        report = fetch_official([srv.url("/busy"), srv.url("/a.zip")], log=lambda s: None)
+        assert [p for p, _ in srv.requests] == ["/busy", "/a.zip"]
+    assert set(report.installed) == {"fan", "sem_F"}
+    assert checkpoint_path("fan") == weights / "wing.ckpt" and checkpoint_path("sem_F").is_file()
+    assert state_of(CHECKPOINT_BY_KEY["fan"]).state in ("unverified", "verified")
+    assert not list(weights.glob("*.zip")) and not list(weights.glob("*.part"))  # archive removed after import
+    assert "README.txt" in " ".join(report.skipped)
+
+
+def test_a_download_cut_midway_resumes_and_ends_identical(tmp_path, small_archive):
+    dest = tmp_path / "a.zip"
+    with WeightsServer() as srv:
+        srv.files["/a.zip"] = small_archive
+        with pytest.raises(FetchError, match="resume"):
+            download(srv.url("/cut/a.zip"), dest)
+        part = dest.with_name("a.zip.part")
+        kept = part.stat().st_size
+        assert part.is_file() and 0 < kept < len(small_archive) and not dest.exists()
+        seen = []
+        download(srv.url("/a.zip"), dest, progress=seen.append)
+        assert srv.requests[-1][1] == f"bytes={kept}-"  # resumed where it stopped, not restarted
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == hashlib.sha256(small_archive).hexdigest()
+    assert seen[-1].done == seen[-1].total == len(small_archive) and seen[-1].eta == 0
+
+
+def test_404_and_a_stalled_server_fail_fast_with_clear_messages(tmp_path):
+    with WeightsServer() as srv:
+        with pytest.raises(FetchError, match="HTTP 404"):
+            download(srv.url("/nothing.zip"), tmp_path / "x.zip")
+        t0 = time.perf_counter()
+        with pytest.raises(FetchError, match="stopped answering"):
+            download(srv.url("/stall"), tmp_path / "y.zip", timeout=(2, 0.5))
+        assert time.perf_counter() - t0 < 4  # the read timeout fired: no hang
+        with pytest.raises(FetchError, match="no source delivered") as info:
+            fetch_official([srv.url("/busy"), srv.url("/nothing.zip")], dest=tmp_path, log=lambda s: None)
+        assert "503" in str(info.value) and "404" in str(info.value)
+    assert not (tmp_path / "x.zip").exists() and not (tmp_path / "smile_official_weights.zip").exists()
+
+
+def test_cancel_keeps_the_partial_file_for_a_resume(tmp_path, small_archive):
+    cancel = threading.Event()
+    dest = tmp_path / "a.zip"
+
+    def stop_after_first_chunk(p):
+        cancel.set()
+
+    with WeightsServer() as srv:
+        srv.files["/a.zip"] = small_archive
+        with pytest.raises(Cancelled):
+            download(srv.url("/a.zip"), dest, progress=stop_after_first_chunk, cancel=cancel)
+        assert not dest.exists() and dest.with_name("a.zip.part").is_file()
+        download(srv.url("/a.zip"), dest)
+    assert dest.read_bytes() == small_archive
+
+
+def test_drive_confirmation_page_is_followed(tmp_path, small_archive):
+    with WeightsServer() as srv:
+        srv.files["/FILEID123"] = small_archive
+        download(srv.url("/drive/uc?export=download&id=FILEID123"), tmp_path / "a.zip")
+        assert [p.split("?")[0] for p, _ in srv.requests] == ["/drive/uc", "/drive/download"]
+    assert (tmp_path / "a.zip").read_bytes() == small_archive
+
+
+def test_a_full_disk_is_refused_before_writing(tmp_path, small_archive, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 10**6, 10**6))
+    with WeightsServer() as srv:
+        srv.files["/a.zip"] = small_archive
+        with pytest.raises(FetchError, match="MB free"):
+            download(srv.url("/a.zip"), tmp_path / "a.zip")
+    assert list(tmp_path.iterdir()) == []
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(small_archive)
+    with pytest.raises(ImportRefused, match="MB free"):
+        import_path(archive, tmp_path / "w")
+    assert not list((tmp_path / "w").glob("*.ckpt"))
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "dotdot", "absolute", "symlink"])
+def test_hostile_archives_are_refused_and_nothing_is_installed(weights, tmp_path, kind):
+    fan = _bytes(_fan())
+    if kind == "corrupt":
+        blob = _zip({"wing.ckpt": fan})
+        blob = blob[: len(blob) // 3] + b"\0" * 100 + blob[len(blob) // 3 + 100:]
+    elif kind == "dotdot":
+        blob = _zip({"ok.ckpt": fan, "../../evil.ckpt": fan})
+    elif kind == "absolute":
+        blob = _zip({"/tmp/evil.ckpt": fan})
+    else:
+        blob = _zip({"ok.ckpt": fan}, links={"link.ckpt": "/etc/passwd"})
+    archive = tmp_path / f"{kind}.zip"
+    archive.write_bytes(blob)
+    with pytest.raises(ImportRefused):
+        import_path(archive)
+    assert installed() == {} and not (tmp_path.parent / "evil.ckpt").exists()
+    assert not any(p.name.startswith(".import-") for p in weights.iterdir()) if weights.exists() else True
+
+
+def test_import_from_a_folder_recognises_files_by_content(weights, tmp_path):
+    src = tmp_path / "downloads"
+    (src / "nested").mkdir(parents=True)
+    (src / "nested" / "model_final.pth").write_bytes(_bytes(_fan()))
+    (src / "whatever.pt").write_bytes(_bytes({"conv.weight": torch.zeros(3, 3)}))  # no known network
+    (src / "notes.txt").write_text("hello")
+    report = import_path(src)
+    assert list(report.installed) == ["fan"] and (weights / "wing.ckpt").is_file()
+    assert report.unrecognised == ["whatever.pt"] and (src / "nested" / "model_final.pth").is_file()  # copied
+
+
+def test_a_pickle_payload_is_refused_and_never_executed(weights, tmp_path, capsys):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "wing.ckpt").write_bytes(_bytes({"state_dict": Payload()}))
+    report = import_path(evil)
+    assert report.installed == {} and "pickled objects" in report.unrecognised[0]
+    weights.mkdir(parents=True, exist_ok=True)
+    (weights / "wing.ckpt").write_bytes((evil / "wing.ckpt").read_bytes())
+    st = state_of(CHECKPOINT_BY_KEY["fan"])
+    assert st.state == "unusable" and "pickled" in st.detail
+    assert main(["weights", "status"]) == 1
+    assert not marker.exists()
+
+
+def test_wrong_network_or_size_names_the_file_and_first_key(weights):
+    from smile_studio.nets.syn import SynGenerator
+
+    weights.mkdir(parents=True)
+    torch.save(_mapping(), weights / "smileSEM_G_ema.pth")  # F offered as G
+    st = state_of(CHECKPOINT_BY_KEY["sem_G"])
+    assert st.state == "unusable" and "smileSEM_G_ema.pth" in st.detail and "key" in st.detail
+    torch.save({"g_ema": SynGenerator(512).state_dict()}, weights / "smileSYN_256.pth")  # 512 as 256
+    st = state_of(CHECKPOINT_BY_KEY["syn256"])
+    assert st.state == "unusable" and "smileSYN_256.pth" in st.detail
+
+
+def test_cli_fetch_with_source_then_verify_records_hashes(weights, small_archive, capsys):
+    with WeightsServer() as srv:
+        srv.files["/a.zip"] = small_archive
+        code = main(["weights", "fetch", "--source", srv.url("/a.zip"), "--no-face-alignment"])
+    out = capsys.readouterr().out
+    assert code == 1  # installed, but the SMILE engines need more files than this archive holds
+    assert "installed wing.ckpt" in out and "SMILE engines: not ready" in out
+    assert main(["weights", "verify"]) == 1
+    lock = (weights / "weights.lock.json").read_text()
+    assert "wing.ckpt" in lock and hashlib.sha256((weights / "wing.ckpt").read_bytes()).hexdigest() in lock
+    with open(weights / "wing.ckpt", "ab") as f:
+        f.write(b"tampered")
+    assert state_of(CHECKPOINT_BY_KEY["fan"]).state == "changed"
+    assert main(["weights", "import", str(weights / "nothing-here")]) == 2
+
+
+@pytest.mark.slow
+def test_full_fetch_makes_the_smile_engines_ready_and_they_render(weights):
+    """Every file the SMILE engines need, fetched from the local server: status exits 0, the engines load
+    them and render."""
+    import numpy as np
+
+    from smile_studio.engines.base import RenderRequest
+    from smile_studio.engines.registry import select_engines
+    from smile_studio.nets.sem import MappingNetwork, SemGenerator, StyleEncoder
+    from smile_studio.nets.syn import SynGenerator
+
+    torch.manual_seed(3)
+    archive = _zip({"smileSYN_256.pth": _bytes({"g_ema": SynGenerator(256).state_dict(), "args": None}),
+                    "x/G.pth": _bytes(SemGenerator(256).state_dict()), "x/F.pth": _bytes(MappingNetwork().state_dict()),
+                    "x/S.pth": _bytes(StyleEncoder(256).state_dict()), "x/wing.ckpt": _bytes(_fan())})
+    with WeightsServer() as srv:
+        srv.files["/full.zip"] = archive
+        assert main(["weights", "fetch", "--source", srv.url("/full.zip"), "--no-face-alignment"]) == 0
+    assert smile_ready()
+    layout, render, why = select_engines("auto", interactive=False)
+    assert render.name == "smile" and why.startswith("SMILE")
+    labels = np.zeros((256, 256), np.uint8)
+    labels[60:200, 70:190] = 1
+    img = render.render(RenderRequest(labels, exact=True))
+    assert img.shape == (256, 256, 3) and img.dtype == np.uint8 and img.std() > 1
