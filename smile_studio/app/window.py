@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from pathlib import Path
 
@@ -112,6 +113,8 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.banner = QLabel()
         self.banner.setObjectName("engineBanner")
         self.banner.setWordWrap(True)
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.banner.linkActivated.connect(lambda _link: self.weights_dialog())
         self.banner.setStyleSheet("background:#3a3320;color:#ffe9a8;padding:4px;")
         self.message = QLabel()
         self.message.setObjectName("messageBar")
@@ -217,7 +220,8 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
             from ..engines.registry import install_hint
 
             hint = f" To use SMILE, {install_hint()}."
-        self.banner.setText(f"Engine: {note}.{hint}")
+        link = "" if loading or not offline else ' <a href="weights">Get the SMILE weights…</a>'
+        self.banner.setText(f"Engine: {html.escape(note)}.{html.escape(hint)}{link}")
         device = getattr(render, "device", "cpu")
         precision = getattr(render, "preview_dtype", None)
         previews = ""
@@ -243,6 +247,25 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
                         "staying on the current engines.", error=True)
             return
         self.set_engines(*result)
+        if getattr(result[1], "name", "") == "smile":
+            self.notify("Now rendering with the SMILE networks.")
+
+    def reload_engines(self) -> None:
+        """New weights are installed: choose the engines again, in the background (no restart)."""
+        from ..engines.registry import select_engines
+        from ..resources import sample_exemplar
+
+        self._show_engines(loading=True)
+        self.load_engines_in_background(lambda: select_engines("auto", exemplar=sample_exemplar()))
+
+    def weights_dialog(self, sources=None):
+        """File > Weights… (also the banner's link)."""
+        from .weights_dialog import WeightsDialog
+
+        kwargs = {"sources": sources} if sources is not None else {}
+        self._weights_dialog = WeightsDialog(self, on_installed=self.reload_engines, **kwargs)
+        self._weights_dialog.show()
+        return self._weights_dialog
 
     def notify(self, text: str, error: bool = False) -> None:
         """A non-modal message above the canvas (errors never block painting)."""

@@ -49,8 +49,8 @@ class WeightsServer:
                         return self._plain(403, b"no confirmation")
                     file_id = re.search(r"id=([\w-]+)", self.path).group(1)
                     path = f"/{file_id}"
-                cut = path.startswith("/cut/")
-                body = server.files.get(path.removeprefix("/cut") if cut else path)
+                cut, slow = path.startswith("/cut/"), path.startswith("/slow/")
+                body = server.files.get(path.removeprefix("/cut").removeprefix("/slow"))
                 if body is None:
                     return self._plain(404, b"not found")
                 start = 0
@@ -70,6 +70,18 @@ class WeightsServer:
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
                     self.connection.close()
+                    return None
+                if slow:  # a slow link: 64 KiB every 20 ms, for at most ~10 s (bounded)
+                    t_end = time.monotonic() + 10
+                    for i in range(start, len(body), 1 << 16):
+                        if time.monotonic() > t_end:
+                            break
+                        try:
+                            self.wfile.write(body[i:i + (1 << 16)])
+                            self.wfile.flush()
+                        except OSError:
+                            break
+                        time.sleep(0.02)
                     return None
                 self.wfile.write(body[start:])
                 return None
