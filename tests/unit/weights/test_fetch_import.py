@@ -257,3 +257,58 @@ def test_full_fetch_makes_the_smile_engines_ready_and_they_render(weights):
     labels[60:200, 70:190] = 1
     img = render.render(RenderRequest(labels, exact=True))
     assert img.shape == (256, 256, 3) and img.dtype == np.uint8 and img.std() > 1
+
+
+def test_face_alignment_files_are_fetched_into_our_hub_and_checked_against_their_hash(weights, monkeypatch):
+    from dataclasses import replace
+
+    from face_alignment.detection.sfd.net_s3fd import s3fd
+    from face_alignment.models import FAN
+
+    from smile_studio.weights import registry
+    from smile_studio.weights.fetch import fetch_face_alignment
+
+    torch.manual_seed(2)
+    s3fd_bytes, fan_bytes = _bytes(s3fd().state_dict()), _bytes(FAN(4).state_dict())
+    with WeightsServer() as srv:
+        srv.files["/fa/s3fd-619a316812.pth"] = s3fd_bytes
+        srv.files["/fa/2DFAN4-11f355bf06.pth.tar"] = fan_bytes
+        with pytest.raises(FetchError, match="sha256 does not start with 619a316812"):
+            fetch_face_alignment(base_url=srv.url("/fa"), log=lambda s: None)  # not the published file
+        assert not (weights / "hub" / "checkpoints" / "s3fd-619a316812.pth").exists()
+        # the same check passes for a file that carries its own hash (here: our synthetic files' hashes)
+        table = {c.key: c for c in registry.CHECKPOINTS}
+        for key, data in (("s3fd", s3fd_bytes), ("fan68", fan_bytes)):
+            table[key] = replace(table[key], sha256_prefix=hashlib.sha256(data).hexdigest()[:10])
+        monkeypatch.setattr(registry, "CHECKPOINTS", tuple(table.values()))
+        monkeypatch.setattr(registry, "CHECKPOINT_BY_KEY", table)
+        from smile_studio.weights import fetch as fetch_module
+        from smile_studio.weights import verify as verify_module
+
+        monkeypatch.setattr(fetch_module, "CHECKPOINTS", tuple(table.values()))
+        monkeypatch.setattr(verify_module, "CHECKPOINT_BY_KEY", table)
+        paths = fetch_face_alignment(base_url=srv.url("/fa"), log=lambda s: None)
+    assert [p.relative_to(weights).as_posix() for p in paths] == [
+        "hub/checkpoints/s3fd-619a316812.pth", "hub/checkpoints/2DFAN4-11f355bf06.pth.tar"]
+    assert checkpoint_path("s3fd") == paths[0]
+
+
+def test_ctrl_c_cancels_a_cli_fetch_cleanly_and_keeps_the_partial_file(weights, small_archive):
+    import signal
+    import subprocess
+    import sys
+
+    with WeightsServer() as srv:
+        srv.files["/a.zip"] = small_archive
+        env = dict(os.environ, SMILE_STUDIO_WEIGHTS=str(weights))
+        proc = subprocess.Popen([sys.executable, "-m", "smile_studio", "weights", "fetch", "--source",
+                                 srv.url("/slow/a.zip"), "--no-face-alignment"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        part = weights / "smile_official_weights.zip.part"
+        t0 = time.monotonic()
+        while not (part.exists() and part.stat().st_size > 0) and time.monotonic() - t0 < 60:
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "cancelled" in err and "Traceback" not in err
+    assert part.is_file() and 0 < part.stat().st_size < len(small_archive) and installed() == {}
