@@ -65,15 +65,19 @@ def check_state_dict(model: nn.Module, sd: Mapping, name: str, ignore_extra: boo
 
 def check_signature(expected: Mapping[str, tuple], sd: Mapping, name: str, ignore_extra: bool = False,
                     network: str = "this network") -> None:
-    """The same check against ``{key: shape}`` (what a network's state_dict holds), without building it."""
+    """The same check against ``{key: shape}`` (what a network's state_dict holds), without building it.
+    BatchNorm's ``num_batches_tracked`` counters are optional either way: files saved before PyTorch 0.4.1 lack
+    them, and they hold no weights."""
     for key, shape in expected.items():
+        if key not in sd and key.endswith("num_batches_tracked"):
+            continue
         if key not in sd:
             raise CheckpointError(f"{name}: missing key {key!r} (expected shape {tuple(shape)}); "
                                   f"{sum(k not in sd for k in expected)} keys missing in all")
         if tuple(sd[key].shape) != tuple(shape):
             raise CheckpointError(f"{name}: key {key!r} has shape {tuple(sd[key].shape)}, expected {tuple(shape)}")
     if not ignore_extra:
-        extra = [k for k in sd if k not in expected]
+        extra = [k for k in sd if k not in expected and not k.endswith("num_batches_tracked")]
         if extra:
             raise CheckpointError(f"{name}: unexpected key {extra[0]!r} ({len(extra)} unexpected in all); "
                                   f"is this the right checkpoint for {network}?")

@@ -20,7 +20,7 @@ from .locations import install_dir
 from .registry import CHECKPOINT_BY_KEY, recognise
 
 MAX_FILE_BYTES = 4 * 2**30
-WEIGHT_SUFFIXES = (".pth", ".pt", ".ckpt", ".tar", ".bin")
+WEIGHT_SUFFIXES = (".pth", ".pt", ".ckpt", ".tar", ".bin", ".pkl")  # .pkl: HopeNet's official file
 FREE_MARGIN = 64 * 2**20
 
 

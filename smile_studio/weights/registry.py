@@ -54,6 +54,18 @@ def _attnet():
     return AttNet().model  # the official file holds the inner network
 
 
+def _hopenet():
+    from ..nets.pose import HopeNet
+
+    return HopeNet()
+
+
+def _lpips():
+    from ..nets.lpips import lpips_heads
+
+    return lpips_heads()
+
+
 def _s3fd():
     from face_alignment.detection.sfd.net_s3fd import s3fd
 
@@ -102,6 +114,10 @@ CHECKPOINTS: tuple[Checkpoint, ...] = (
     Checkpoint("attnet", "attribute_rgb_male_female_eyeglasses_hair_bangs_earrings_hat.pth",
                "AttNet attribute classifier", "state_dict", _attnet,
                "reading a photo's attributes (and the attribute scores of evaluation)"),
+    Checkpoint("hopenet", "hopenet_robust_alpha1.pkl", "HopeNet head pose (evaluation)", None, _hopenet,
+               "the pose score of evaluation", licence="deep-head-pose (Nataniel Ruiz): Apache-2.0"),
+    Checkpoint("lpips", "lpips_weights.ckpt", "LPIPS linear heads (evaluation)", None, _lpips,
+               "the LPIPS diversity score of evaluation", licence="LPIPS heads (StarGAN v2's file): BSD-2-Clause"),
     Checkpoint("s3fd", "s3fd-619a316812.pth", "S3FD face detector (face-alignment)", None, _s3fd,
                "face detection for your own photos (photo pipeline)", subdir=HUB,
                url="https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth",
@@ -113,7 +129,6 @@ CHECKPOINTS: tuple[Checkpoint, ...] = (
 )
 CHECKPOINT_BY_KEY = {c.key: c for c in CHECKPOINTS}
 SMILE_KEYS = ("syn256", "sem_G", "sem_F", "sem_S", "fan")  # what the SMILE engines need
-# Not yet in the table: HopeNet and the LPIPS heads, used only by evaluation, whose networks are not written yet.
 
 
 @functools.cache
@@ -140,18 +155,16 @@ def installed() -> dict[str, Path]:
 
 
 def recognise(obj: Mapping) -> list[str]:
-    """The registry keys whose network ``obj`` (a loaded checkpoint) holds, by keys and shapes."""
-    from ..nets.checkpoint import CheckpointError, extract_state_dict
+    """The registry keys whose network ``obj`` (a loaded checkpoint) holds, by keys and shapes (the same check a
+    network's loading makes)."""
+    from ..nets.checkpoint import CheckpointError, check_signature, extract_state_dict
 
     found = []
     for c in CHECKPOINTS:
         try:
             sd = extract_state_dict(obj, c.container, c.filename)
+            check_signature(expected(c.key), sd, c.filename, c.ignore_extra)
         except CheckpointError:
             continue
-        want = expected(c.key)
-        if not set(want) <= set(sd) or (not c.ignore_extra and len(sd) != len(want)):
-            continue
-        if all(tuple(sd[k].shape) == shape for k, shape in want.items()):
-            found.append(c.key)
+        found.append(c.key)
     return found

@@ -312,3 +312,16 @@ def test_ctrl_c_cancels_a_cli_fetch_cleanly_and_keeps_the_partial_file(weights, 
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "cancelled" in err and "Traceback" not in err
     assert part.is_file() and 0 < part.stat().st_size < len(small_archive) and installed() == {}
+
+
+def test_evaluation_networks_are_recognised_even_from_files_older_than_batchnorm_counters(weights, tmp_path):
+    from smile_studio.nets.lpips import lpips_heads
+    from smile_studio.nets.pose import HopeNet
+    from smile_studio.weights import recognise
+
+    old = {k: v for k, v in HopeNet().state_dict().items() if not k.endswith("num_batches_tracked")}
+    assert recognise(old) == ["hopenet"] and recognise(lpips_heads().state_dict()) == ["lpips"]
+    src = tmp_path / "eval"
+    src.mkdir()
+    torch.save(old, src / "pose_model.pkl")  # HopeNet's official file is a .pkl (a state_dict all the same)
+    assert list(import_path(src).installed) == ["hopenet"] and (weights / "hopenet_robust_alpha1.pkl").is_file()
