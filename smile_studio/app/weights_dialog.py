@@ -63,6 +63,7 @@ class WeightsDialog(QDialog):
         self.table.setObjectName("weightsTable")
         self.table.setHorizontalHeaderLabels(["file", "state", "enables"])
         self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
         lay.addWidget(self.table, 1)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
@@ -90,7 +91,7 @@ class WeightsDialog(QDialog):
         self.import_button.clicked.connect(self.import_dialog)
         self.open_button.clicked.connect(self.open_folder)
         close.clicked.connect(self.close)
-        self.resize(820, 460)
+        self.resize(940, 480)
         self.refresh()
 
     def refresh(self) -> None:

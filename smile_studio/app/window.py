@@ -217,10 +217,10 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         if loading:
             hint = " Loading the SMILE networks…"
         elif offline:
-            from ..engines.registry import install_hint
-
-            hint = f" To use SMILE, {install_hint()}."
-        link = "" if loading or not offline else ' <a href="weights">Get the SMILE weights…</a>'
+            hint = " To use SMILE, run `smile-studio weights fetch` or open File > Weights…."
+        link = ""
+        if offline and not loading:
+            link = ' <a href="weights" style="color:#9fd0ff">Get the SMILE weights…</a>'
         self.banner.setText(f"Engine: {html.escape(note)}.{html.escape(hint)}{link}")
         device = getattr(render, "device", "cpu")
         precision = getattr(render, "preview_dtype", None)

@@ -12,9 +12,9 @@ def smile_available() -> bool:
 
 
 def install_hint() -> str:
-    return (f"run `smile-studio weights fetch` (or File > Weights…), or import the official files "
-            f"({', '.join(checkpoint_path(k).name for k in SMILE_KEYS)}) into {display_path(weights_dir())} "
-            f"with `smile-studio weights import PATH`; see README, section Weights")
+    return (f"run `smile-studio weights fetch` (or File > Weights…), or `smile-studio weights import PATH` with "
+            f"the official files ({', '.join(checkpoint_path(k).name for k in SMILE_KEYS)}); they go to "
+            f"{display_path(weights_dir())}")
 
 
 # The engines a user can choose, in one table: name -> what it is (the CLI's --engine choices come from here).

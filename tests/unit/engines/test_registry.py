@@ -18,7 +18,7 @@ def test_offline_when_no_weights(monkeypatch, tmp_path):
     from pathlib import Path
 
     monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(Path.home() / "w"))
-    assert "into ~/w with" in install_hint() and "weights fetch" in install_hint()  # no user name shown
+    assert "go to ~/w" in install_hint() and "weights fetch" in install_hint()  # no user name shown
 
 
 def test_damaged_weights_fall_back_with_the_reason(monkeypatch, tmp_path):
