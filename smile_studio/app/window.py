@@ -217,11 +217,11 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         if loading:
             hint = " Loading the SMILE networks…"
         elif offline:
-            hint = " To use SMILE, run `smile-studio weights fetch` or open File > Weights…."
+            hint = " To use SMILE, run `smile-studio weights fetch` or open File > Weights…"
         link = ""
         if offline and not loading:
             link = ' <a href="weights" style="color:#9fd0ff">Get the SMILE weights…</a>'
-        self.banner.setText(f"Engine: {html.escape(note)}.{html.escape(hint)}{link}")
+        self.banner.setText(f"Engine: {html.escape(note)}.{html.escape(hint)}{link}".replace("….", "…"))
         device = getattr(render, "device", "cpu")
         precision = getattr(render, "preview_dtype", None)
         previews = ""

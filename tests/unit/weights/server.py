@@ -50,6 +50,18 @@ class WeightsServer:
                     file_id = re.search(r"id=([\w-]+)", self.path).group(1)
                     path = f"/{file_id}"
                 cut, slow = path.startswith("/cut/"), path.startswith("/slow/")
+                if path.startswith("/nolength/"):  # no Content-Length: the size is known only at the end
+                    body = server.files.get(path.removeprefix("/nolength"))
+                    if body is None:
+                        return self._plain(404, b"not found")
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.end_headers()
+                    try:
+                        self.wfile.write(body)
+                    except OSError:
+                        pass
+                    return None
                 body = server.files.get(path.removeprefix("/cut").removeprefix("/slow"))
                 if body is None:
                     return self._plain(404, b"not found")

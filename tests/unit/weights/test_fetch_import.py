@@ -325,3 +325,32 @@ def test_evaluation_networks_are_recognised_even_from_files_older_than_batchnorm
     src.mkdir()
     torch.save(old, src / "pose_model.pkl")  # HopeNet's official file is a .pkl (a state_dict all the same)
     assert list(import_path(src).installed) == ["hopenet"] and (weights / "hopenet_robust_alpha1.pkl").is_file()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 40 MB filesystem (tmpfs), where root may mount one; elsewhere the simulated full-disk test covers
+    the refusal."""
+    import subprocess
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root; test_a_full_disk_is_refused_before_writing covers this")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_a_disk_that_really_fills_up_leaves_no_installed_file(small_disk, monkeypatch):
+    """A 67 MB archive of unknown size onto a 40 MB disk: the write fails with ENOSPC, the message says so, and no
+    file is installed under a final name."""
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(small_disk))
+    monkeypatch.setattr("smile_studio.weights.fetch.FREE_MARGIN", 0)
+    blob = _zip({"wing.ckpt": _bytes(_fan()), "F.pt": _bytes(_mapping())})
+    assert len(blob) > 60 * 2**20
+    with WeightsServer() as srv:
+        srv.files["/a.zip"] = blob
+        with pytest.raises(FetchError, match="No space left|MB free") as info:
+            fetch_official([srv.url("/nolength/a.zip")], log=lambda s: None)
+    assert "smile_official_weights.zip" in str(info.value) or "MB free" in str(info.value)
+    assert installed() == {} and not (small_disk / "smile_official_weights.zip").exists()
