@@ -7,7 +7,6 @@ references, engines and checkpoint hashes).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -19,28 +18,20 @@ from .core.imageio import atomic_write_files, encode_png
 from .core.labelio import colorize, encode_indexed_png
 from .core.labels import CLASSES
 
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 _HASHES: dict = {}
 
 
 def checkpoint_hashes() -> dict[str, str]:
     """SHA-256 of every installed checkpoint (cached per file size and time), so a render can be reproduced."""
     from .weights import installed
+    from .weights.verify import sha256_of
 
     out = {}
     for path in installed().values():
         st = path.stat()
         sig = (str(path), st.st_size, st.st_mtime_ns)
         if sig not in _HASHES:
-            _HASHES[sig] = file_sha256(path)
+            _HASHES[sig] = sha256_of(path)
         out[path.name] = _HASHES[sig]
     return out
 

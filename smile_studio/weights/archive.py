@@ -121,28 +121,11 @@ def _files_of(source: Path, staging: Path, report: ImportReport):
     try:
         if zipfile.is_zipfile(source):
             with zipfile.ZipFile(source) as zf:
-                members = _zip_members(zf)
-                wanted = [(n, s) for n, s in members if _weight_like(n)]
-                _check_space(wanted, staging)
-                for name, _ in wanted:
-                    target = staging / f"{len(list(staging.iterdir()))}_{Path(name).name}"
-                    with zf.open(name) as src, open(target, "wb") as out:
-                        shutil.copyfileobj(src, out, 1 << 20)
-                    yield name, target
-                report.skipped += [f"{n} (not a weight file)" for n, _ in members if not _weight_like(n)]
+                yield from _extract(_zip_members(zf), zf.open, staging, report)
             return
         if tarfile.is_tarfile(source):
             with tarfile.open(source) as tf:
-                members = _tar_members(tf)
-                wanted = [(n, s) for n, s in members if _weight_like(n)]
-                _check_space(wanted, staging)
-                for name, _ in wanted:
-                    target = staging / f"{len(list(staging.iterdir()))}_{Path(name).name}"
-                    src = tf.extractfile(name)
-                    with src, open(target, "wb") as out:
-                        shutil.copyfileobj(src, out, 1 << 20)
-                    yield name, target
-                report.skipped += [f"{n} (not a weight file)" for n, _ in members if not _weight_like(n)]
+                yield from _extract(_tar_members(tf), tf.extractfile, staging, report)
             return
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, RuntimeError, NotImplementedError,
             zlib.error) as exc:
@@ -153,6 +136,18 @@ def _files_of(source: Path, staging: Path, report: ImportReport):
         yield source.name, source
         return
     raise ImportRefused(f"{source.name}: neither a folder, a zip or tar archive, nor a weight file")
+
+
+def _extract(members: list[tuple[str, int]], open_member: Callable, staging: Path, report: ImportReport):
+    """Extract the weight-like members (checked names, sizes and free space first) into ``staging``."""
+    wanted = [(n, size) for n, size in members if _weight_like(n)]
+    _check_space(wanted, staging)
+    for name, _ in wanted:
+        target = staging / f"{len(list(staging.iterdir()))}_{Path(name).name}"
+        with open_member(name) as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        yield name, target
+    report.skipped += [f"{n} (not a weight file)" for n, _ in members if not _weight_like(n)]
 
 
 def _install_one(name: str, path: Path, dest: Path, report: ImportReport) -> None:
