@@ -354,3 +354,22 @@ def test_a_disk_that_really_fills_up_leaves_no_installed_file(small_disk, monkey
             fetch_official([srv.url("/nolength/a.zip")], log=lambda s: None)
     assert "smile_official_weights.zip" in str(info.value) or "MB free" in str(info.value)
     assert installed() == {} and not (small_disk / "smile_official_weights.zip").exists()
+
+
+def test_import_from_a_tar_archive_and_a_tar_with_a_link_is_refused(weights, tmp_path):
+    import tarfile
+
+    fan = tmp_path / "model.ckpt"
+    fan.write_bytes(_bytes(_fan()))
+    good = tmp_path / "w.tar.gz"
+    with tarfile.open(good, "w:gz") as tf:
+        tf.add(fan, arcname="release/model.ckpt")
+    assert list(import_path(good).installed) == ["fan"]
+    bad = tmp_path / "bad.tar"
+    with tarfile.open(bad, "w") as tf:
+        tf.add(fan, arcname="model.ckpt")
+        link = tarfile.TarInfo("escape.ckpt")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tf.addfile(link)
+    with pytest.raises(ImportRefused, match="is a link"):
+        import_path(bad, tmp_path / "other")
