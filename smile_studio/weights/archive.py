@@ -118,12 +118,13 @@ def _files_of(source: Path, staging: Path, report: ImportReport):
             else:
                 report.skipped.append(f"{rel} (not a weight file)")
         return
+    kind = _archive_kind(source)
     try:
-        if zipfile.is_zipfile(source):
+        if kind == "zip":
             with zipfile.ZipFile(source) as zf:
                 yield from _extract(_zip_members(zf), zf.open, staging, report)
             return
-        if tarfile.is_tarfile(source):
+        if kind == "tar":
             with tarfile.open(source) as tf:
                 yield from _extract(_tar_members(tf), tf.extractfile, staging, report)
             return
@@ -136,6 +137,24 @@ def _files_of(source: Path, staging: Path, report: ImportReport):
         yield source.name, source
         return
     raise ImportRefused(f"{source.name}: neither a folder, a zip or tar archive, nor a weight file")
+
+
+def _archive_kind(path: Path) -> str | None:
+    """'zip', 'tar' or None (a single file), from the first bytes: a zip's signature can also be found inside a
+    tar that holds a zip, and a PyTorch checkpoint is itself a zip (one with a ``data.pkl``)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                if any(n.endswith("/data.pkl") or n == "data.pkl" for n in zf.namelist()):
+                    return None  # a PyTorch checkpoint, not an archive of them
+        except (zipfile.BadZipFile, OSError):
+            pass
+        return "zip"
+    if head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ")) or head[257:262] == b"ustar":
+        return "tar"
+    return None
 
 
 def _extract(members: list[tuple[str, int]], open_member: Callable, staging: Path, report: ImportReport):

@@ -373,3 +373,9 @@ def test_import_from_a_tar_archive_and_a_tar_with_a_link_is_refused(weights, tmp
         tf.addfile(link)
     with pytest.raises(ImportRefused, match="is a link"):
         import_path(bad, tmp_path / "other")
+
+
+def test_a_single_checkpoint_file_is_imported_as_itself(weights, tmp_path):
+    single = tmp_path / "2DFAN-or-anything.pth.tar"  # PyTorch checkpoints are zips: not to be taken for archives
+    single.write_bytes(_bytes(_fan()))
+    assert list(import_path(single).installed) == ["fan"]
