@@ -36,16 +36,23 @@ def checkpoint_hashes() -> dict[str, str]:
     return out
 
 
+def restyled_classes(styles) -> list[int]:
+    """The classes whose style is not the source photo's (they change even where the map does not)."""
+    return [i for i, s in enumerate(styles) if s.kind != "source"]
+
+
 def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: dict | None = None) -> dict:
     """name -> bytes of every file of the bundle."""
-    from .face.paste import paste_back
+    from .face.paste import edit_region, paste_back
 
     files = {"render.png": encode_png(render), "map.png": encode_indexed_png(doc.labels),
              "map_color.png": encode_png(colorize(doc.labels))}
     panels = [p for p in (doc.photo, colorize(doc.labels), render) if p is not None]
     files["side_by_side.png"] = encode_png(np.hstack([_fit(p, render.shape[0]) for p in panels]))
     if doc.original is not None and doc.alignment is not None:
-        files["photo_edited.png"] = encode_png(paste_back(doc.original, render, doc.labels, doc.alignment))
+        files["photo_edited.png"] = encode_png(paste_back(doc.original, render, doc.alignment,
+                                                          edit_region(doc.source_labels, doc.labels,
+                                                                      restyled_classes(doc.styles))))
     settings = edit_settings(doc.name, doc.size, doc.attributes, doc.styles, doc.references, engines,
                              checkpoints=checkpoints, files=sorted(files))
     files["settings.json"] = json.dumps(settings, indent=2).encode()

@@ -11,7 +11,16 @@ from pathlib import Path
 from ..core.imageio import atomic_write_bytes, encode_png
 from ..core.labelio import encode_indexed_png
 from .errors import CliError
-from .recipe import add_recipe_arguments, apply_recipe, build_recipe, engines_for, load_face, make_folder, write_all
+from .recipe import (
+    add_recipe_arguments,
+    apply_recipe,
+    at_photo_size,
+    build_recipe,
+    engines_for,
+    load_face,
+    make_folder,
+    write_all,
+)
 
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,7 +56,8 @@ BATCH_MANIFEST = ".smile-batch.json"  # output name -> what produced it, so that
 
 def _recipe_key(args: argparse.Namespace, path: Path, engines: str) -> str:
     st = path.stat()
-    what = {k: getattr(args, k, None) for k in ("set", "attributes", "seed", "psi", "reference", "style", "size")}
+    what = {k: getattr(args, k, None) for k in ("set", "attributes", "seed", "psi", "reference", "style", "size",
+                                                "crop")}
     what.update(input=str(path.resolve()), bytes=st.st_size, mtime=st.st_mtime_ns, engines=engines)
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -89,6 +99,8 @@ def run_batch(args: argparse.Namespace) -> int:
                 continue
             face = load_face(str(path), args.size)
             _, result, image = apply_recipe(recipe, face, layout, render)
+            if not args.crop:
+                image = at_photo_size(face, result.labels, image, recipe.styles)
             write_all({render_path: encode_png(image), map_path: encode_indexed_png(result.labels)})
             manifest[render_path.name] = key
             atomic_write_bytes(out / BATCH_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())

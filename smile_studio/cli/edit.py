@@ -10,16 +10,27 @@ from pathlib import Path
 from ..core.imageio import encode_image
 from ..core.labelio import encode_indexed_png
 from ..export import checkpoint_hashes, edit_settings
+from ..face.paste import map_at_photo_size
 from .errors import CliError
-from .recipe import add_recipe_arguments, apply_recipe, build_recipe, check_outputs, engines_for, load_face, write_all
+from .recipe import (
+    add_recipe_arguments,
+    apply_recipe,
+    at_photo_size,
+    build_recipe,
+    check_outputs,
+    engines_for,
+    load_face,
+    write_all,
+)
 
 
 def add_edit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="a photo (with its label map beside it or --map) or a label map PNG")
     p.add_argument("--map", help="label map of the input photo")
     add_recipe_arguments(p)
-    p.add_argument("--out", required=True, help="rendered image (PNG or JPEG)")
-    p.add_argument("--map-out", help="write the edited map as an indexed PNG")
+    p.add_argument("--out", required=True, help="the edited photo at its full size (the aligned render with --crop, "
+                                                "or for a label map input); PNG, JPEG, WebP, BMP or TIFF")
+    p.add_argument("--map-out", help="write the edited map as an indexed PNG (at the photo's size unless --crop)")
     p.add_argument("--json-out", help="write the settings that reproduce the result")
 
 
@@ -31,9 +42,12 @@ def run_edit(args: argparse.Namespace) -> int:
     recipe = build_recipe(args, face if Path(args.input).suffix.lower() == ".smile" else None)
     layout, render, why = engines_for(args.engine)
     current, result, image = apply_recipe(recipe, face, layout, render)
-    outputs = {Path(args.out): encode_image(args.out, image)}
+    full = not args.crop and face.original is not None
+    shown = at_photo_size(face, result.labels, image, recipe.styles) if full else image
+    outputs = {Path(args.out): encode_image(args.out, shown)}
     if args.map_out:
-        outputs[Path(args.map_out)] = encode_indexed_png(result.labels)
+        edited_map = map_at_photo_size(result.labels, face.alignment, face.original.shape) if full else result.labels
+        outputs[Path(args.map_out)] = encode_indexed_png(edited_map)
     if args.json_out:
         engines = {"layout": layout.description, "render": render.description}
         edit = {"seed": args.seed, "psi": args.psi, "reference": recipe.reference.name if recipe.reference else None}

@@ -57,6 +57,8 @@ def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=tuple(ENGINES), default="auto",
                    help="; ".join(f"{k}: {v}" for k, v in ENGINES.items()))
     p.add_argument("--size", type=int, choices=(256, 512), default=256)
+    p.add_argument("--crop", action="store_true",
+                   help="write the aligned render (256 or 512 square) instead of the edit put back into the photo")
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,18 @@ def apply_recipe(recipe: Recipe, face: Document, layout, render):
     except EngineError as exc:
         raise CliError(f"{face.name}: {exc}") from exc
     return current, result, image
+
+
+def at_photo_size(face: Document, labels: np.ndarray, image: np.ndarray, styles) -> np.ndarray:
+    """The edit put back into the original photo at its full size (only the changed regions; the rest of the
+    photo byte-identical), or the aligned render when the input has no photo (a label map)."""
+    from ..export import restyled_classes
+    from ..face.paste import edit_region, paste_back
+
+    if face.original is None or face.alignment is None:
+        return image
+    return paste_back(face.original, image, face.alignment,
+                      edit_region(face.source_labels, labels, restyled_classes(styles)))
 
 
 def engines_for(choice: str):

@@ -94,4 +94,4 @@ def test_damaged_optional_networks_never_block_photo_editing(monkeypatch, tmp_pa
     out = tmp_path / "o.png"
     assert main(["edit", str(tmp_path / "photo.jpg"), "--engine", "offline", "--set", "eyeglasses=on",
                  "--out", str(out)]) == 0
-    assert read_image(out).shape == (256, 256, 3)
+    assert read_image(out).shape[2] == 3 and read_image(out).shape[0] > 256  # at the photo's size

@@ -1,5 +1,6 @@
 """Photo pipeline: detection, alignment, parsing (offline template or BiSeNet when installed), paste-back."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -51,18 +52,36 @@ def test_bisenet_is_used_when_installed(astronaut, golden_dir, monkeypatch, tmp_
     assert "BiSeNet" in pipeline.parser_name()
 
 
-def test_paste_back_restores_the_photo_where_nothing_changed(astronaut, monkeypatch, tmp_path):
+def test_paste_back_changes_only_the_edited_regions(astronaut, monkeypatch, tmp_path):
+    from smile_studio.core.labels import ClassId as C
+    from smile_studio.face.paste import edit_region
+
     monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
     parsed = pipeline.parse_face(astronaut, 256)
-    out = paste_back(astronaut, parsed.crop, parsed.labels, parsed.alignment)
-    assert out.shape == astronaut.shape
-    er = tuple(int(v) for v in parsed.eyes[0])
-    patch = (slice(er[1] - 10, er[1] + 10), slice(er[0] - 10, er[0] + 10))
-    assert np.abs(out[patch].astype(int) - astronaut[patch].astype(int)).mean() < 8  # resampling only
-    edited = parsed.crop.copy()
-    edited[...] = (255, 0, 0)
-    red = paste_back(astronaut, edited, parsed.labels, parsed.alignment)
-    assert red[er[1], er[0], 0] > 240 and np.array_equal(red[-5:, -5:], astronaut[-5:, -5:])
+    same = paste_back(astronaut, parsed.crop, parsed.alignment, edit_region(parsed.labels, parsed.labels))
+    assert np.array_equal(same, astronaut)  # no edit: the photo, byte for byte
+    # the round trip of the aligned crop itself (every face pixel pasted): PSNR >= 35 dB over the face box
+    whole = edit_region(None, parsed.labels)
+    back = paste_back(astronaut, parsed.crop, parsed.alignment, whole)
+    er, el = (np.array(e) for e in parsed.eyes)
+    d = np.linalg.norm(el - er)
+    cx, cy = (er + el) / 2
+    box = (slice(int(cy - 0.8 * d), int(cy + 1.6 * d)), slice(int(cx - 1.0 * d), int(cx + 1.0 * d)))
+    mse = np.mean((back[box].astype(float) - astronaut[box].astype(float)) ** 2)
+    psnr = 10 * np.log10(255**2 / max(mse, 1e-9))
+    assert psnr >= 35, f"round trip PSNR {psnr:.1f} dB"
+    # an edit of the eyeglasses region changes the photo there, and nothing far from it
+    edited_labels = parsed.labels.copy()
+    eyes = (parsed.labels == C.L_EYE) | (parsed.labels == C.R_EYE)
+    edited_labels[cv2.dilate(eyes.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)] = C.EYE_G
+    red = parsed.crop.copy()
+    red[edited_labels == C.EYE_G] = (255, 0, 0)
+    out = paste_back(astronaut, red, parsed.alignment, edit_region(parsed.labels, edited_labels))
+    eye = tuple(int(v) for v in parsed.eyes[0])
+    assert out[eye[1], eye[0], 0] > 200 and out[eye[1], eye[0], 1] < 80
+    far = np.ones(astronaut.shape[:2], bool)
+    far[int(cy - 1.2 * d): int(cy + 1.2 * d), int(cx - 1.6 * d): int(cx + 1.6 * d)] = False
+    assert np.array_equal(out[far], astronaut[far])
 
 
 def test_attributes_from_attnet_when_installed(astronaut, golden_dir, monkeypatch, tmp_path):
