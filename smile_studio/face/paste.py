@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-GROW = 0.03  # margin around the changed pixels, in units of the crop side
-FEATHER = 0.03
+GROW = 0.015  # margin around the changed pixels, in units of the crop side
+FEATHER = 0.025
 
 
 def edit_region(source_labels: np.ndarray | None, labels: np.ndarray, restyled: Sequence[int] = ()) -> np.ndarray:
