@@ -65,7 +65,8 @@ def _map_for(photo: Path, map_path: str | Path | None, photo_size: tuple[int, in
     return None
 
 
-def open_document(path: str | Path, size: int = 256, map_path: str | Path | None = None) -> Document:
+def open_document(path: str | Path, size: int = 256, map_path: str | Path | None = None,
+                  face_index: int = 0) -> Document:
     """A document for ``path`` at working size ``size`` (see the module docstring); ``Document.notes`` says what
     was decided on the way (a beside map ignored, a huge photo reduced)."""
     from .face.attributes import read_attributes
@@ -88,17 +89,17 @@ def open_document(path: str | Path, size: int = 256, map_path: str | Path | None
         return Document(LabelMap(labels), photo=photo, original=rgb,
                         alignment=np.array([[sx, 0, 0], [0, sy, 0]], np.float64), name=path.name,
                         attributes=read_attributes(photo, labels), notes=tuple(notes))
-    return document_from_photo(rgb, path.name, size, notes=notes)
+    return document_from_photo(rgb, path.name, size, notes=notes, face_index=face_index)
 
 
 def document_from_photo(rgb: np.ndarray, name: str, size: int = 256, eyes=None, notes=(),
-                        known_attributes: dict | None = None) -> Document:
+                        known_attributes: dict | None = None, face_index: int = 0) -> Document:
     """The one way a photo becomes a document: detect the face (or use the ``eyes`` a user placed), align,
     parse, read the attributes (``known_attributes`` override what is read); NoFaceDetected when no face."""
     from .face.attributes import read_attributes
     from .face.pipeline import parse_face
 
-    parsed = parse_face(rgb, size, eyes=eyes)
+    parsed = parse_face(rgb, size, eyes=eyes, face_index=face_index)
     attributes = {**read_attributes(parsed.crop, parsed.labels), **(known_attributes or {})}
     return Document(LabelMap(parsed.labels), photo=parsed.crop, original=rgb, alignment=parsed.alignment,
                     name=name, attributes=attributes, notes=tuple(notes))

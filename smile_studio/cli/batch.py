@@ -97,7 +97,7 @@ def run_batch(args: argparse.Namespace) -> int:
                 skipped += 1
                 print(f"skip  {path.name} (done by an earlier run: {render_path.name})")
                 continue
-            face = load_face(str(path), args.size)
+            face = load_face(str(path), args.size, face=args.face)
             _, result, image = apply_recipe(recipe, face, layout, render)
             if not args.crop:
                 image = at_photo_size(face, result.labels, image, recipe.styles)

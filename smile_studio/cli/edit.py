@@ -38,7 +38,7 @@ def run_edit(args: argparse.Namespace) -> int:
     check_outputs(args.out, args.map_out)
     if args.map_out and Path(args.map_out).suffix.lower() != ".png":
         raise CliError(f"{args.map_out}: label maps are written as indexed PNG (use .png)")
-    face = load_face(args.input, args.size, args.map)
+    face = load_face(args.input, args.size, args.map, args.face)
     recipe = build_recipe(args, face if Path(args.input).suffix.lower() == ".smile" else None)
     layout, render, why = engines_for(args.engine)
     current, result, image = apply_recipe(recipe, face, layout, render)

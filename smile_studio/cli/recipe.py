@@ -23,10 +23,13 @@ from ..resources import sample_exemplar
 from .errors import CliError
 
 
-def load_face(path: str, size: int, map_path: str | None = None) -> Document:
-    """The input as a document; any problem with it becomes a one-line CLI error."""
+def load_face(path: str, size: int, map_path: str | None = None, face: int = 1) -> Document:
+    """The input as a document (``face``: which face of a photo with several, 1 = the largest); any problem with
+    it becomes a one-line CLI error."""
+    if face < 1:
+        raise CliError(f"--face must be 1 or more (1 = the largest face), not {face}")
     try:
-        doc = open_document(path, size, map_path)
+        doc = open_document(path, size, map_path, face_index=face - 1)
         for note in doc.notes:
             print(f"note: {note}")
         return doc
@@ -57,6 +60,8 @@ def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=tuple(ENGINES), default="auto",
                    help="; ".join(f"{k}: {v}" for k, v in ENGINES.items()))
     p.add_argument("--size", type=int, choices=(256, 512), default=256)
+    p.add_argument("--face", type=int, default=1, metavar="N",
+                   help="which face of a photo with several: 1 = the largest (default), 2 = the next, ...")
     p.add_argument("--crop", action="store_true",
                    help="write the aligned render (256 or 512 square) instead of the edit put back into the photo")
 

@@ -138,17 +138,64 @@ class _Frame:
         return mask.astype(bool)
 
 
-def template_map(crop: np.ndarray) -> np.ndarray:
-    """The face template on an aligned crop, refined by skin colour and the GrabCut silhouette."""
+def template_map(crop: np.ndarray, points: np.ndarray | None = None) -> np.ndarray:
+    """The offline parse of an aligned crop: skin colour, the GrabCut silhouette and hair colour for the large
+    regions; the facial features drawn from the 68 landmarks (``points``, crop coordinates) when there are any,
+    else from a face template placed by the eyes."""
     s = crop.shape[0]
     fr = _Frame(s, (EYE_L[0] - EYE_R[0]) * s, s / 2, EYE_R[1] * s)
     face, cheek, skin_like = _skin_model(crop, fr)
+    if points is not None:
+        face = _face_from_landmarks(fr, points)
     person = _silhouette(crop, fr, face & skin_like)
     skin_like = cv2.morphologyEx(skin_like.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
     hair, head, jaw = _hair(crop, fr, person, face, skin_like, cheek)
     lab = _body(fr, hair, head, jaw, person, face, skin_like)
-    _features(lab, fr, face, skin_like)
+    if points is not None:
+        _landmark_features(lab, fr, points, face, skin_like)
+    else:
+        _features(lab, fr, face, skin_like)
     return lab
+
+
+def _poly(fr: _Frame, pts) -> np.ndarray:
+    mask = fr.blank()
+    cv2.fillPoly(mask, [np.round(np.asarray(pts, np.float64)).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def _face_from_landmarks(fr: _Frame, p: np.ndarray) -> np.ndarray:
+    """The face (with the forehead): the jaw line, closed above by the brows raised by most of an eye distance."""
+    d = float(np.hypot(*(p[42:48].mean(0) - p[36:42].mean(0))))
+    forehead = p[26:16:-1] - np.array([0.0, 0.85 * d])
+    return _poly(fr, np.vstack([p[0:17], forehead]))
+
+
+def _landmark_features(lab: np.ndarray, fr: _Frame, p: np.ndarray, face: np.ndarray, skin_like: np.ndarray) -> None:
+    """Ears beside the jaw's top, then brows, eyes, nose, lips and mouth drawn from the 68 landmarks."""
+    d = float(np.hypot(*(p[42:48].mean(0) - p[36:42].mean(0))))
+    for jaw_top, cls, side in ((p[0], C.R_EAR, -1), (p[16], C.L_EAR, 1)):
+        ear = fr.ellipse((jaw_top[0] + side * 0.12 * d, jaw_top[1] + 0.25 * d), (0.16 * d, 0.33 * d))
+        ear &= skin_like & ~face
+        if ear.sum() > 0.01 * d * d:
+            lab[ear] = cls
+    down = np.array([0.0, 0.09 * d])
+    for brow, cls in ((p[17:22], C.R_BROW), (p[22:27], C.L_BROW)):
+        lab[_poly(fr, np.vstack([brow - down * 0.3, (brow + down)[::-1]]))] = cls
+    grow = np.ones((3, 3), np.uint8)
+    for eye, cls in ((p[36:42], C.R_EYE), (p[42:48], C.L_EYE)):
+        lab[cv2.dilate(_poly(fr, eye).astype(np.uint8), grow).astype(bool)] = cls
+    w = np.array([0.11 * d, 0.0])
+    nose = [p[27] - w, p[27] + w, p[35] + w * 0.5, p[34], p[33], p[32], p[31] - w * 0.5]
+    lab[_poly(fr, nose)] = C.NOSE
+    upper = np.vstack([p[48:55], p[64:59:-1]])
+    lower = np.vstack([p[54:60], p[48:49], p[60:61], p[67:63:-1]])
+    lab[_poly(fr, upper)] = C.U_LIP
+    lab[_poly(fr, lower)] = C.L_LIP
+    inner = _poly(fr, p[60:68])
+    if inner.sum() > 0.02 * d * d:  # an open mouth
+        lab[inner] = C.MOUTH
+
 
 
 def _skin_model(crop: np.ndarray, fr: _Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

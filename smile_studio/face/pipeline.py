@@ -6,11 +6,13 @@ from __future__ import annotations
 import functools
 import logging
 
+import cv2
 import numpy as np
 
 from ..core.labels import from_bisenet
 from ..weights import checkpoint_path
-from .heuristic import NoFaceDetected, ParsedFace, align, detect_eyes, template_map
+from .heuristic import NoFaceDetected, ParsedFace, align, template_map
+from .landmarks import detect_face
 
 __all__ = ["NoFaceDetected", "ParsedFace", "parse_face", "parser_name"]
 log = logging.getLogger(__name__)
@@ -46,10 +48,18 @@ def bisenet_parse(crop: np.ndarray, path: str) -> np.ndarray:
     return from_bisenet(logits.argmax(1)[0].numpy()).astype(np.uint8)
 
 
-def parse_face(rgb: np.ndarray, size: int = 256, eyes=None) -> ParsedFace:
-    """Detect (or use the given ``eyes``), align and parse; NoFaceDetected when no face is found."""
-    eye_r, eye_l = eyes if eyes is not None else detect_eyes(rgb)
+def parse_face(rgb: np.ndarray, size: int = 256, eyes=None, face_index: int = 0) -> ParsedFace:
+    """Detect (or use the ``eyes`` a user placed), align and parse; NoFaceDetected when no face is found.
+    ``face_index``: which face of a photo with several (0 = the largest)."""
+    points = None
+    if eyes is None:
+        face = detect_face(rgb, face_index)
+        eyes, points = face.eyes, face.points
+    eye_r, eye_l = eyes
     crop, back = align(rgb, eye_r, eye_l, size)
+    if points is not None:  # the landmarks in the crop's coordinates
+        to_crop = cv2.invertAffineTransform(back)
+        points = points @ to_crop[:, :2].T + to_crop[:, 2]
     weights = checkpoint_path("bisenet")
     labels, method = None, "offline template parser"
     if weights.is_file():
@@ -59,5 +69,6 @@ def parse_face(rgb: np.ndarray, size: int = 256, eyes=None) -> ParsedFace:
             log.warning("face parser weights unusable, using the offline parser: %s", exc)
             method = f"offline template parser (BiSeNet weights unusable: {exc})"
     if labels is None:
-        labels = template_map(crop)
+        labels = template_map(crop, points)
+        method += " with landmarks" if points is not None else ""
     return ParsedFace(crop, labels, back, (tuple(eye_r), tuple(eye_l)), method)

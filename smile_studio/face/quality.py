@@ -41,3 +41,22 @@ def reference_in_crop(ref: np.ndarray, back: np.ndarray, size: int, photo_shape:
         ref = cv2.resize(ref, (w, h), interpolation=cv2.INTER_NEAREST)
     to_crop = cv2.invertAffineTransform(back)
     return cv2.warpAffine(ref, to_crop, (size, size), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+
+
+# The regions an editable map must get right, left/right (upper/lower) classes pooled but each matched to itself.
+FEATURE_GROUPS = {"skin": ("skin",), "nose": ("nose",), "eyes": ("l_eye", "r_eye"), "brows": ("l_brow", "r_brow"),
+                  "lips": ("u_lip", "l_lip"), "hair": ("hair",)}
+
+
+def feature_iou(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """IoU per feature group (pixel-weighted over the group's classes), for the groups present in either map."""
+    from ..core.labels import CLASS_BY_KEY
+
+    out = {}
+    for name, keys in FEATURE_GROUPS.items():
+        ids = [CLASS_BY_KEY[k].id for k in keys]
+        inter = sum(int(((pred == i) & (ref == i)).sum()) for i in ids)
+        union = sum(int(((pred == i) | (ref == i)).sum()) for i in ids)
+        if union:
+            out[name] = inter / union
+    return out

@@ -153,6 +153,7 @@ def test_recent_files_and_geometry_are_remembered(qtbot, tmp_path, face_map):
 
 
 def test_no_face_then_eyes_placed_by_hand(qtbot, tmp_path, monkeypatch):
+    import cv2
     from PIL import Image
     from PySide6.QtWidgets import QDialog
 
@@ -162,16 +163,16 @@ def test_no_face_then_eyes_placed_by_hand(qtbot, tmp_path, monkeypatch):
     from smile_studio.resources import SAMPLE_PHOTO, resources_dir
 
     upright = read_image(resources_dir() / SAMPLE_PHOTO)
-    rotated = np.ascontiguousarray(np.rot90(upright))  # Haar cascades find no face lying on its side
+    h, width = upright.shape[:2]
+    turn = cv2.getRotationMatrix2D((width / 2, h / 2), 45, 1.0)  # tilted 45 degrees: found with no confidence
+    rotated = cv2.warpAffine(upright, turn, (width, h), borderMode=cv2.BORDER_REFLECT)
     path = tmp_path / "sideways.png"
     Image.fromarray(rotated).save(path)
     w = make_window(qtbot)
     assert not w.open_path(path)
     assert w.place_eyes_button.isVisible() and "No face" in w.message.text()
     ref = parse_face(upright, 256)
-    (rx, ry), (lx, ly) = ref.eyes
-    width = upright.shape[1]
-    clicks = [(ly, width - 1 - lx), (ry, width - 1 - rx)]  # where the eyes are in the rotated photo
+    clicks = [tuple(turn @ np.array([*ref.eyes[i], 1.0])) for i in (1, 0)]  # where the eyes are now, any order
 
     def dialog_with_clicks(rgb, name):
         d = EyeDialog(rgb, name, w)

@@ -21,7 +21,7 @@ def astronaut():
 def test_offline_parse_aligns_eyes_and_labels_the_face(astronaut, monkeypatch, tmp_path):
     monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))  # no weights: the offline parser
     parsed = pipeline.parse_face(astronaut, 256)
-    assert parsed.method == "offline template parser" and parsed.crop.shape == (256, 256, 3)
+    assert parsed.method == "offline template parser with landmarks" and parsed.crop.shape == (256, 256, 3)
     lab = parsed.labels
     for cls, (ex, ey) in ((K["r_eye"].id, EYE_R), (K["l_eye"].id, EYE_L)):
         ys, xs = np.nonzero(lab == cls)
@@ -111,26 +111,30 @@ def test_attributes_from_attnet_when_installed(astronaut, golden_dir, monkeypatc
     assert from_net["hat"] == ("on" if probs[6] > 0.5 else "off")
 
 
-def test_offline_parser_agrees_with_the_reference_maps_of_the_samples(samples_dir):
-    """Real CelebA-HQ photos with their label maps: the template parser's pixel accuracy and hair IoU in the
-    aligned crop (the hair-colour and jaw rules raised accuracy / hair / neck from 0.79 / 0.50 / 0.35)."""
+def test_offline_parser_agrees_with_the_reference_maps_of_the_samples(samples_dir, monkeypatch, tmp_path):
+    """Real CelebA-HQ photos with their label maps, parsed offline (dlib landmarks for the features, colour and
+    GrabCut for the large regions): mean IoU over skin, nose, eyes, brows, lips and hair was 0.49 with the
+    template placed by the eyes; with the landmarks it is ~0.69 (target 0.60)."""
     from smile_studio.core.labelio import read_label_map
-    from smile_studio.face.heuristic import align, detect_eyes, template_map
-    from smile_studio.face.quality import reference_in_crop, score_parse
+    from smile_studio.face.quality import feature_iou, reference_in_crop
 
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))  # the offline parser, whatever is installed
     pairs = sorted(p for p in samples_dir.glob("*.jpg") if p.with_suffix(".png").is_file())
     assert len(pairs) >= 5
-    scores = []
+    means, accs, groups = [], [], {}
     for photo in pairs:
         rgb = read_image(photo)
-        crop, back = align(rgb, *detect_eyes(rgb), 256)
-        ref = reference_in_crop(read_label_map(photo.with_suffix(".png")).labels, back, 256, rgb.shape)
-        scores.append(score_parse(template_map(crop), ref))
-    assert min(s.pixel_accuracy for s in scores) >= 0.7
-    assert np.mean([s.pixel_accuracy for s in scores]) >= 0.815
-    assert np.mean([s.iou["hair"] for s in scores]) >= 0.57
-    assert np.mean([s.iou["skin"] for s in scores]) >= 0.7
-    assert np.mean([s.iou["neck"] for s in scores]) >= 0.4
+        parsed = pipeline.parse_face(rgb, 256)
+        ref = reference_in_crop(read_label_map(photo.with_suffix(".png")).labels, parsed.alignment, 256, rgb.shape)
+        ious = feature_iou(parsed.labels, ref)
+        means.append(np.mean(list(ious.values())))
+        accs.append((parsed.labels == ref).mean())
+        for k, v in ious.items():
+            groups.setdefault(k, []).append(v)
+    assert np.mean(means) >= 0.60 and min(means) >= 0.55, f"mean IoU {np.mean(means):.3f}"
+    assert np.mean(accs) >= 0.85
+    for k, floor in (("skin", 0.8), ("nose", 0.7), ("eyes", 0.55), ("brows", 0.5), ("lips", 0.65), ("hair", 0.55)):
+        assert np.mean(groups[k]) >= floor, (k, np.mean(groups[k]))
 
 
 def test_parse_score_counts_pixels_and_overlaps():

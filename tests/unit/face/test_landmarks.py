@@ -1,0 +1,78 @@
+"""Finding the face in photos as people take them: padded, tilted, sideways, upside down, enlarged, several
+faces, a face too small, no face."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from smile_studio.core.imageio import read_image
+from smile_studio.face.geometry import NoFaceDetected
+from smile_studio.face.heuristic import eye_alignment
+from smile_studio.face.landmarks import detect_face, find_faces, landmarker_name
+
+
+def _transforms(h: int, w: int) -> dict:
+    c = (w / 2, h / 2)
+    return {
+        "tilted +15": (cv2.getRotationMatrix2D(c, 15, 1.0), (w, h)),
+        "tilted -15": (cv2.getRotationMatrix2D(c, -15, 1.0), (w, h)),
+        "sideways": (np.array([[0, 1, 0], [-1, 0, w - 1]], float), (h, w)),
+        "upside down": (np.array([[-1, 0, w - 1], [0, -1, h - 1]], float), (w, h)),
+        "padded": (np.array([[1, 0, w * 0.6], [0, 1, h * 0.4]], float), (int(w * 2.2), int(h * 1.9))),
+        "x3": (np.array([[3, 0, 0], [0, 3, 0]], float), (w * 3, h * 3)),
+    }
+
+
+@pytest.mark.parametrize("stem", ["maskgan_1", "e4s_28426"])
+def test_unaligned_photos_align_within_three_pixels_of_the_sample_s_own_crop(samples_dir, stem):
+    assert landmarker_name().startswith("dlib")
+    rgb = read_image(samples_dir / f"{stem}.jpg")
+    h, w = rgb.shape[:2]
+    er, el = (np.array(e) for e in detect_face(rgb).eyes)
+    crop_scale = np.hypot(*eye_alignment(er, el, 256)[0, :2])  # photo px -> crop px
+    for name, (m, size) in _transforms(h, w).items():
+        img = cv2.warpAffine(rgb, m, size, flags=cv2.INTER_LINEAR, borderValue=(128, 128, 128))
+        face = detect_face(img)
+        back = cv2.invertAffineTransform(m)
+        found = [back @ np.array([*e, 1.0]) for e in face.eyes]
+        err = max(np.hypot(*(found[0] - er)), np.hypot(*(found[1] - el))) * crop_scale
+        assert err <= 3.0, f"{name}: eyes {err:.1f} px from the sample's own crop"
+
+
+def test_a_face_too_small_and_no_face_are_clear_refusals(samples_dir):
+    rgb = read_image(samples_dir / "maskgan_1.jpg")
+    canvas = np.full((600, 600, 3), 90, np.uint8)
+    canvas[300:360, 300:360] = cv2.resize(rgb, (60, 60), interpolation=cv2.INTER_AREA)
+    with pytest.raises(NoFaceDetected, match="face|confidence"):
+        detect_face(canvas)
+    tiny = cv2.resize(rgb, (80, 80), interpolation=cv2.INTER_AREA)  # found, but its box is ~52 px wide
+    with pytest.raises(NoFaceDetected, match="at least 64 px"):
+        detect_face(np.pad(tiny, ((100, 100), (100, 100), (0, 0)), constant_values=128))
+    group = np.full((3000, 4000, 3), 128, np.uint8)  # one small face in a large photo: found at full size
+    group[1000:1200, 1000:1200] = cv2.resize(rgb, (200, 200), interpolation=cv2.INTER_AREA)
+    assert 1000 < detect_face(group).box[0] < 1200
+    with pytest.raises(NoFaceDetected, match="no face"):
+        detect_face(np.random.default_rng(0).integers(0, 255, (400, 500, 3), dtype=np.uint8))
+
+
+def test_several_faces_largest_first_and_any_one_selectable(samples_dir, tmp_path):
+    from smile_studio.cli import main
+
+    a = read_image(samples_dir / "maskgan_1.jpg")
+    b = cv2.resize(read_image(samples_dir / "e4s_28426.jpg"), (600, 600), interpolation=cv2.INTER_AREA)
+    group = np.full((1024, 1700, 3), 200, np.uint8)
+    group[:, :1024] = a
+    group[200:800, 1080:1680] = b
+    faces = find_faces(group)
+    assert len(faces) == 2 and faces[0].box[0] < 1024 < faces[1].box[0] and faces[0].width > faces[1].width
+    assert detect_face(group, 1).eyes == faces[1].eyes
+    with pytest.raises(NoFaceDetected, match="no face number 3"):
+        detect_face(group, 2)
+    path = tmp_path / "group.png"
+    cv2.imwrite(str(path), cv2.cvtColor(group, cv2.COLOR_RGB2BGR))
+    out = tmp_path / "o.png"
+    assert main(["edit", str(path), "--face", "2", "--set", "eyeglasses=on", "--out", str(out)]) == 0
+    changed = np.abs(read_image(out).astype(int) - group.astype(int)).max(-1) > 0
+    assert changed[:, 1080:].sum() > 500 and changed[:, :1024].sum() == 0  # only the second face was edited
