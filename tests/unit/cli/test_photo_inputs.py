@@ -30,7 +30,7 @@ def _write(kind: str, rgb: np.ndarray, folder) -> tuple:
     elif kind == "cmyk":
         img.convert("CMYK").save(path, quality=95)
     elif kind == "16bit":
-        Image.fromarray((np.asarray(img.convert("L")).astype(np.uint16) * 257)).save(path)
+        Image.fromarray(np.asarray(img.convert("L")).astype(np.uint16) * 257).save(path)
     elif kind == "alpha":
         rgba = img.convert("RGBA")
         rgba.putalpha(255)
