@@ -101,5 +101,10 @@ def document_from_photo(rgb: np.ndarray, name: str, size: int = 256, eyes=None, 
 
     parsed = parse_face(rgb, size, eyes=eyes, face_index=face_index)
     attributes = {**read_attributes(parsed.crop, parsed.labels), **(known_attributes or {})}
+    face = None
+    if parsed.face_count > 1:
+        face = (face_index, parsed.face_count)
+        notes = (*notes, f"the photo has {parsed.face_count} faces; face {face_index + 1} is open "
+                         f"({'the largest' if face_index == 0 else 'by size'}); Edit > Next face opens another")
     return Document(LabelMap(parsed.labels), photo=parsed.crop, original=rgb, alignment=parsed.alignment,
-                    name=name, attributes=attributes, notes=tuple(notes))
+                    name=name, attributes=attributes, notes=tuple(notes), face=face)

@@ -67,13 +67,21 @@ class FileActions:
             result = exc
         return self._finish_open(Path(path), result)
 
-    def open_in_background(self, path: str | Path) -> None:
+    def next_face(self) -> None:
+        """Edit > Next face: the same photo, its next face by size (after the last, the largest again)."""
+        face, path = getattr(self.doc, "face", None), getattr(self, "_opened_photo", None)
+        if face is None or path is None:
+            self.notify("The open photo has only one face.")
+            return
+        self.open_in_background(path, (face[0] + 1) % face[1])
+
+    def open_in_background(self, path: str | Path, face_index: int = 0) -> None:
         """What File > Open, a drop and File > Recent do: the file is read, aligned and parsed on a worker thread
         (a huge image or a slow parse never freezes the window); only the newest request is shown."""
         self._open_serial += 1
         self._pending_open = (self._open_serial, Path(path))
         self.notify(f"Opening {Path(path).name}…")
-        task = PoolTask(lambda: open_document(path, WORK_SIZE))
+        task = PoolTask(lambda: open_document(path, WORK_SIZE, face_index=face_index))
         task.signals.done.connect(self._opened_in_background, Qt.ConnectionType.QueuedConnection)
         self._open_tasks[self._open_serial] = task
         self.pool.start(task)
@@ -109,6 +117,7 @@ class FileActions:
             return False
         doc = result
         self.set_document(doc, path if path.suffix == ".smile" else None)
+        self._opened_photo = path if doc.face is not None else None
         self._remember(path)
         self.notify(f"Opened {path.name}." + "".join(f" Note: {n}." for n in doc.notes))
         return True

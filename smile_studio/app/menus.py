@@ -85,6 +85,7 @@ class MenusAndToolbar:
                                            lambda: self._command(lambda d: d.remove_islands(16, self.protection)))
         e.addSeparator()
         self._action(e, "&Paste as reference", QKeySequence("Ctrl+Shift+V"), self.paste_reference)
+        self._action(e, "Next &face (photos with several)", QKeySequence("Ctrl+F"), self.next_face)
         v = self.menuBar().addMenu("&View")
         self._action(v, "&Fit", QKeySequence("Ctrl+0"), self.canvas.fit)
         self._action(v, "&100 %", QKeySequence("Ctrl+1"), self.canvas.actual_size)

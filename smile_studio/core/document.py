@@ -119,6 +119,7 @@ class Document:
     name: str = "untitled"
     # what opening the file decided on the user's behalf (a map ignored, a photo reduced), to be shown once
     notes: tuple = ()
+    face: tuple[int, int] | None = None  # (which face, of how many) for a photo with several faces
     history: History = field(default_factory=History)
     _listeners: list = field(default_factory=list, repr=False)
 

@@ -31,6 +31,7 @@ class ParsedFace:
     alignment: np.ndarray  # (2, 3) affine: crop pixel -> original pixel
     eyes: tuple[tuple[float, float], tuple[float, float]]  # (right, left) eye centres in the original
     method: str
+    face_count: int = 1  # faces in the photo (this one is the face_index-th largest)
 
 
 def _cascade(name: str) -> cv2.CascadeClassifier:

@@ -126,6 +126,11 @@ def find_faces(rgb: np.ndarray) -> list[Face]:
 
 def detect_face(rgb: np.ndarray, index: int = 0) -> Face:
     """The ``index``-th largest face; NoFaceDetected when there is none or it is too small to edit."""
+    return detect_faces(rgb, index)[0]
+
+
+def detect_faces(rgb: np.ndarray, index: int = 0) -> tuple[Face, int]:
+    """(the ``index``-th largest face, how many faces the photo has); see :func:`detect_face`."""
     faces = find_faces(rgb)
     if index >= len(faces):
         raise NoFaceDetected(f"the photo has {len(faces)} face(s); there is no face number {index + 1}")
@@ -134,7 +139,7 @@ def detect_face(rgb: np.ndarray, index: int = 0) -> Face:
     if face.width < MIN_FACE or eye_dist < MIN_FACE * 0.3:
         raise NoFaceDetected(f"the face is only {face.width:.0f} px wide; at least {MIN_FACE} px are needed "
                              "to edit it (use a larger photo)")
-    return face
+    return face, len(faces)
 
 
 def _haar_face(rgb: np.ndarray) -> Face:

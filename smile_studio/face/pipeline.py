@@ -12,7 +12,7 @@ import numpy as np
 from ..core.labels import from_bisenet
 from ..weights import checkpoint_path
 from .heuristic import NoFaceDetected, ParsedFace, align, template_map
-from .landmarks import detect_face
+from .landmarks import detect_faces
 
 __all__ = ["NoFaceDetected", "ParsedFace", "parse_face", "parser_name"]
 log = logging.getLogger(__name__)
@@ -51,9 +51,9 @@ def bisenet_parse(crop: np.ndarray, path: str) -> np.ndarray:
 def parse_face(rgb: np.ndarray, size: int = 256, eyes=None, face_index: int = 0) -> ParsedFace:
     """Detect (or use the ``eyes`` a user placed), align and parse; NoFaceDetected when no face is found.
     ``face_index``: which face of a photo with several (0 = the largest)."""
-    points = None
+    points, count = None, 1
     if eyes is None:
-        face = detect_face(rgb, face_index)
+        face, count = detect_faces(rgb, face_index)
         eyes, points = face.eyes, face.points
     eye_r, eye_l = eyes
     crop, back = align(rgb, eye_r, eye_l, size)
@@ -71,4 +71,4 @@ def parse_face(rgb: np.ndarray, size: int = 256, eyes=None, face_index: int = 0)
     if labels is None:
         labels = template_map(crop, points)
         method += " with landmarks" if points is not None else ""
-    return ParsedFace(crop, labels, back, (tuple(eye_r), tuple(eye_l)), method)
+    return ParsedFace(crop, labels, back, (tuple(eye_r), tuple(eye_l)), method, count)

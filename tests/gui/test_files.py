@@ -331,3 +331,27 @@ def test_a_huge_map_opens_off_the_interface_thread(qtbot, window, samples_dir, t
     qtbot.waitUntil(lambda: not window.opening, timeout=30_000)
     qtbot.wait(1500)  # the superseded open finishes and must not replace the newer one
     assert window.doc.name == "small.png"
+
+
+def test_a_photo_with_several_faces_opens_the_largest_and_next_face_cycles(qtbot, window, samples_dir, tmp_path):
+    import cv2
+
+    from smile_studio.core.imageio import read_image
+
+    a = read_image(samples_dir / "maskgan_1.jpg")
+    b = cv2.resize(read_image(samples_dir / "e4s_28426.jpg"), (600, 600), interpolation=cv2.INTER_AREA)
+    group = np.full((1024, 1700, 3), 200, np.uint8)
+    group[:, :1024] = a
+    group[200:800, 1080:1680] = b
+    path = tmp_path / "two.png"
+    cv2.imwrite(str(path), cv2.cvtColor(group, cv2.COLOR_RGB2BGR))
+    assert window.open_path(path)
+    assert window.doc.face == (0, 2) and "2 faces" in window.message.text()
+    first = window.doc.photo.copy()
+    window.saved_version = window.doc.version
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)  # Edit > Next face
+    qtbot.waitUntil(lambda: not window.opening and window.doc.face == (1, 2), timeout=20_000)
+    assert np.abs(window.doc.photo.astype(int) - first.astype(int)).mean() > 10  # another face
+    window.saved_version = window.doc.version
+    window.next_face()
+    qtbot.waitUntil(lambda: not window.opening and window.doc.face == (0, 2), timeout=20_000)
