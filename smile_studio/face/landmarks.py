@@ -67,7 +67,8 @@ def _dlib_faces(rgb: np.ndarray, k: int) -> list[Face]:
     img = np.ascontiguousarray(np.rot90(rgb, k))
     rects, scores, scale = [], [], 1.0
     # first a small copy (fast: most photos are portraits); then larger, for the small faces of group photos
-    for side in (DETECT_SIDE, 2 * DETECT_SIDE, 10**6):
+    # (full size only upright: small faces in group photos are upright, and a photo without a face stays quick)
+    for side in (DETECT_SIDE, 2 * DETECT_SIDE, 10**6) if k == 0 else (DETECT_SIDE, 2 * DETECT_SIDE):
         scale = min(1.0, side / max(img.shape[:2]))
         small = img if scale == 1.0 else cv2.resize(img, (round(img.shape[1] * scale),
                                                           round(img.shape[0] * scale)), interpolation=cv2.INTER_AREA)
