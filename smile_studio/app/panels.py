@@ -78,10 +78,12 @@ class AttributePanel(QWidget):
     accepted = Signal()
     rejected = Signal()
     variationChosen = Signal(int)
+    stateCorrected = Signal(dict)  # the ticked states are the face's real ones (a wrong detection), no edit
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._shown = None  # the LayoutResult whose variations the grid shows
+        self._current: dict = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         grid = QGridLayout()
@@ -91,8 +93,23 @@ class AttributePanel(QWidget):
             cb = QCheckBox(label)
             cb.setObjectName(f"toggle_{a.key}")
             self.toggles[a.key] = cb
+            cb.toggled.connect(lambda _=False: self._describe())
             grid.addWidget(cb, i // 2, i % 2)
         lay.addLayout(grid)
+        # what the face is now (as detected, or as corrected) next to what the ticks ask for: a wrong detection
+        # is visible, and can be corrected without editing the map
+        self.state = QLabel("")
+        self.state.setObjectName("attributeState")
+        self.state.setWordWrap(True)
+        self.state.setStyleSheet("color: gray;")
+        lay.addWidget(self.state)
+        self.correct = QPushButton("The ticks are right: correct the detection")
+        self.correct.setObjectName("correctStateButton")
+        self.correct.setToolTip("Take the ticked states as this face's current attributes without editing the map "
+                                "(when the detection got gender, glasses, ... wrong)")
+        self.correct.setVisible(False)
+        self.correct.clicked.connect(lambda: self.stateCorrected.emit(self.targets()))
+        lay.addWidget(self.correct)
         modes = QHBoxLayout()
         self.latent = QRadioButton("Latent")
         self.reference = QRadioButton("Reference")
@@ -157,11 +174,24 @@ class AttributePanel(QWidget):
         self.set_proposal_active(False)
 
     def show_state(self, attributes: dict) -> None:
+        self._current = dict(attributes)
         for a in ATTRIBUTES:
             on = attributes[a.key] == ("female" if a.key == "gender" else "on")
             self.toggles[a.key].blockSignals(True)
             self.toggles[a.key].setChecked(on)
             self.toggles[a.key].blockSignals(False)
+        self._describe()
+
+    def _describe(self) -> None:
+        if not self._current:
+            return
+        asked = {k: v for k, v in self.targets().items() if v != self._current.get(k)}
+        now = ", ".join(f"{k} {v}" if k != "gender" else v for k, v in self._current.items())
+        text = f"This face now: {now}."
+        if asked:
+            text += " You ask for: " + ", ".join(f"{k} {v}" if k != "gender" else v for k, v in asked.items()) + "."
+        self.state.setText(text)
+        self.correct.setVisible(bool(asked))
 
     def targets(self) -> dict:
         out = {}

@@ -184,6 +184,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.attributes.accepted.connect(self.accept_proposal)
         self.attributes.rejected.connect(self.reject_proposal)
         self.attributes.variationChosen.connect(self._choose_variation)
+        self.attributes.stateCorrected.connect(self.correct_attributes)
         self.styles.styleChanged.connect(self.set_style)
         self.styles.referencesDropped.connect(self.add_references)
         self.styles.addReferenceRequested.connect(self.add_reference_dialog)
@@ -380,6 +381,13 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         if self.doc is not None and self.doc.redo():
             self._refresh_panels()
             self.request_render(FINAL)
+
+    def correct_attributes(self, attributes: dict) -> None:
+        """A wrong detection corrected by the user: the face's attributes change, the map does not (one undo
+        step); the next proposal starts from the corrected state."""
+        if self.doc is not None and self.doc.set_attributes(attributes):
+            self._refresh_panels()
+            self.notify("Attributes corrected (the map is unchanged); Ctrl+Z undoes it.")
 
     def set_style(self, cid: int, source: StyleSource) -> None:
         if self.doc is not None:

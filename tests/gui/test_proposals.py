@@ -73,3 +73,19 @@ def test_choosing_a_variation_updates_summary_seed_and_shows_rendered_faces(qtbo
     qtbot.waitUntil(lambda: len(np.unique(icon_rgb(0).reshape(-1, 3), axis=0)) > 200, timeout=10_000)
     assert len(np.unique(paint(res.maps[0]).reshape(-1, 3), axis=0)) < 20
     assert grid.currentRow() == 2  # the choice survives the thumbnails' arrival
+
+
+def test_a_wrong_detection_is_visible_and_correctable_without_editing(qtbot, window):
+    labels = window.doc.labels.copy()
+    gender = window.doc.attributes["gender"]
+    other = "male" if gender == "female" else "female"
+    assert f"This face now: {gender}" in window.attributes.state.text()
+    assert not window.attributes.correct.isVisible()
+    toggle = window.attributes.toggles["gender"]
+    qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton, pos=QPoint(10, toggle.height() // 2))
+    assert f"You ask for: {other}" in window.attributes.state.text() and window.attributes.correct.isVisible()
+    qtbot.mouseClick(window.attributes.correct, Qt.MouseButton.LeftButton)
+    assert window.doc.attributes["gender"] == other and np.array_equal(window.doc.labels, labels)
+    assert f"This face now: {other}" in window.attributes.state.text() and not window.attributes.correct.isVisible()
+    window.undo()
+    assert window.doc.attributes["gender"] == gender
