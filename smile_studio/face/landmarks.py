@@ -24,6 +24,7 @@ from .geometry import NoFaceDetected
 MIN_FACE = 64  # px: a smaller face has too few pixels to edit
 DETECT_SIDE = 640  # faces are looked for in a copy no larger than this (the landmarks use the full photo)
 MIN_SCORE = 0.0  # dlib's detection score; below it a detection is not reported at all
+MAX_FACES = 8  # the most faces given landmarks in one photo
 CONFIDENT = 0.2  # below this, the best face is not trusted: the user places the eyes (samples score 2.0-2.8)
 
 
@@ -56,8 +57,72 @@ def _dlib():
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(model))
 
 
+def _fa_files() -> tuple[Path, Path] | None:
+    """face-alignment's S3FD and 2DFAN-4 files when the weights manager installed them (else None)."""
+    from ..weights import checkpoint_path
+
+    s3fd, fan = checkpoint_path("s3fd"), checkpoint_path("fan68")
+    return (s3fd, fan) if s3fd.is_file() and fan.is_file() else None
+
+
+@functools.lru_cache(maxsize=2)
+def _fa_model(s3fd: Path, fan: Path, stamp: tuple):
+    """face-alignment built from our own files only: torch.hub is pointed at our hub folder while it loads (the
+    file is there, so nothing is downloaded) and compile=False (no minutes of compilation on a CPU)."""
+    import face_alignment
+    import torch.hub
+
+    before = torch.hub.get_dir()
+    torch.hub.set_dir(str(fan.parent.parent))
+    try:
+        return face_alignment.FaceAlignment(face_alignment.LandmarksType.TWO_D, device="cpu", face_detector="sfd",
+                                            face_detector_kwargs={"path_to_detector": str(s3fd)}, compile=False,
+                                            flip_input=False)
+    finally:
+        torch.hub.set_dir(before)
+
+
+def _fa():
+    files = _fa_files()
+    if files is None:
+        return None
+    try:
+        return _fa_model(*files, tuple(f.stat().st_mtime_ns for f in files))
+    except Exception as exc:  # noqa: BLE001 - damaged files: dlib serves instead, and says so in the log
+        import logging
+
+        logging.getLogger(__name__).warning("face-alignment files unusable, using dlib: %s", exc)
+        return None
+
+
 def landmarker_name() -> str:
+    if _fa() is not None:
+        return "face-alignment (S3FD + 2DFAN-4)"
     return "dlib 68-point landmarks" if _dlib() is not None else "OpenCV Haar cascades (eyes only)"
+
+
+def _fa_faces(rgb: np.ndarray, k: int) -> list[Face]:
+    """S3FD on a copy no larger than DETECT_SIDE (its cost grows with the pixels), the 2DFAN-4 landmarks on the
+    photo itself for the best few boxes."""
+    fa = _fa()
+    img = np.ascontiguousarray(np.rot90(rgb, k))
+    scale = min(1.0, DETECT_SIDE / max(img.shape[:2]))
+    small = img if scale == 1.0 else cv2.resize(img, (round(img.shape[1] * scale), round(img.shape[0] * scale)),
+                                                interpolation=cv2.INTER_AREA)
+    boxes = [np.asarray(b, np.float64) for b in fa.face_detector.detect_from_image(small.copy())]
+    boxes = sorted(boxes, key=lambda b: -b[4])[:MAX_FACES]
+    if not boxes:
+        return []
+    boxes = [np.concatenate([b[:4] / scale, b[4:]]) for b in boxes]
+    landmarks = fa.get_landmarks_from_image(img, detected_faces=boxes) or []
+    faces = []
+    for pts, box in zip(landmarks, boxes, strict=False):
+        pts = _unrotate(np.asarray(pts, np.float64)[:, :2], k, rgb.shape[:2])
+        corners = _unrotate(np.array([box[:2], box[2:4]], np.float64), k, rgb.shape[:2])
+        (x0, y0), (x1, y1) = corners.min(0), corners.max(0)
+        faces.append(Face((tuple(pts[36:42].mean(0)), tuple(pts[42:48].mean(0))), pts, (x0, y0, x1, y1),
+                          float(box[4]), k))
+    return faces
 
 
 def _dlib_faces(rgb: np.ndarray, k: int) -> list[Face]:
@@ -108,11 +173,12 @@ def _unrotate(points: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarray:
 def find_faces(rgb: np.ndarray) -> list[Face]:
     """Every face found, largest first: upright if any is found upright, else in the quarter turn where the
     detector is most confident (photos from phones are often stored sideways)."""
-    if _dlib() is None:
+    search = _fa_faces if _fa() is not None else _dlib_faces if _dlib() is not None else None
+    if search is None:
         return [_haar_face(rgb)]
     best: list[Face] = []
     for k in (0, 1, 3, 2):
-        faces = _dlib_faces(rgb, k)
+        faces = search(rgb, k)
         if faces and (not best or max(f.score for f in faces) > max(f.score for f in best)):
             best = faces
         if best and k == 0 and max(f.score for f in best) > 0.5:

@@ -76,3 +76,47 @@ def test_several_faces_largest_first_and_any_one_selectable(samples_dir, tmp_pat
     assert main(["edit", str(path), "--face", "2", "--set", "eyeglasses=on", "--out", str(out)]) == 0
     changed = np.abs(read_image(out).astype(int) - group.astype(int)).max(-1) > 0
     assert changed[:, 1080:].sum() > 500 and changed[:, :1024].sum() == 0  # only the second face was edited
+
+
+@pytest.mark.slow
+def test_face_alignment_is_used_only_from_installed_files_without_downloading_or_compiling(tmp_path, monkeypatch,
+                                                                                          samples_dir):
+    """With the weights manager's S3FD and 2DFAN-4 files (here with synthetic weights) face-alignment is the
+    landmarker, built with compile=False from our hub folder; no download is ever attempted."""
+    import torch
+    from face_alignment.detection.sfd.net_s3fd import s3fd
+    from face_alignment.models import FAN
+
+    import smile_studio.face.landmarks as lm
+
+    hub = tmp_path / "w" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path / "w"))
+    assert lm._fa() is None and lm.landmarker_name().startswith("dlib")
+    torch.manual_seed(0)
+    torch.save(s3fd().state_dict(), hub / "s3fd-619a316812.pth")
+    torch.save(FAN(4).state_dict(), hub / "2DFAN4-11f355bf06.pth.tar")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError("torch.compile was called")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    monkeypatch.setattr(torch, "compile", no_compile)
+    import face_alignment.utils
+
+    if hasattr(face_alignment.utils, "download_url_to_file"):
+        monkeypatch.setattr(face_alignment.utils, "download_url_to_file", no_network)
+    lm._fa_model.cache_clear()
+    before = torch.hub.get_dir()
+    assert lm.landmarker_name() == "face-alignment (S3FD + 2DFAN-4)"
+    assert torch.hub.get_dir() == before  # the hub folder is ours only while loading
+    rgb = cv2.resize(read_image(samples_dir / "maskgan_1.jpg"), (256, 256), interpolation=cv2.INTER_AREA)
+    try:  # synthetic weights find nothing or nonsense: the point is that it runs offline
+        faces = lm.find_faces(rgb)
+        assert all(f.points.shape == (68, 2) for f in faces)
+    except NoFaceDetected:
+        pass
+    lm._fa_model.cache_clear()
