@@ -26,6 +26,7 @@ from ..core.labels import CLASSES
 from ..core.labels import ClassId as C
 from .base import RenderRequest
 from .cache import array_digest, lru_get
+from .texture import far_weight, grown_texture, push_pull_fill
 
 MIN_EXEMPLAR_PIXELS = 24
 
@@ -53,29 +54,6 @@ def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     return np.clip(cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0, 0, 255)
-
-
-def push_pull_fill(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Fill invalid pixels smoothly from valid ones (mask-weighted image pyramid), float32 (H, W, C)."""
-    img = img.astype(np.float32)
-    w = valid.astype(np.float32)[..., None]
-    if w.all():
-        return img
-    levels = [(img * w, w)]
-    while min(levels[-1][1].shape[:2]) > 1 and not (levels[-1][1] > 0).all():
-        num, den = levels[-1]
-        h2, w2 = (num.shape[0] + 1) // 2, (num.shape[1] + 1) // 2
-        num = cv2.resize(num, (w2, h2), interpolation=cv2.INTER_AREA).reshape(h2, w2, -1)
-        den = cv2.resize(den, (w2, h2), interpolation=cv2.INTER_AREA).reshape(h2, w2, 1)
-        levels.append((num, den))
-    num, den = levels[-1]
-    filled = num / np.maximum(den, 1e-6)
-    for num, den in reversed(levels[:-1]):
-        up = cv2.resize(filled, (num.shape[1], num.shape[0]), interpolation=cv2.INTER_LINEAR)
-        up = up.reshape(num.shape)
-        alpha = np.clip(den, 0, 1)
-        filled = num / np.maximum(den, 1e-6) * alpha + up * (1 - alpha)
-    return filled
 
 
 def reflect_fill(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -258,7 +236,15 @@ class ExemplarRenderEngine:
             # pixels whose class is unchanged keep the photo's structure; new pixels take exemplar texture
             if photo is not None:
                 unchanged = same[ys, xs]
-                colours = np.where(unchanged[:, None], photo[ys, xs].astype(np.float32), base.sample(ys, xs))
+                fill = base.sample(ys, xs)
+                if c != C.BACKGROUND and not unchanged.all() and (src_labels == c).any():
+                    # where the class is new, grow its texture (no mirrored eyes or lips in a scalp)
+                    new = region & ~same
+                    grown = grown_texture(photo, src_labels == c, new, seed=style.seed if style.kind == "seed" else c)
+                    if grown is not None:
+                        wgt = far_weight(src_labels == c, new)[:, None]
+                        fill[~unchanged] = fill[~unchanged] * (1 - wgt) + grown * wgt
+                colours = np.where(unchanged[:, None], photo[ys, xs].astype(np.float32), fill)
             else:
                 colours = base.sample(ys, xs)
             if target is not None:
