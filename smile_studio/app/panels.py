@@ -191,7 +191,7 @@ class AttributePanel(QWidget):
         if asked:
             text += " You ask for: " + ", ".join(f"{k} {v}" if k != "gender" else v for k, v in asked.items()) + "."
         self.state.setText(text)
-        self.correct.setVisible(bool(asked))
+        self.correct.setVisible(bool(asked) and not getattr(self, "_proposing", False))
 
     def targets(self) -> dict:
         out = {}
@@ -207,6 +207,8 @@ class AttributePanel(QWidget):
     def set_proposal_active(self, active: bool) -> None:
         self.accept.setEnabled(active)
         self.reject.setEnabled(active)
+        self._proposing = active
+        self._describe()
         if not active:
             self.grid.clear()
             self._shown = None

@@ -166,10 +166,15 @@ def _poly(fr: _Frame, pts) -> np.ndarray:
 
 
 def _face_from_landmarks(fr: _Frame, p: np.ndarray) -> np.ndarray:
-    """The face (with the forehead): the jaw line, closed above by the brows raised by most of an eye distance."""
+    """The face (with the forehead): the jaw line, closed above by a dome over the brows (a forehead is round;
+    where hair covers it, the hair model takes it back)."""
     d = float(np.hypot(*(p[42:48].mean(0) - p[36:42].mean(0))))
-    forehead = p[26:16:-1] - np.array([0.0, 0.85 * d])
-    return _poly(fr, np.vstack([p[0:17], forehead]))
+    jaw = _poly(fr, np.vstack([p[0:17], p[26:16:-1]]))
+    left, right = p[0], p[16]
+    centre = ((left[0] + right[0]) / 2, float(min(left[1], right[1])))
+    half_width = (right[0] - left[0]) / 2
+    dome = fr.ellipse(centre, (half_width, 1.25 * d), 180, 360)
+    return jaw | dome
 
 
 def _landmark_features(lab: np.ndarray, fr: _Frame, p: np.ndarray, face: np.ndarray, skin_like: np.ndarray) -> None:
