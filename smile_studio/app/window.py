@@ -29,8 +29,9 @@ from .canvas import FileDropMixin, MapCanvas
 from .config import TITLE, config_dir
 from .files import FileActions
 from .menus import MenusAndToolbar
-from .panels import AttributePanel, PalettePanel, PreviewPane, StylePanel
+from .panels import AttributePanel, PalettePanel, StylePanel
 from .pool import PoolTask
+from .preview import PreviewPane
 from .proposals import ProposalActions
 from .recovery import Autosaver
 from .references import ReferenceActions
