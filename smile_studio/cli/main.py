@@ -105,7 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_batch_arguments(p)
     p.set_defaults(func=run_batch)
 
+    from .data import add_data_arguments, run_data
     from .weights import add_weights_arguments, run_weights
+
+    p = sub.add_parser("data", help="training data: prepare CelebAMask-HQ or a folder of photos")
+    add_data_arguments(p)
+    p.set_defaults(func=run_data)
 
     p = sub.add_parser("weights", help="the weight files: status, fetch, import, verify, where")
     add_weights_arguments(p)

@@ -1,0 +1,1 @@
+"""Training data and (to come) the SEM and SYN training loops and evaluation."""
