@@ -219,6 +219,42 @@ class FileActions:
         self.notify(f"Exported {len(written)} files to {folder}.")
         return written
 
+    def recipe(self) -> tuple[dict, list[str]]:
+        """(the recipe of what was done to this face, what it leaves out): the attributes changed since the face
+        was opened, the seed and psi of the attribute panel, every region's seeded style. A reference style
+        names a photo on the shelf, not a file, so it is left out (and said)."""
+        from ..core.labels import CLASSES
+        from ..export import RECIPE_FORMAT
+
+        doc, before = self.doc, getattr(self, "_opened_attributes", {})
+        changed = {k: v for k, v in doc.attributes.items() if before.get(k) != v}
+        styles = {CLASSES[i].key: f"seed:{s.seed}" for i, s in enumerate(doc.styles) if s.kind == "seed"}
+        left_out = [CLASSES[i].key for i, s in enumerate(doc.styles) if s.kind == "reference"]
+        recipe = {"format": RECIPE_FORMAT, "version": 1, "set": changed, "seed": self.attributes.seed.value(),
+                  "psi": self.attributes.psi.value() / 100, "styles": styles, "engine": "auto"}
+        return recipe, left_out
+
+    def save_recipe_to(self, path: str | Path) -> bool:
+        import json
+
+        from ..core.imageio import atomic_write_bytes
+
+        recipe, left_out = self.recipe()
+        try:
+            atomic_write_bytes(Path(path), json.dumps(recipe, indent=2).encode())
+        except OSError as exc:
+            self.notify(f"Could not save the recipe: {exc.strerror or exc}", error=True)
+            return False
+        note = f" Reference styles ({', '.join(left_out)}) are not in it." if left_out else ""
+        self.notify(f"Saved the recipe {Path(path).name}: `smile-studio batch {Path(path).name} IN_DIR OUT_DIR` "
+                    f"applies it to a folder.{note}")
+        return True
+
+    def save_recipe_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save recipe", "recipe.json", "Recipe (*.json)")
+        if path:
+            self.save_recipe_to(path if path.endswith(".json") else path + ".json")
+
     def export_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export bundle to folder")
         if folder:

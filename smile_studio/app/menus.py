@@ -73,6 +73,7 @@ class MenusAndToolbar:
         self._action(m, "&Save project", QKeySequence.StandardKey.Save, self.save)
         self._action(m, "Save project &as…", QKeySequence.StandardKey.SaveAs, self.save_as)
         self._action(m, "&Export bundle…", QKeySequence("Ctrl+E"), self.export_dialog)
+        self._action(m, "Save re&cipe…", None, self.save_recipe_dialog)
         self._action(m, "&Weights…", None, self.weights_dialog)
         m.addSeparator()
         self._action(m, "&Quit", QKeySequence.StandardKey.Quit, self.close)

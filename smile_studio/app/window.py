@@ -280,6 +280,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
     def set_document(self, doc: Document, path: Path | None = None) -> None:
         self.place_eyes_button.setVisible(False)
         self.doc = doc
+        self._opened_attributes = dict(doc.attributes)  # what a saved recipe compares with
         self.project_path = path
         self.proposal = None
         self.attributes.set_proposal_active(False)

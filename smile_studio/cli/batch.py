@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 from ..core.imageio import atomic_write_bytes, encode_png
@@ -22,13 +23,41 @@ from .recipe import (
     write_all,
 )
 
+EXIT_PARTIAL = 3  # some faces failed (each is reported); the others were written
+
 
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="a folder of photos and/or label maps (a photo's x.png map beside x.jpg is used)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="RECIPE.json IN_DIR OUT_DIR, or IN_DIR with the recipe as options and --out-dir (a folder of "
+                        "photos and/or label maps; a photo's x.png map beside x.jpg is used)")
     add_recipe_arguments(p)
-    p.add_argument("--out-dir", required=True,
-                   help="folder for NAME.png renders and NAME_map.png maps (created when missing)")
+    p.add_argument("--out-dir", help="folder for NAME.png renders and NAME_map.png maps (created when missing)")
     p.add_argument("--overwrite", action="store_true", help="redo outputs an earlier run with this recipe finished")
+    p.add_argument("--shard", default="1/1", metavar="I/N",
+                   help="process only the I-th of N equal shares of the folder (for job arrays and many machines)")
+
+
+def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """(input folder, output folder), reading a recipe file into ``args`` when one is given."""
+    from .recipe import read_recipe_file
+
+    if len(args.paths) == 3 and args.paths[0].lower().endswith(".json"):
+        for key, value in read_recipe_file(args.paths[0]).items():
+            setattr(args, key, value)
+        return Path(args.paths[1]), Path(args.paths[2])
+    if len(args.paths) == 1 and args.out_dir:
+        return Path(args.paths[0]), Path(args.out_dir)
+    raise CliError("batch takes RECIPE.json IN_DIR OUT_DIR, or IN_DIR with --out-dir OUT_DIR")
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise CliError(f"--shard must be I/N, e.g. 2/4, not {text!r}") from None
+    if not 1 <= i <= n:
+        raise CliError(f"--shard {text}: I must be between 1 and N")
+    return i, n
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -73,7 +102,8 @@ def _read_manifest(out: Path) -> dict:
 def run_batch(args: argparse.Namespace) -> int:
     """The same recipe on every face of a folder; a bad file is reported and skipped, never fatal. Outputs that a
     previous run with the same recipe finished are skipped (``--overwrite`` redoes them)."""
-    folder, out = Path(args.input), Path(args.out_dir)
+    folder, out = _paths(args)
+    shard, shards = _shard(args.shard)
     if not folder.is_dir():
         raise CliError(f"{folder}: not a folder")
     if out.exists() and out.resolve() == folder.resolve():
@@ -83,12 +113,15 @@ def run_batch(args: argparse.Namespace) -> int:
     layout, render, why = engines_for(args.engine)
     make_folder(out)
     print(f"engine: {why}")
-    inputs = batch_inputs(folder)
-    names = output_stems(inputs)
+    everything = batch_inputs(folder)
+    names = output_stems(everything)  # over the whole folder: every shard names its outputs the same way
+    inputs = everything[shard - 1::shards]
     manifest = _read_manifest(out)
     engines = f"{layout.description} | {render.description}"
     failed = skipped = 0
-    for path in inputs:
+    from tqdm import tqdm
+
+    for path in tqdm(inputs, desc="batch", unit="face", file=sys.stderr, disable=not sys.stderr.isatty()):
         render_path, map_path = out / f"{names[path]}.png", out / f"{names[path]}_map.png"
         try:
             key = _recipe_key(args, path, engines)
@@ -111,4 +144,4 @@ def run_batch(args: argparse.Namespace) -> int:
             print(f"FAIL  {path.name}: {exc}")
     done = len(inputs) - failed - skipped
     print(f"batch: {done} of {len(inputs)} faces edited, {skipped} already done, {failed} failed -> {out}")
-    return 0 if failed == 0 else 1
+    return 0 if failed == 0 else EXIT_PARTIAL

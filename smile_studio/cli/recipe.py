@@ -8,6 +8,7 @@ Inputs are read and validated completely before anything is written, and every e
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ..core.imageio import atomic_write_files, output_format
 from ..core.labels import NUM_CLASSES, class_id, normalise_value
 from ..engines.base import EngineError, LayoutRequest, RenderRequest
 from ..engines.registry import ENGINES, select_engines
+from ..export import RECIPE_FORMAT
 from ..opening import open_document
 from ..resources import sample_exemplar
 from .errors import CliError
@@ -144,6 +146,37 @@ def at_photo_size(face: Document, labels: np.ndarray, image: np.ndarray, styles)
         return image
     return paste_back(face.original, image, face.alignment,
                       edit_region(face.source_labels, labels, restyled_classes(styles)))
+
+
+def read_recipe_file(path: str) -> dict:
+    """A recipe JSON (what File > Save recipe writes; ``{"set": {"eyeglasses": "on"}, "seed": 1}`` is enough) as
+    the command-line options it stands for."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such recipe") from None
+    except (OSError, ValueError) as exc:
+        raise CliError(f"{path}: not a recipe ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format", RECIPE_FORMAT) != RECIPE_FORMAT:
+        raise CliError(f"{path}: not a SMILE Studio recipe")
+    if int(data.get("version", 1)) > 1:
+        raise CliError(f"{path}: written by a newer SMILE Studio (recipe version {data['version']})")
+    unknown = set(data) - {"format", "version", "set", "attributes", "seed", "psi", "reference", "styles", "engine",
+                           "size", "crop"}
+    if unknown:
+        raise CliError(f"{path}: unknown recipe keys {sorted(unknown)}")
+
+    def pairs(value, what):
+        if not isinstance(value, dict):
+            raise CliError(f"{path}: {what} must be an object of name: value")
+        return ",".join(f"{k}={v}" for k, v in value.items())
+
+    out = {"set": pairs(data.get("set", {}), "set"), "attributes": pairs(data.get("attributes", {}), "attributes"),
+           "style": pairs(data.get("styles", {}), "styles")}
+    for key in ("seed", "psi", "reference", "engine", "size", "crop"):
+        if key in data:
+            out[key] = data[key]
+    return out
 
 
 def engines_for(choice: str):

@@ -355,3 +355,32 @@ def test_a_photo_with_several_faces_opens_the_largest_and_next_face_cycles(qtbot
     window.saved_version = window.doc.version
     window.next_face()
     qtbot.waitUntil(lambda: not window.opening and window.doc.face == (0, 2), timeout=20_000)
+
+
+def test_save_recipe_repeats_the_edit_on_a_folder(qtbot, window, samples_dir, tmp_path):
+    import json
+    import shutil
+
+    from PySide6.QtCore import QPoint
+
+    from smile_studio.cli import main
+    from smile_studio.core.document import StyleSource
+    from smile_studio.core.labelio import read_label_map
+
+    toggle = window.attributes.toggles["eyeglasses"]
+    qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton, pos=QPoint(10, toggle.height() // 2))
+    window.attributes.seed.setValue(4)
+    qtbot.mouseClick(window.attributes.propose, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.proposal is not None, timeout=5000)
+    qtbot.mouseClick(window.attributes.accept, Qt.MouseButton.LeftButton)
+    window.set_style(C.HAIR, StyleSource("seed", seed=9))
+    path = tmp_path / "glasses.json"
+    assert window.save_recipe_to(path) and "smile-studio batch glasses.json" in window.message.text()
+    recipe = json.loads(path.read_text())
+    assert recipe["set"] == {"eyeglasses": "on"} and recipe["seed"] == 4 and recipe["styles"] == {"hair": "seed:9"}
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("maskgan_1.jpg", "maskgan_1.png"):
+        shutil.copy(samples_dir / name, src / name)
+    assert main(["batch", str(path), str(src), str(tmp_path / "out")]) == 0
+    assert (read_label_map(tmp_path / "out" / "maskgan_1_map.png").labels == C.EYE_G).sum() > 100

@@ -82,7 +82,7 @@ def test_batch_applies_one_recipe_to_a_folder(samples_dir, tmp_path, capsys):
     (src / "broken.jpg").write_bytes(b"\xff\xd8 not really")
     code = main(["batch", str(src), "--set", "eyeglasses=on", "--seed", "2", "--out-dir", str(out)])
     text = capsys.readouterr().out
-    assert code == 1  # one input failed; the others were still edited
+    assert code == 3  # partial: one input failed; the others were still edited
     assert "FAIL  broken.jpg" in text and "3 of 4 faces edited, 0 already done, 1 failed" in text
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "cdiff_27007_mask.png", "cdiff_27007_mask_map.png", "maskgan_0.png", "maskgan_0_map.png", "maskgan_1.png",
@@ -209,3 +209,34 @@ def test_edit_puts_the_edit_back_into_the_photo_and_leaves_the_rest_alone(sample
     assert main(["edit", str(samples_dir / "maskgan_1.jpg"), "--set", "eyeglasses=on", "--crop", "--out",
                  str(crop)]) == 0
     assert read_image(crop).shape == (256, 256, 3)
+
+
+def test_batch_with_a_recipe_file_in_shards_gives_the_same_outputs_as_one_run(samples_dir, tmp_path, capsys):
+    import shutil
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("maskgan_0.jpg", "maskgan_0.png", "maskgan_1.jpg", "maskgan_1.png", "e4s_28426.jpg",
+                 "e4s_28426.png", "maskgan_2.jpg", "maskgan_2.png", "maskgan_3.jpg", "maskgan_3.png"):
+        shutil.copy(samples_dir / name, src / name)
+    (src / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    recipe = tmp_path / "glasses.json"
+    recipe.write_text(json.dumps({"set": {"eyeglasses": "on"}, "seed": 1}))  # the minimal recipe
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert main(["batch", str(recipe), str(src), str(whole)]) == 3  # partial: 5 written, 1 reported
+    text = capsys.readouterr().out
+    assert "FAIL  broken.jpg" in text and "5 of 6 faces edited" in text
+    assert len(list(whole.glob("*_map.png"))) == 5
+    codes = [main(["batch", str(recipe), str(src), str(parts), "--shard", s]) for s in ("1/2", "2/2")]
+    assert sorted(codes) == [0, 3]  # the broken file falls in one shard
+    names = sorted(p.name for p in whole.iterdir() if not p.name.startswith("."))
+    assert names == sorted(p.name for p in parts.iterdir() if not p.name.startswith("."))
+    for n in names:
+        assert np.array_equal(read_image(whole / n), read_image(parts / n)), n
+    assert main(["batch", str(recipe), str(src), str(whole)]) == 3
+    assert "5 already done" in capsys.readouterr().out  # a rerun skips all finished work
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"set": {"eyeglasses": "on"}, "sharpness": 3}))
+    assert main(["batch", str(bad), str(src), str(whole)]) == 2
+    assert "unknown recipe keys" in capsys.readouterr().err
+    assert main(["batch", str(src), str(whole), "--shard", "3/2"]) == 2
