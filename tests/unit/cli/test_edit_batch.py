@@ -240,3 +240,31 @@ def test_batch_with_a_recipe_file_in_shards_gives_the_same_outputs_as_one_run(sa
     assert main(["batch", str(bad), str(src), str(whole)]) == 2
     assert "unknown recipe keys" in capsys.readouterr().err
     assert main(["batch", str(src), str(whole), "--shard", "3/2"]) == 2
+
+
+def test_a_batch_killed_midway_completes_on_rerun_with_every_output_valid(samples_dir, tmp_path):
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i, stem in enumerate(("maskgan_0", "maskgan_1", "maskgan_2", "maskgan_3", "e4s_28426", "e4s_28063")):
+        shutil.copy(samples_dir / f"{stem}.jpg", src / f"face{i}.jpg")  # no maps beside: each one is parsed
+    cmd = [sys.executable, "-m", "smile_studio", "batch", str(src), "--set", "eyeglasses=on", "--out-dir", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t0 = time.monotonic()
+    while not list(out.glob("*_map.png")) and time.monotonic() - t0 < 120:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # killed between (or during) two faces
+    proc.wait(30)
+    for p in out.iterdir():  # whatever is there under a final name is a complete image
+        if p.suffix == ".png" and not p.name.startswith("."):
+            assert read_image(p).ndim == 3
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    renders = sorted(out.glob("face?.png"))
+    assert len(renders) == 6 and all(read_image(p).shape[2] == 3 for p in renders)
+    assert "already done" in done.stdout
