@@ -94,27 +94,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, device and engines available")
     p.set_defaults(func=_cmd_info)
 
-    from .batch import add_batch_arguments, run_batch
-    from .edit import add_edit_arguments, run_edit
+    from . import batch, data, edit, weights
 
-    p = sub.add_parser("edit", help="edit attributes / styles of a photo or map and render it, headless")
-    add_edit_arguments(p)
-    p.set_defaults(func=run_edit)
-
-    p = sub.add_parser("batch", help="apply the same edit to every face in a folder, headless")
-    add_batch_arguments(p)
-    p.set_defaults(func=run_batch)
-
-    from .data import add_data_arguments, run_data
-    from .weights import add_weights_arguments, run_weights
-
-    p = sub.add_parser("data", help="training data: prepare CelebAMask-HQ or a folder of photos")
-    add_data_arguments(p)
-    p.set_defaults(func=run_data)
-
-    p = sub.add_parser("weights", help="the weight files: status, fetch, import, verify, where")
-    add_weights_arguments(p)
-    p.set_defaults(func=run_weights)
+    # the headless subcommands, one row each: name, help, how its options are declared, what runs it
+    for name, text, add, run in (
+        ("edit", "edit attributes / styles of a photo or map and render it, headless", edit.add_edit_arguments,
+         edit.run_edit),
+        ("batch", "apply the same edit to every face in a folder, headless", batch.add_batch_arguments,
+         batch.run_batch),
+        ("data", "training data: prepare CelebAMask-HQ or a folder of photos", data.add_data_arguments,
+         data.run_data),
+        ("weights", "the weight files: status, fetch, import, verify, where", weights.add_weights_arguments,
+         weights.run_weights),
+    ):
+        p = sub.add_parser(name, help=text)
+        add(p)
+        p.set_defaults(func=run)
 
     p = sub.add_parser("verify-golden", help="compare our networks with official-code fixtures in DIR")
     p.add_argument("dir", help="a directory laid out like shared/golden (npz + json + manifests/)")
