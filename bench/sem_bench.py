@@ -22,7 +22,7 @@ from smile_studio.engines.base import LayoutRequest
 from smile_studio.engines.sem_edit import SemEditor
 from smile_studio.nets.fan import FAN
 from smile_studio.nets.golden import synth_state_dict
-from smile_studio.nets.runtime import tune_allocator
+from smile_studio.nets.runtime import has_bf16_matrix_units, tune_allocator
 from smile_studio.nets.sem import MappingNetwork, SemGenerator, StyleEncoder
 
 STATE = {"gender": "female", "eyeglasses": "off", "bald": "off", "bangs": "off", "earrings": "on", "hat": "off"}
@@ -97,18 +97,23 @@ def main() -> int:
     print(machine_line())
     print(f"SMILE_SEM 256x256, {where}, weights: {source}, torch {torch.__version__}")
     results = {}
-    for dtype in (torch.float32, torch.bfloat16):
+    native16 = args.device == "cuda" or has_bf16_matrix_units()
+    if not native16:
+        print("bf16: skipped (emulated on this CPU: no AMX / AVX-512 BF16); float32 figures only")
+    for dtype in (torch.float32, torch.bfloat16) if native16 else (torch.float32,):
         name = "fp32" if dtype == torch.float32 else "bf16"
         results[name] = measure(SemEditor(G, Fm, S, fan=fan, dtype=dtype, device=args.device), name, lab, rgb)
-    bf = SemEditor(G, Fm, S, fan=fan, dtype=torch.bfloat16, device=args.device).edit(LayoutRequest(
-        lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb))
-    fp = SemEditor(G, Fm, S, fan=fan, device=args.device).edit(LayoutRequest(
-        lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb))
-    print(f"bf16 vs fp32 argmax agreement: {(bf.maps == fp.maps).mean() * 100:.2f} % of pixels")
+    if native16:
+        bf = SemEditor(G, Fm, S, fan=fan, dtype=torch.bfloat16, device=args.device).edit(LayoutRequest(
+            lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb))
+        fp = SemEditor(G, Fm, S, fan=fan, device=args.device).edit(LayoutRequest(
+            lab, STATE, {"eyeglasses": "on"}, seed=1, photo=rgb))
+        print(f"bf16 vs fp32 argmax agreement: {(bf.maps == fp.maps).mean() * 100:.2f} % of pixels")
     c32, w32, b32, s32 = results["fp32"]
     checks = [("cold <= 0.45 s fp32", c32 <= 0.45), ("warm <= 0.2 s fp32", w32 <= 0.2),
-              ("warm <= 0.12 s bf16", results["bf16"][1] <= 0.12),
               ("batched 8 >= 1.5x fp32 (vs sequential edits reusing every cache)", s32 / b32 >= 1.5)]
+    if native16:
+        checks.append(("warm <= 0.12 s bf16", results["bf16"][1] <= 0.12))
     for label, ok in checks:
         print(f"  {'MET   ' if ok else 'MISSED'} {label}")
     return 0 if all(ok for _, ok in checks) else 1

@@ -24,7 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from smile_studio.nets.golden import synth_state_dict
 from smile_studio.nets.layers import plain_convolutions
-from smile_studio.nets.runtime import dtype_name, tune_allocator
+from smile_studio.nets.runtime import dtype_name, has_bf16_matrix_units, tune_allocator
 from smile_studio.nets.syn import SynGenerator, one_hot
 
 
@@ -121,7 +121,11 @@ def main() -> int:
         t_shipped, _ = timed(lambda: base.synthesize(sem, style, base.make_noise(0, dev)), max(2, args.runs // 2))
     tuned = tune_allocator()
     print(f"baseline with the default allocator: {t_shipped * 1000:.0f} ms; allocator tuned now: {tuned}")
-    variants = [("ours fp32", torch.float32), ("ours bf16 channels_last", torch.bfloat16)]
+    # bf16 only where it is native (AMX / AVX-512 BF16) or on a GPU: emulated, it takes minutes and means nothing
+    native16 = dev.type == "cuda" or has_bf16_matrix_units()
+    variants = [("ours fp32", torch.float32)] + ([("ours bf16 channels_last", torch.bfloat16)] if native16 else [])
+    if not native16:
+        print("bf16: skipped (emulated on this CPU: no AMX / AVX-512 BF16); float32 figures only")
     if dev.type == "cuda":
         variants.append(("ours fp16 channels_last", torch.float16))
     gens = []
@@ -129,7 +133,7 @@ def main() -> int:
         gen = SynGenerator(args.size).eval()
         gen.load_official(sd)
         gens.append((label, gen.to(dev, dt), dt))
-    ours, ours16 = gens[0][1], gens[1][1]
+    ours, ours16 = gens[0][1], (gens[1][1] if native16 else None)
     noise = ours.make_noise(0, dev)
 
     rows = []
@@ -152,7 +156,7 @@ def main() -> int:
             rows.append((label, "style-only", t_sty, float((img - img_base).abs().max()), fl, peak_mb()))
 
     limit32 = plain_conv_limit(ours, torch.float32, args.runs, dev)
-    limit16 = plain_conv_limit(ours16, torch.bfloat16, args.runs, dev)
+    limit16 = plain_conv_limit(ours16, torch.bfloat16, args.runs, dev) if native16 else float("nan")
     print(f"plain 3x3 conv limit (same shapes, channels_last): fp32 {limit32:.0f} GFLOP/s, bf16 {limit16:.0f} GFLOP/s")
     print(f"{'variant':<36}{'case':<12}{'median ms':>10}{'x base':>8}{'x shipped':>10}{'max|diff|':>11}"
           f"{'GFLOP':>8}{'GFLOP/s':>9}{'% limit':>9}{'peak MB':>9}")
@@ -168,13 +172,16 @@ def main() -> int:
           "'x shipped': against the baseline as the official code runs (default allocator).")
     checks = [
         ("(a) fp32 full >= 4x", results[("ours fp32", "full")][0] >= 4),
-        ("(a) bf16 full >= 8x", results[("ours bf16 channels_last", "full")][0] >= 8),
-        ("bf16 max abs diff <= 0.05", results[("ours bf16 channels_last", "full")][1] <= 0.05),
         ("fp32 max abs diff <= 1e-3", results[("ours fp32", "full")][1] <= 1e-3),
         ("(b) fp32 style-only >= 7x", results[("ours fp32", "style-only")][0] >= 7),
-        ("(b) bf16 style-only >= 14x", results[("ours bf16 channels_last", "style-only")][0] >= 14),
         ("fp32 full achieved >= 60% of plain conv", results[("ours fp32", "full")][2] >= 0.6),
     ]
+    if native16:
+        checks += [
+            ("(a) bf16 full >= 8x", results[("ours bf16 channels_last", "full")][0] >= 8),
+            ("bf16 max abs diff <= 0.05", results[("ours bf16 channels_last", "full")][1] <= 0.05),
+            ("(b) bf16 style-only >= 14x", results[("ours bf16 channels_last", "style-only")][0] >= 14),
+        ]
     scale = float(img_base.abs().max())
     for label, case in results:
         if "fp32" not in label and case == "full":

@@ -29,6 +29,7 @@ from .cache import array_digest, lru_get
 from .texture import far_weight, grown_texture, push_pull_fill
 
 MIN_EXEMPLAR_PIXELS = 24
+CACHE_BYTES = 128 * 2**20  # exemplars kept between renders
 
 #: Plausible colours (RGB) per class key for random styles: a seed picks one anchor and jitters it.
 PLAUSIBLE_COLOURS: dict[str, tuple[tuple[int, int, int], ...]] = {
@@ -186,7 +187,8 @@ class ExemplarRenderEngine:
         if mask.sum() < MIN_EXEMPLAR_PIXELS:
             return None
         return lru_get(self._cache, self._cache_size, (src.key, class_id, size),
-                       lambda: Exemplar.build(rgb, mask, size, seed=class_id, smooth=class_id == C.BACKGROUND))
+                       lambda: Exemplar.build(rgb, mask, size, seed=class_id, smooth=class_id == C.BACKGROUND),
+                       max_bytes=CACHE_BYTES)
 
     def _base_exemplar(self, req: RenderRequest, source: _Source | None, c: int, size: int) -> Exemplar:
         for src in (source, self.sample):

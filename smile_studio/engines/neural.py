@@ -99,7 +99,7 @@ class NeuralRenderEngine:
             codes, present = gen.encode(x.to(dtype), self._sem(labels).to(dtype))
             return codes.float(), present
 
-        return lru_get(self._codes_cache, 16, (dtype, array_digest(rgb, labels)), compute)
+        return lru_get(self._codes_cache, 16, (dtype, array_digest(rgb, labels)), compute, max_bytes=64 * 2**20)
 
     def _seed_style(self, gen: SynGenerator, dtype: torch.dtype, seed: int) -> torch.Tensor:
         def compute():

@@ -53,7 +53,7 @@ class SemEditor:
 
     # -- cached pieces -----------------------------------------------------------------------------------------
     def _cached(self, key, fn):
-        return lru_get(self._cache, 32, key, fn)
+        return lru_get(self._cache, 32, key, fn, max_bytes=256 * 2**20)
 
     def one_hot(self, labels: np.ndarray) -> torch.Tensor:
         lab = torch.from_numpy(np.ascontiguousarray(labels, np.int64)).to(self.device)
