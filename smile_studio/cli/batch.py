@@ -33,6 +33,8 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     add_recipe_arguments(p)
     p.add_argument("--out-dir", help="folder for NAME.png renders and NAME_map.png maps (created when missing)")
     p.add_argument("--overwrite", action="store_true", help="redo outputs an earlier run with this recipe finished")
+    p.add_argument("--workers", type=int, default=1, metavar="K",
+                   help="edit K faces at once in separate processes (each loads the engines once)")
     p.add_argument("--shard", default="1/1", metavar="I/N",
                    help="process only the I-th of N equal shares of the folder (for job arrays and many machines)")
 
@@ -99,6 +101,27 @@ def _read_manifest(out: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+_WORKER: dict = {}  # in a --workers process: the recipe and engines it built once
+
+
+def _init_worker(args: argparse.Namespace) -> None:
+    _WORKER["recipe"] = build_recipe(args)
+    _WORKER["engines"] = engines_for(args.engine)[:2]
+    _WORKER["args"] = args
+
+
+def _edit_one(path: Path, render_path: Path, map_path: Path, recipe=None, engines=None, args=None) -> list[str]:
+    """One face, edited and written (all or nothing); its notes. In a worker process the recipe and engines are
+    the ones it built at start."""
+    recipe, engines, args = recipe or _WORKER["recipe"], engines or _WORKER["engines"], args or _WORKER["args"]
+    face = load_face(str(path), args.size, face=args.face)
+    _, result, image = apply_recipe(recipe, face, *engines)
+    if not args.crop:
+        image = at_photo_size(face, result.labels, image, recipe.styles)
+    write_all({render_path: encode_png(image), map_path: encode_indexed_png(result.labels)})
+    return list(result.notes)
+
+
 def run_batch(args: argparse.Namespace) -> int:
     """The same recipe on every face of a folder; a bad file is reported and skipped, never fatal. Outputs that a
     previous run with the same recipe finished are skipped (``--overwrite`` redoes them)."""
@@ -119,29 +142,56 @@ def run_batch(args: argparse.Namespace) -> int:
     manifest = _read_manifest(out)
     engines = f"{layout.description} | {render.description}"
     failed = skipped = 0
-    from tqdm import tqdm
-
-    for path in tqdm(inputs, desc="batch", unit="face", file=sys.stderr, disable=not sys.stderr.isatty()):
+    todo = []
+    for path in inputs:
         render_path, map_path = out / f"{names[path]}.png", out / f"{names[path]}_map.png"
         try:
             key = _recipe_key(args, path, engines)
-            if (not args.overwrite and manifest.get(render_path.name) == key and render_path.is_file()
-                    and map_path.is_file()):
-                skipped += 1
-                print(f"skip  {path.name} (done by an earlier run: {render_path.name})")
-                continue
-            face = load_face(str(path), args.size, face=args.face)
-            _, result, image = apply_recipe(recipe, face, layout, render)
-            if not args.crop:
-                image = at_photo_size(face, result.labels, image, recipe.styles)
-            write_all({render_path: encode_png(image), map_path: encode_indexed_png(result.labels)})
-            manifest[render_path.name] = key
-            atomic_write_bytes(out / BATCH_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
-            print(f"ok    {path.name} -> {render_path.name}"
-                  + (f"  ({'; '.join(result.notes)})" if result.notes else ""))
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+        except OSError as exc:  # the file went away since the folder was listed
             failed += 1
-            print(f"FAIL  {path.name}: {exc}")
+            print(f"FAIL  {path.name}: {exc.strerror or exc}")
+            continue
+        if (not args.overwrite and manifest.get(render_path.name) == key and render_path.is_file()
+                and map_path.is_file()):
+            skipped += 1
+            print(f"skip  {path.name} (done by an earlier run: {render_path.name})")
+        else:
+            todo.append((path, render_path, map_path, key))
+
+    def finished(path, render_path, key, outcome) -> None:
+        nonlocal failed
+        if isinstance(outcome, Exception):  # one bad file must not stop the batch
+            failed += 1
+            print(f"FAIL  {path.name}: {outcome}")
+            return
+        manifest[render_path.name] = key
+        atomic_write_bytes(out / BATCH_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        print(f"ok    {path.name} -> {render_path.name}" + (f"  ({'; '.join(outcome)})" if outcome else ""))
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), desc="batch", unit="face", file=sys.stderr, disable=not sys.stderr.isatty())
+    if args.workers > 1 and len(todo) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(args.workers, len(todo)), initializer=_init_worker, initargs=(args,)) as pool:
+            futures = [(pool.submit(_edit_one, p, r, m), p, r, k) for p, r, m, k in todo]
+            for future, path, render_path, key in futures:
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # noqa: BLE001 - reported, the batch goes on
+                    outcome = exc
+                finished(path, render_path, key, outcome)
+                bar.update()
+    else:
+        for path, render_path, map_path, key in todo:
+            try:
+                outcome = _edit_one(path, render_path, map_path, recipe, (layout, render), args)
+            except Exception as exc:  # noqa: BLE001 - reported, the batch goes on
+                outcome = exc
+            finished(path, render_path, key, outcome)
+            bar.update()
+    bar.close()
     done = len(inputs) - failed - skipped
     print(f"batch: {done} of {len(inputs)} faces edited, {skipped} already done, {failed} failed -> {out}")
     return 0 if failed == 0 else EXIT_PARTIAL

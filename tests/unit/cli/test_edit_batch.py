@@ -268,3 +268,21 @@ def test_a_batch_killed_midway_completes_on_rerun_with_every_output_valid(sample
     renders = sorted(out.glob("face?.png"))
     assert len(renders) == 6 and all(read_image(p).shape[2] == 3 for p in renders)
     assert "already done" in done.stdout
+
+
+def test_batch_with_two_worker_processes_writes_the_same_outputs(samples_dir, tmp_path):
+    import shutil
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("maskgan_0.jpg", "maskgan_0.png", "maskgan_1.jpg", "maskgan_1.png", "maskgan_3.jpg",
+                 "maskgan_3.png"):
+        shutil.copy(samples_dir / name, src / name)
+    (src / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main(["batch", str(src), "--set", "hat=on", "--seed", "5", "--out-dir", str(one)]) == 3
+    assert main(["batch", str(src), "--set", "hat=on", "--seed", "5", "--out-dir", str(two), "--workers", "2"]) == 3
+    names = sorted(p.name for p in one.glob("*.png"))
+    assert len(names) == 6 and names == sorted(p.name for p in two.glob("*.png"))
+    for n in names:
+        assert np.array_equal(read_image(one / n), read_image(two / n)), n
