@@ -26,7 +26,7 @@ from ..core.labels import CLASSES
 from ..core.labels import ClassId as C
 from .base import RenderRequest
 from .cache import array_digest, lru_get
-from .texture import far_weight, grown_texture, push_pull_fill
+from .texture import GrowthSource, push_pull_fill
 
 MIN_EXEMPLAR_PIXELS = 24
 CACHE_BYTES = 128 * 2**20  # exemplars kept between renders
@@ -190,6 +190,10 @@ class ExemplarRenderEngine:
                        lambda: Exemplar.build(rgb, mask, size, seed=class_id, smooth=class_id == C.BACKGROUND),
                        max_bytes=CACHE_BYTES)
 
+    def _growth(self, src: _Source, class_id: int, size: int) -> GrowthSource | None:
+        return lru_get(self._cache, self._cache_size, (src.key, class_id, size, "growth"),
+                       lambda: GrowthSource.build(src.rgb, src.labels == class_id), max_bytes=CACHE_BYTES)
+
     def _base_exemplar(self, req: RenderRequest, source: _Source | None, c: int, size: int) -> Exemplar:
         for src in (source, self.sample):
             if src is not None:
@@ -241,10 +245,11 @@ class ExemplarRenderEngine:
                 fill = base.sample(ys, xs)
                 if c != C.BACKGROUND and not unchanged.all() and (src_labels == c).any():
                     # where the class is new, grow its texture (no mirrored eyes or lips in a scalp)
-                    new = region & ~same
-                    grown = grown_texture(photo, src_labels == c, new, seed=style.seed if style.kind == "seed" else c)
-                    if grown is not None:
-                        wgt = far_weight(src_labels == c, new)[:, None]
+                    growth = self._growth(source, c, size)
+                    if growth is not None:
+                        new = region & ~same
+                        grown = growth.grow(new, seed=style.seed if style.kind == "seed" else c)
+                        wgt = growth.far_weight(new)[:, None]
                         fill[~unchanged] = fill[~unchanged] * (1 - wgt) + grown * wgt
                 colours = np.where(unchanged[:, None], photo[ys, xs].astype(np.float32), fill)
             else:
