@@ -8,10 +8,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
 
+from ..core.imageio import IMAGE_SUFFIXES
+
 WORK_SIZE = 256
 TITLE = "SMILE Studio"
 THUMB = 72  # side of a variation thumbnail
-IMAGE_GLOBS = "*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff"
+IMAGE_GLOBS = " ".join(f"*{s}" for s in IMAGE_SUFFIXES)
 IMAGE_FILTER = f"Images ({IMAGE_GLOBS})"
 
 

@@ -223,7 +223,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         link = ""
         if offline and not loading:
             link = ' <a href="weights" style="color:#9fd0ff">Get the SMILE weights…</a>'
-        self.banner.setText(f"Engine: {html.escape(note)}.{html.escape(hint)}{link}".replace("….", "…"))
+        self.banner.setText(f"Engine: {html.escape(note)}.{html.escape(hint)}{link}")
         device = getattr(render, "device", "cpu")
         precision = getattr(render, "preview_dtype", None)
         previews = ""

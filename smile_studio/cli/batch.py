@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..core.imageio import atomic_write_bytes, encode_png
+from ..core.imageio import IMAGE_SUFFIXES, atomic_write_bytes, encode_png
 from ..core.labelio import encode_indexed_png
 from .errors import CliError
 from .recipe import (
@@ -60,9 +60,6 @@ def _shard(text: str) -> tuple[int, int]:
     if not 1 <= i <= n:
         raise CliError(f"--shard {text}: I must be between 1 and N")
     return i, n
-
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def batch_inputs(folder: Path) -> list[Path]:

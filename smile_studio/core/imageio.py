@@ -176,6 +176,9 @@ WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"
                  ".tiff": "TIFF"}
 
 
+IMAGE_SUFFIXES = tuple(WRITE_FORMATS)  # what the app opens and writes by extension (file dialogs, batch folders)
+
+
 def output_format(path: str | os.PathLike) -> str:
     """The PIL format an output path asks for; ValueError naming the supported extensions otherwise."""
     suffix = Path(path).suffix.lower()
