@@ -68,6 +68,11 @@ class Task:
         finally:
             self._done.set()
 
+    def fail(self, error: Exception) -> None:
+        """End the task without running it (whoever waits gets ``error``)."""
+        self.error = error
+        self._done.set()
+
     def result(self, timeout: float | None = None) -> Any:
         if not self._done.wait(timeout):
             raise TimeoutError("the engine thread did not finish the task in time")
@@ -108,8 +113,7 @@ class LatestWins:
     def submit(self, task: Task) -> Task:
         with self._cond:
             if self._closed:
-                task.error = RuntimeError("the engine thread has stopped")
-                task._done.set()
+                task.fail(RuntimeError("the engine thread has stopped"))
                 return task
             self._tasks.append(task)
             self._cond.notify_all()
@@ -144,8 +148,7 @@ class LatestWins:
         with self._cond:
             self._closed = True
             for task in self._tasks:  # nobody will run them: whoever waits is told
-                task.error = RuntimeError("the engine thread has stopped")
-                task._done.set()
+                task.fail(RuntimeError("the engine thread has stopped"))
             self._tasks.clear()
             self._cond.notify_all()
 

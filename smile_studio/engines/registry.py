@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..weights import SMILE_KEYS, checkpoint_path, display_path, installed, weights_dir
+from ..weights import SMILE_KEYS, checkpoint_path, display_path, install_dir, installed
 from .base import EngineError, LayoutEngine, RenderEngine
 
 
@@ -14,7 +14,7 @@ def smile_available() -> bool:
 def install_hint() -> str:
     return (f"run `smile-studio weights fetch` (or File > Weights…), or `smile-studio weights import PATH` with "
             f"the official files ({', '.join(checkpoint_path(k).name for k in SMILE_KEYS)}); they go to "
-            f"{display_path(weights_dir())}")
+            f"{display_path(install_dir())}")
 
 
 # The engines a user can choose, in one table: name -> what it is (the CLI's --engine choices come from here).

@@ -101,10 +101,9 @@ def landmarker_name() -> str:
     return "dlib 68-point landmarks" if _dlib() is not None else "OpenCV Haar cascades (eyes only)"
 
 
-def _fa_faces(rgb: np.ndarray, k: int) -> list[Face]:
+def _fa_faces(fa, rgb: np.ndarray, k: int) -> list[Face]:
     """S3FD on a copy no larger than DETECT_SIDE (its cost grows with the pixels), the 2DFAN-4 landmarks on the
     photo itself for the best few boxes."""
-    fa = _fa()
     img = np.ascontiguousarray(np.rot90(rgb, k))
     scale = min(1.0, DETECT_SIDE / max(img.shape[:2]))
     small = img if scale == 1.0 else cv2.resize(img, (round(img.shape[1] * scale), round(img.shape[0] * scale)),
@@ -125,8 +124,8 @@ def _fa_faces(rgb: np.ndarray, k: int) -> list[Face]:
     return faces
 
 
-def _dlib_faces(rgb: np.ndarray, k: int) -> list[Face]:
-    detector, predictor = _dlib()
+def _dlib_faces(models, rgb: np.ndarray, k: int) -> list[Face]:
+    detector, predictor = models
     import dlib
 
     img = np.ascontiguousarray(np.rot90(rgb, k))
@@ -173,12 +172,12 @@ def _unrotate(points: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarray:
 def find_faces(rgb: np.ndarray) -> list[Face]:
     """Every face found, largest first: upright if any is found upright, else in the quarter turn where the
     detector is most confident (photos from phones are often stored sideways)."""
-    search = _fa_faces if _fa() is not None else _dlib_faces if _dlib() is not None else None
-    if search is None:
+    fa, dl = _fa(), _dlib()  # resolved once per photo, not per orientation
+    if fa is None and dl is None:
         return [_haar_face(rgb)]
     best: list[Face] = []
     for k in (0, 1, 3, 2):
-        faces = search(rgb, k)
+        faces = _fa_faces(fa, rgb, k) if fa is not None else _dlib_faces(dl, rgb, k)
         if faces and (not best or max(f.score for f in faces) > max(f.score for f in best)):
             best = faces
         if best and k == 0 and max(f.score for f in best) > 0.5:

@@ -2,7 +2,7 @@
 whether they hold the right network (:mod:`.verify`), installing them from an archive or folder
 (:mod:`.archive`) or from their published sources (:mod:`.fetch`). Nothing downloads unless asked to."""
 
-from .locations import display_path, install_dir, search_dirs, weights_dir
+from .locations import display_path, install_dir, search_dirs
 from .registry import (
     CHECKPOINT_BY_KEY,
     CHECKPOINTS,
@@ -17,4 +17,4 @@ from .verify import file_status, smile_ready, state_of, verify_all, weights_repo
 
 __all__ = ["CHECKPOINTS", "CHECKPOINT_BY_KEY", "OFFICIAL_ARCHIVE_SOURCES", "SMILE_KEYS", "Checkpoint",
            "checkpoint_path", "display_path", "file_status", "install_dir", "installed", "recognise", "search_dirs",
-           "smile_ready", "state_of", "verify_all", "weights_dir", "weights_report"]
+           "smile_ready", "state_of", "verify_all", "weights_report"]

@@ -102,7 +102,7 @@ def import_path(source: str | os.PathLike, dest: Path | None = None,
         for name, path in _files_of(source, staging, report):
             if progress is not None:
                 progress(name)
-            _install_one(name, path, dest, report)
+            _install_one(name, path, dest, report, extracted=path.parent == staging)
     return report
 
 
@@ -169,7 +169,9 @@ def _extract(members: list[tuple[str, int]], open_member: Callable, staging: Pat
     report.skipped += [f"{n} (not a weight file)" for n, _ in members if not _weight_like(n)]
 
 
-def _install_one(name: str, path: Path, dest: Path, report: ImportReport) -> None:
+def _install_one(name: str, path: Path, dest: Path, report: ImportReport, extracted: bool = False) -> None:
+    """Install ``path`` under its network's name if it holds one; ``extracted``: a file of ours in the staging
+    folder (moved into place) rather than the user's own file (copied)."""
     from ..nets.checkpoint import CheckpointError, read_checkpoint
 
     try:
@@ -185,8 +187,8 @@ def _install_one(name: str, path: Path, dest: Path, report: ImportReport) -> Non
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.importing")
     try:
-        if path.parent.parent == dest and path.parent.name.startswith(".import-"):
-            os.replace(path, tmp)  # extracted into the staging folder beside it: moved, not copied
+        if extracted:
+            os.replace(path, tmp)  # the staging folder is inside dest: a rename, not a copy
         else:
             shutil.copyfile(path, tmp)
         os.replace(tmp, final)

@@ -40,11 +40,6 @@ def search_dirs() -> list[Path]:
     return dirs
 
 
-def weights_dir() -> Path:
-    """The folder the app names to people (where new files go)."""
-    return install_dir()
-
-
 def display_path(path: Path) -> str:
     """A path for people: the home folder written as ~ (shorter, and no user name in screenshots)."""
     try:

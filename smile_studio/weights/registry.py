@@ -151,7 +151,8 @@ def checkpoint_path(key: str) -> Path:
 
 def installed() -> dict[str, Path]:
     """Files present (by name; see :mod:`.verify` for whether they hold the right network)."""
-    return {c.key: checkpoint_path(c.key) for c in CHECKPOINTS if checkpoint_path(c.key).is_file()}
+    found = {c.key: checkpoint_path(c.key) for c in CHECKPOINTS}
+    return {k: p for k, p in found.items() if p.is_file()}
 
 
 def recognise(obj: Mapping) -> list[str]:
