@@ -34,15 +34,14 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def check_file(c: Checkpoint, path: Path) -> None:
-    """CheckpointError naming the file and the first problem unless ``path`` holds ``c``'s network."""
-    from ..nets.checkpoint import check_signature, extract_state_dict, read_checkpoint
+def check_file(c: Checkpoint, path: Path, sha256: str | None = None) -> None:
+    """CheckpointError naming the file and the first problem unless ``path`` holds ``c``'s network (and, for a
+    file whose name carries its hash, that hash; ``sha256``: the file's, when the caller has it already)."""
+    from ..nets.checkpoint import CheckpointError, check_signature, extract_state_dict, read_checkpoint
 
     sd = extract_state_dict(read_checkpoint(path, path.name), c.container, path.name)
     check_signature(expected(c.key), sd, path.name, c.ignore_extra, c.network)
-    if c.sha256_prefix and not sha256_of(path).startswith(c.sha256_prefix):
-        from ..nets.checkpoint import CheckpointError
-
+    if c.sha256_prefix and not (sha256 or sha256_of(path)).startswith(c.sha256_prefix):
         raise CheckpointError(f"{path.name}: its sha256 does not start with {c.sha256_prefix} (a damaged download)")
 
 
@@ -66,16 +65,16 @@ def _signature(path: Path) -> list:
     return [st.st_size, st.st_mtime_ns]
 
 
-def state_of(c: Checkpoint, lock: dict | None = None, deep: bool = False) -> FileState:
-    """What is known of ``c``'s file: from the lock file when it is unchanged since verified; ``deep`` (or no lock
-    entry): from a structure check now."""
+def state_of(c: Checkpoint, lock: dict | None = None) -> FileState:
+    """What is known of ``c``'s file: from the lock file when it is unchanged since verified, else from a
+    structure check now."""
     from ..nets.checkpoint import CheckpointError
 
     path = checkpoint_path(c.key)
     if not path.is_file():
         return FileState(c.key, None, "missing")
     entry = (lock if lock is not None else read_lock()).get(str(path))
-    if entry and not deep:
+    if entry:
         if entry.get("signature") == _signature(path):
             return FileState(c.key, path, "verified", entry.get("sha256", "")[:12])
         return FileState(c.key, path, "changed", "changed since it was verified: run `smile-studio weights verify`")
@@ -83,26 +82,32 @@ def state_of(c: Checkpoint, lock: dict | None = None, deep: bool = False) -> Fil
         check_file(c, path)
     except CheckpointError as exc:
         return FileState(c.key, path, "unusable", str(exc))
-    return FileState(c.key, path, "unverified" if not deep else "verified")
+    return FileState(c.key, path, "unverified")
 
 
 def verify_all() -> list[FileState]:
-    """Structure-check every file found, record the sha256 of those that pass, report changes since last time."""
+    """Structure-check every file found, record the sha256 of those that pass (each file hashed once), report
+    changes since last time."""
+    from ..nets.checkpoint import CheckpointError
+
     lock = read_lock()
     states = []
     for c in CHECKPOINTS:
-        st = state_of(c, lock, deep=True)
-        if st.path is not None:
-            key = str(st.path)
-            if st.state == "verified":
-                sha = sha256_of(st.path)
-                before = lock.get(key, {}).get("sha256")
-                detail = "" if before in (None, sha) else f"changed since last verified (was {before[:12]})"
-                lock[key] = {"key": c.key, "sha256": sha, "signature": _signature(st.path)}
-                st = FileState(c.key, st.path, "verified", detail or sha[:12])
-            else:
-                lock.pop(key, None)
-        states.append(st)
+        path = checkpoint_path(c.key)
+        if not path.is_file():
+            states.append(FileState(c.key, None, "missing"))
+            continue
+        key, sha = str(path), sha256_of(path)
+        try:
+            check_file(c, path, sha)
+        except CheckpointError as exc:
+            lock.pop(key, None)
+            states.append(FileState(c.key, path, "unusable", str(exc)))
+            continue
+        before = lock.get(key, {}).get("sha256")
+        detail = "" if before in (None, sha) else f"changed since last verified (was {before[:12]})"
+        lock[key] = {"key": c.key, "sha256": sha, "signature": _signature(path)}
+        states.append(FileState(c.key, path, "verified", detail or sha[:12]))
     _write_lock(lock, install_dir())
     return states
 
