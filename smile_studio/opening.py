@@ -56,7 +56,7 @@ def _map_for(photo: Path, map_path: str | Path | None, photo_size: tuple[int, in
                 raise LabelMapError(f"{cand.name} is {img.size[0]}x{img.size[1]} but the photo is "
                                     f"{photo_size[0]}x{photo_size[1]}: not the same picture's map")
             labels = decode_label_image(_reduced(img)).labels
-        except (LabelMapError, ValueError) as exc:
+        except ValueError as exc:  # LabelMapError and ImageReadError are ValueErrors
             if map_path:
                 raise
             notes.append(f"{exc}; ignored it and parsed the photo instead")

@@ -94,13 +94,6 @@ def save_project(doc: Document, path: str | os.PathLike) -> None:
             from exc
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, project: str = "project") -> bytes:
-    try:
-        return read_member(zf, name, project)
-    except ManifestError as exc:
-        raise ProjectError(str(exc)) from None
-
-
 def _image_size(data: bytes) -> tuple[int, int] | None:
     """An image's (width, height) from its header alone (no pixels decoded), None when unreadable."""
     from PIL import Image
@@ -113,7 +106,7 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
 
 
 def _labels(zf: zipfile.ZipFile, name: str, size: int, project: str = "project") -> np.ndarray:
-    data = _read_member(zf, name, project)
+    data = read_member(zf, name, project)
     dims = _image_size(data)
     if dims is not None and dims != (size, size):  # checked before decoding: a 144-Mpx map is refused at once
         raise ProjectError(f"{project}: {name} is {dims[0]}x{dims[1]}, the manifest says {size}x{size}")
@@ -127,7 +120,7 @@ def _labels(zf: zipfile.ZipFile, name: str, size: int, project: str = "project")
 
 
 def _image(zf: zipfile.ZipFile, name: str, project: str = "project", side: int | None = None) -> np.ndarray:
-    data = _read_member(zf, name, project)
+    data = read_member(zf, name, project)
     dims = _image_size(data)
     if side is not None and dims is not None and dims != (side, side):
         raise ProjectError(f"{project}: {name} is {dims[0]}x{dims[1]}, the manifest says {side}x{side}")
@@ -170,7 +163,7 @@ def decode_project(data: bytes, name: str = "project") -> Document:
             source = _labels(zf, "source_map.png", size, name) if "source_map.png" in members else None
             photo = _image(zf, "photo.png", name, side=size) if "photo.png" in members else None
             original = _image(zf, "original.png", name) if "original.png" in members else None
-            alignment = _alignment(_read_member(zf, "alignment.npy", name), name) \
+            alignment = _alignment(read_member(zf, "alignment.npy", name), name) \
                 if "alignment.npy" in members else None
             refs = []
             for r in manifest.references:
