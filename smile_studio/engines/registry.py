@@ -42,14 +42,13 @@ def select_engines(choice: str = "auto", interactive: bool = True,
         raise EngineError(f"unknown engine {choice!r} ({', '.join(ENGINES)})")
     problem = "SMILE weights not installed"
     if choice in ("auto", "smile") and smile_available():
-        from ..nets.checkpoint import CheckpointError
         from .neural import neural_engines
 
         try:
             layout, render = neural_engines(interactive)
             return layout, render, "SMILE (official networks)"
-        except (CheckpointError, OSError, RuntimeError, Exception) as exc:  # noqa: BLE001 - a damaged or wrong
-            # file must never stop the app: 'auto' falls back to the offline engines and says why
+        except Exception as exc:  # noqa: BLE001 - a damaged or wrong file must never stop the app: 'auto' falls
+            # back to the offline engines and says why
             if choice == "smile":
                 raise EngineError(f"the SMILE weights could not be loaded: {exc}") from exc
             problem = f"SMILE weights could not be loaded ({exc})"
