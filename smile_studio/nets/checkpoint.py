@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -91,3 +91,17 @@ def load_state_dict_strict(model: nn.Module, source, container: str | None = Non
     if ignore_extra:
         sd = {k: v for k, v in sd.items() if k in model.state_dict()}
     model.load_state_dict(sd, strict=True)
+
+
+def build_from_checkpoint(source, shaped_like: Callable[[dict], nn.Module], container: str | None = None,
+                          name: str | None = None) -> nn.Module:
+    """A network built to the checkpoint's own shapes (``shaped_like(state_dict)`` reads size and widths from
+    its keys: trained or experimental variants of a network) and loaded strictly."""
+    name = name or (str(source) if not isinstance(source, Mapping) else "state_dict")
+    sd = extract_state_dict(read_checkpoint(source, name), container, name)
+    try:
+        model = shaped_like(sd)
+    except (KeyError, ValueError, IndexError, AttributeError) as exc:
+        raise CheckpointError(f"{name}: not a checkpoint of this network (its shapes do not fit: {exc})") from exc
+    load_state_dict_strict(model, sd, name=name)
+    return model

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import load_state_dict_strict
+from .checkpoint import build_from_checkpoint, load_state_dict_strict
 from .layers import derived
 
 NUM_LABELS = 19
@@ -182,13 +182,14 @@ def high_pass(x: torch.Tensor, w_hpf: float = 1.0) -> torch.Tensor:
 class SemGenerator(nn.Module):
     """``models/generator.py:Generator`` with --FAN --MOD --SPLIT_STYLE: (one-hot map, style, fan masks) -> logits."""
 
-    def __init__(self, size: int = 256):
+    def __init__(self, size: int = 256, base: int | None = None, max_dim: int = 512):
+        """``size`` 256 or 512 is the released network; smaller sizes (64, 128) and ``base`` / ``max_dim`` widths
+        below the official ``2**13 // size`` / 512 are for training tests and experiments (same keys)."""
         super().__init__()
-        if size not in (256, 512):
-            raise ValueError(f"SMILE_SEM exists for sizes 256 and 512, not {size}")
+        check_size(size, "SMILE_SEM")
         self.size = size
-        dim_in = 2**13 // size
-        self.hpf_keys = [32, 64, 128] if size == 256 else [32, 64, 128, 256]
+        dim_in = base or 2**13 // size
+        self.hpf_keys = [2**i for i in range(5, int(np.log2(size)))]  # 32 ... size/2 ([32, 64, 128] at 256)
         self.hpf_details = [32]
         self.from_rgb = nn.Conv2d(NUM_LABELS, dim_in, 3, 1, 1)
         self.encode = nn.ModuleList()
@@ -196,14 +197,24 @@ class SemGenerator(nn.Module):
         repeat = int(np.log2(size)) - 4 + 1  # +1 with FAN
         dim_out = dim_in
         for _ in range(repeat):
-            dim_out = min(dim_in * 2, 512)
+            dim_out = min(dim_in * 2, max_dim)
             self.encode.append(ResBlk(dim_in, dim_out, normalize=True, downsample=True))
             self.decode.insert(0, MODResBlk(dim_out, dim_in, W_DIM, upsample=True))
             dim_in = dim_out
         for _ in range(2):
             self.encode.append(ResBlk(dim_out, dim_out, normalize=True))
             self.decode.insert(0, MODResBlk(dim_out, dim_out, W_DIM))
-        self.to_rgb = Conv2DMod(2**13 // size, NUM_LABELS, W_DIM, 1, demod=False)
+        self.to_rgb = Conv2DMod(base or 2**13 // size, NUM_LABELS, W_DIM, 1, demod=False)
+
+    @classmethod
+    def from_checkpoint(cls, source) -> SemGenerator:
+        """A generator shaped like the checkpoint (size and widths read from its keys), weights loaded."""
+        def shaped_like(sd: dict) -> SemGenerator:
+            n_encode = len({k.split(".")[1] for k in sd if k.startswith("encode.")})
+            widths = [sd[f"encode.{i}.conv2.weight"].shape[0] for i in range(n_encode)]
+            return cls(2 ** (n_encode + 1), base=sd["from_rgb.weight"].shape[0], max_dim=max(widths))
+
+        return build_from_checkpoint(source, shaped_like)
 
     def encoder(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         x = self.from_rgb(x)
@@ -241,16 +252,20 @@ class SemGenerator(nn.Module):
 class MappingNetwork(nn.Module):
     """``models/mapping.py:Noise2Style``: z (B, 16) and two-hot y (B, 12) -> style (B, 6, 64)."""
 
-    def __init__(self):
+    def __init__(self, hidden: int = 512):
         super().__init__()
-        layers: list[nn.Module] = [nn.Linear(NOISE_DIM, 512), nn.ReLU()]
+        layers: list[nn.Module] = [nn.Linear(NOISE_DIM, hidden), nn.ReLU()]
         for _ in range(3):
-            layers += [nn.Linear(512, 512), nn.ReLU()]
+            layers += [nn.Linear(hidden, hidden), nn.ReLU()]
         self.shared = nn.Sequential(*layers)
         self.unshared = nn.ModuleList(
-            nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 512),
-                          nn.ReLU(), nn.Linear(512, STYLE_DIM if i < 2 else SMALL_DIM))
+            nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                          nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, STYLE_DIM if i < 2 else SMALL_DIM))
             for i in range(2 * NUM_DOMAINS))
+
+    @classmethod
+    def from_checkpoint(cls, source) -> MappingNetwork:
+        return build_from_checkpoint(source, lambda sd: cls(sd["shared.0.weight"].shape[0]))
 
     def all_heads(self, z: torch.Tensor) -> torch.Tensor:
         """Every domain's style (B, 12, 64), small heads tiled to 64."""
@@ -263,12 +278,19 @@ class MappingNetwork(nn.Module):
         load_state_dict_strict(self, source)
 
 
-def _trunk(size: int) -> tuple[list[nn.Module], int]:
-    dim_in = 2**14 // size
+def check_size(size: int, what: str) -> None:
+    if size not in (64, 128, 256, 512):
+        raise ValueError(f"{what} is built for sizes 64, 128, 256 and 512 (released: 256, 512), not {size}")
+
+
+def _trunk(size: int, base: int | None = None, max_dim: int = 512) -> tuple[list[nn.Module], int]:
+    """The style encoder's and discriminator's shared trunk, down to 4x4 then a 4x4 convolution to 1x1."""
+    check_size(size, "SMILE_SEM")
+    dim_in = base or 2**14 // size
     blocks: list[nn.Module] = [nn.Conv2d(NUM_LABELS, dim_in, 3, 1, 1)]
     dim_out = dim_in
     for _ in range(int(np.log2(size)) - 2):
-        dim_out = min(dim_in * 2, 512)
+        dim_out = min(dim_in * 2, max_dim)
         blocks.append(ResBlk(dim_in, dim_out, downsample=True))
         dim_in = dim_out
     blocks += [nn.LeakyReLU(0.2), nn.Conv2d(dim_out, dim_out, 4, 1, 0), nn.LeakyReLU(0.2)]
@@ -278,12 +300,21 @@ def _trunk(size: int) -> tuple[list[nn.Module], int]:
 class StyleEncoder(nn.Module):
     """``models/encoder.py:StyleEncoder``: one-hot map and two-hot y -> style (B, 6, 64)."""
 
-    def __init__(self, size: int = 256):
+    def __init__(self, size: int = 256, base: int | None = None, max_dim: int = 512):
         super().__init__()
-        blocks, dim_out = _trunk(size)
+        self.size = size
+        blocks, dim_out = _trunk(size, base, max_dim)
         self.shared = nn.Sequential(*blocks)
         self.unshared = nn.ModuleList(nn.Linear(dim_out, STYLE_DIM if i < 2 else SMALL_DIM)
                                       for i in range(2 * NUM_DOMAINS))
+
+    @classmethod
+    def from_checkpoint(cls, source) -> StyleEncoder:
+        def shaped_like(sd: dict) -> StyleEncoder:
+            n_blocks = len({k.split(".")[1] for k in sd if k.startswith("shared.") and ".conv2." in k})
+            return cls(2 ** (n_blocks + 2), sd["shared.0.weight"].shape[0], sd["unshared.0.weight"].shape[1])
+
+        return build_from_checkpoint(source, shaped_like)
 
     def all_heads(self, x: torch.Tensor) -> torch.Tensor:
         return stack_heads(self.unshared, self.shared(x).view(x.size(0), -1))
@@ -298,9 +329,9 @@ class StyleEncoder(nn.Module):
 class Discriminator(nn.Module):
     """``models/discriminator.py:Discriminator``: real/fake logit per attribute value, flat (B*6,)."""
 
-    def __init__(self, size: int = 256):
+    def __init__(self, size: int = 256, base: int | None = None, max_dim: int = 512):
         super().__init__()
-        blocks, dim_out = _trunk(size)
+        blocks, dim_out = _trunk(size, base, max_dim)
         blocks.append(nn.Conv2d(dim_out, 2 * NUM_DOMAINS, 1, 1, 0))
         self.main = nn.Sequential(*blocks)
 

@@ -27,12 +27,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import build_from_checkpoint, load_state_dict_strict
 from .layers import (
     ConvLayer,
     EqualLinear,
     PixelNorm,
     literal_upfirdn2d,
 )
+from .sem import check_size
 from .syn_layers import (
     CODE_DIM,
     NUM_LABELS,
@@ -66,20 +68,24 @@ class MapFeatures:
 class SynGenerator(nn.Module):
     """SMILE_SYN generator (``Generator(size, input_seg=64, encoder=True)``) with mapping network and encoder."""
 
-    def __init__(self, size: int = 256, impl: str = "fast"):
+    def __init__(self, size: int = 256, impl: str = "fast", width: float = 1.0, n_mlp: int = 8):
+        """``size`` 256 or 512 with ``width`` 1 and ``n_mlp`` 8 is the released network; sizes 64 and 128, a
+        fraction of the widths (every channel count times ``width``) and a shorter mapping network are for
+        training tests and experiments (same keys)."""
         super().__init__()
-        if size not in (256, 512):
-            raise ValueError(f"SMILE_SYN exists for sizes 256 and 512, not {size}")
+        check_size(size, "SMILE_SYN")
         self.size = size
         self.impl = impl
         self.style = nn.Sequential(PixelNorm(), *[EqualLinear(STYLE_DIM, STYLE_DIM, lr_mul=0.01, activation=True)
-                                                  for _ in range(8)])
-        self.encoder = RegionEncoder(size)
-        channels = {4: 512, 8: 512, 16: 512, 32: 256, 64: 256, 128: 128, 256: 64, 512: 32}
+                                                  for _ in range(n_mlp)])
+        self.encoder = RegionEncoder(size, max(int(32 * width), 4))
+        channels = {k: max(int(v * width), 4) for k, v in
+                    {4: 512, 8: 512, 16: 512, 32: 256, 64: 256, 128: 128, 256: 64, 512: 32}.items()}
+        stem = max(int(256 * width), 4)
         self.input_sem_size = 64
         self.input = nn.Sequential(
-            ConvLayer(NUM_LABELS, 256, 3), ConvLayer(256, 256, 3, downsample=True),
-            ConvLayer(256, 256, 3, downsample=True), ConvLayer(256, channels[4], 3, downsample=True))
+            ConvLayer(NUM_LABELS, stem, 3), ConvLayer(stem, stem, 3, downsample=True),
+            ConvLayer(stem, stem, 3, downsample=True), ConvLayer(stem, channels[4], 3, downsample=True))
         self.log_size = int(math.log2(size)) - 3 + 2  # stem output is 8x8
         self.num_layers = (self.log_size - 2) * 2 + 1
         self.conv1 = StyledConv(channels[4], channels[4], 3)
@@ -103,9 +109,18 @@ class SynGenerator(nn.Module):
     # -- official-compatible loading ---------------------------------------------------------------------------
     def load_official(self, source) -> None:
         """Load an official checkpoint (path or dict, ``g_ema`` container or plain state_dict), strict."""
-        from .checkpoint import load_state_dict_strict
-
         load_state_dict_strict(self, source, container="g_ema")
+
+    @classmethod
+    def from_checkpoint(cls, source, impl: str = "fast") -> SynGenerator:
+        """A generator shaped like the checkpoint (size, widths and mapping depth read from its keys): the
+        released files and the ones ``smile-studio train syn`` writes."""
+        def shaped_like(sd: dict) -> SynGenerator:
+            size = 8 * 2 ** len({k.split(".")[1] for k in sd if k.startswith("to_rgbs.")})
+            n_mlp = len({k.split(".")[1] for k in sd if k.startswith("style.")})
+            return cls(size, impl, width=sd["input.0.0.weight"].shape[0] / 256, n_mlp=n_mlp)
+
+        return build_from_checkpoint(source, shaped_like, container="g_ema")
 
     # -- styles ------------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -248,6 +263,12 @@ class SynGenerator(nn.Module):
                             demod=features.demod.get(name))
                 ni += 1
         return skip.float()
+
+    def forward(self, sem: torch.Tensor, style: torch.Tensor, noise: list | None = None) -> torch.Tensor:
+        """Differentiable render for training: the official maths layer by layer, fresh noise unless given.
+        sem one-hot (B, 19, S, S), style (B, 19, 64) or (B, 1216) -> raw image (B, 3, S, S)."""
+        style = style.reshape(style.shape[0], NUM_LABELS, CODE_DIM)
+        return self._forward_literal(sem, style, noise or [None] * self.num_layers)
 
     def _forward_reference(self, sem: torch.Tensor, style: torch.Tensor, noise: list[torch.Tensor]) -> torch.Tensor:
         """The official forward, step by step (nearest-resizing the map inside every layer)."""

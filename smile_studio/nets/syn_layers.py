@@ -291,13 +291,21 @@ class RegionModConv(nn.Module):
                     codes[i].masked_scatter_(mask, mu.view(style.size(-1), 1).expand(style.size(-1), area))
         return codes
 
+    def style_map_dense(self, style: torch.Tensor, sem: torch.Tensor) -> torch.Tensor:
+        """The same style map as one contraction with the one-hot map (exact: one non-zero term per pixel), with
+        gradients: what training uses instead of the per-region loop."""
+        u = torch.stack([fc(style[:, j]) for j, fc in enumerate(self.fc_mu)], 1)  # (B, 19, 64)
+        return torch.einsum("bjd,bjhw->bdhw", u, sem.to(u.dtype))
+
     def forward(self, x: torch.Tensor, style: torch.Tensor, sem: torch.Tensor) -> torch.Tensor:
-        """The official forward, literally: x (B, Cin, h, w); style (B, 19, 64); sem one-hot at (h, w)."""
+        """The official forward, literally: x (B, Cin, h, w); style (B, 19, 64); sem one-hot at (h, w). With
+        gradients enabled (training) the style map is built densely (:meth:`style_map_dense`)."""
         h, w = x.shape[-2:]
         g = self.spade_gamma(sem)
         if not self.only_spade:
             a = torch.sigmoid(self.blending_gamma)
-            g = a * self.style_gamma(self.style_map_reference(style, sem)) + (1 - a) * g
+            painter = self.style_map_dense if torch.is_grad_enabled() else self.style_map_reference
+            g = a * self.style_gamma(painter(style, sem)) + (1 - a) * g
         weight = self.weight * self.scale
         xg = g * x
         if self.upsample:
@@ -315,7 +323,10 @@ class NoiseInjection(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(1))
 
-    def forward(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+        """``noise`` None: fresh N(0, 1) noise (training)."""
+        if noise is None:
+            noise = x.new_empty(x.shape[0], 1, *x.shape[2:]).normal_()
         return x + self.weight.to(x.dtype) * noise.to(x.dtype)
 
 
