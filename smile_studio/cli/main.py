@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, device and engines available")
     p.set_defaults(func=_cmd_info)
 
-    from . import batch, data, edit, weights
+    from . import batch, data, edit, train, weights
 
     # the headless subcommands, one row each: name, help, how its options are declared, what runs it
     for name, text, add, run in (
@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
          batch.run_batch),
         ("data", "training data: prepare CelebAMask-HQ or a folder of photos", data.add_data_arguments,
          data.run_data),
+        ("train", "train SMILE_SEM or SMILE_SYN (one process, or many under torchrun)", train.add_train_arguments,
+         train.run_train),
         ("weights", "the weight files: status, fetch, import, verify, where", weights.add_weights_arguments,
          weights.run_weights),
     ):

@@ -37,9 +37,11 @@ class NeuralLayoutEngine:
 
     @classmethod
     def from_sources(cls, g, f, s, fan=None, device: str = "auto", dtype=torch.float32) -> NeuralLayoutEngine:
-        nets = [SemGenerator(256), MappingNetwork(), StyleEncoder(256)]
-        for net, src in zip(nets, (g, f, s), strict=True):
-            net.load_official(src)
+        # shaped by the files themselves: the released networks, or ones trained with other sizes and widths
+        nets = [SemGenerator.from_checkpoint(g), MappingNetwork.from_checkpoint(f), StyleEncoder.from_checkpoint(s)]
+        if nets[0].size != nets[2].size:
+            raise ValueError(f"the SEM generator is {nets[0].size}x{nets[0].size} but the style encoder "
+                             f"{nets[2].size}x{nets[2].size}: files of different runs")
         fan_net = None
         if fan is not None:
             fan_net = FAN()
@@ -77,10 +79,9 @@ class NeuralRenderEngine:
         self._maps_cache: OrderedDict = OrderedDict()
 
     @classmethod
-    def from_source(cls, source, size: int = 256, **kw) -> NeuralRenderEngine:
-        gen = SynGenerator(size)
-        gen.load_official(source)
-        return cls(gen, **kw)
+    def from_source(cls, source, **kw) -> NeuralRenderEngine:
+        """The released file or one ``smile-studio train syn`` wrote (its size and widths read from it)."""
+        return cls(SynGenerator.from_checkpoint(source), **kw)
 
     def _sem(self, labels: np.ndarray, keep_level: bool = False) -> torch.Tensor:
         """One-hot map at the generator's size; ``keep_level``: left at a smaller side the generator passes

@@ -1,0 +1,182 @@
+"""Training both networks on a tiny configuration (64x64, 1/16 of the widths) on the CPU: the losses fall, a
+resumed run equals an uninterrupted one bit for bit, torchrun's ranks hold identical networks, and the
+checkpoints load into the app's engines and render."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from smile_studio.cli import main
+from smile_studio.training import checkpoints
+from smile_studio.training.config import TrainConfig
+from smile_studio.training.loop import train
+
+from .conftest import TINY
+
+LOSS = {"sem": "G/cycle", "syn": "G/l1"}  # each network's reconstruction loss
+
+
+def config(network: str, data, **kw) -> TrainConfig:
+    extra = {"lr": 1e-3, "f_lr": 1e-4} if network == "sem" else {"n_mlp": 2}
+    return TrainConfig.for_network(network, str(data), **{**TINY, **extra, **kw})
+
+
+def state_dicts(folder) -> dict[str, dict]:
+    out = {}
+    for f in sorted(folder.glob("*.pth")):
+        obj = torch.load(f, weights_only=True)
+        out[f.name] = obj
+    return out
+
+
+def assert_same(a, b) -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert_same(a[k], b[k])
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b)
+    else:
+        assert a == b
+
+
+@pytest.mark.parametrize("network", ["sem", "syn"])
+def test_thirty_iterations_reduce_the_reconstruction_loss(network, prepared64, tmp_path):
+    result = train(config(network, prepared64, iterations=30, checkpoint_every=30), tmp_path / "run",
+                   show_progress=False)
+    losses = [step[LOSS[network]] for step in result.losses]
+    assert len(losses) == 30 and all(np.isfinite(losses))
+    first, last = np.mean(losses[:5]), np.mean(losses[-5:])
+    assert last < 0.9 * first, (first, last)
+    run = tmp_path / "run"
+    assert TrainConfig.read(run / "config.json") == config(network, prepared64, iterations=30, checkpoint_every=30)
+    assert len((run / "scalars.jsonl").read_text().splitlines()) == 30
+    grid = sorted((run / "samples").glob("*.png"))
+    assert len(grid) == 6
+    assert checkpoints.latest(run).name == "step_0000030"
+
+
+@pytest.mark.parametrize("network", ["sem", "syn"])
+def test_resume_continues_exactly(network, prepared64, tmp_path):
+    straight = train(config(network, prepared64, iterations=8, checkpoint_every=4), tmp_path / "a",
+                     show_progress=False)
+    first = train(config(network, prepared64, iterations=4, checkpoint_every=4), tmp_path / "b",
+                  show_progress=False)
+    assert first.end_step == 4
+    resumed = train(config(network, prepared64, iterations=8, checkpoint_every=4), tmp_path / "b", resume=True,
+                    show_progress=False)
+    assert resumed.start_step == 4 and resumed.end_step == 8
+    assert resumed.digests == straight.digests
+    assert_same(state_dicts(checkpoints.latest(tmp_path / "a")), state_dicts(checkpoints.latest(tmp_path / "b")))
+    # the losses of steps 5-8 are the same numbers: same samples, same random draws
+    assert [s[LOSS[network]] for s in straight.losses[4:]] == [s[LOSS[network]] for s in resumed.losses]
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(prepared64, tmp_path):
+    """SIGKILL mid-run (no chance to save): the newest complete checkpoint is resumed; a half-written one is
+    ignored; the result equals a run that was never interrupted."""
+    args = ["train", "sem", str(prepared64), str(tmp_path / "killed"), "--size", "64", "--width", "0.0625",
+            "--batch", "2", "--workers", "0", "--fan", "none", "--iterations", "400", "--checkpoint-every", "3",
+            "--set", "lr=0.001", "--set", "f_lr=0.0001"]
+    proc = subprocess.Popen([sys.executable, "-m", "smile_studio", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while checkpoints.latest(tmp_path / "killed") is None or checkpoints.latest(tmp_path / "killed").name < "step_0000006":
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    reached = int(checkpoints.latest(tmp_path / "killed").name.split("_")[1])
+    (tmp_path / "killed" / "checkpoints" / ".step_9999999.partial").mkdir()  # what a kill mid-save leaves
+    target = reached + 3
+    assert main(["train", "sem", str(tmp_path / "killed"), "--resume", "--iterations", str(target)]) == 0
+    straight = train(config("sem", prepared64, iterations=target, checkpoint_every=3), tmp_path / "straight",
+                     show_progress=False)
+    saved = checkpoints.read_state(checkpoints.latest(tmp_path / "killed"))
+    assert saved["step"] == target and saved["replica_digests"] == straight.digests
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network", ["sem", "syn"])
+def test_torchrun_two_ranks_hold_identical_networks(network, prepared64, tmp_path):
+    """``torchrun --nproc_per_node 2`` on the CPU (gloo): DDP averages the gradients of different samples, so
+    both ranks' networks (and EMA copies) stay bit-identical, and rank 0's files are those networks."""
+    from smile_studio.training.distributed import Place, digest
+    from smile_studio.training.sem import SemRecipe
+    from smile_studio.training.syn import SynRecipe
+
+    run = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "smile_studio", "train", network, str(prepared64), str(run), "--size", "64", "--width", "0.0625",
+           "--batch", "2", "--workers", "0", "--iterations", "6", "--checkpoint-every", "3", "--fan", "none",
+           "--lpips", "none", "--set", "n_mlp=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "2 replica(s) identical" in out.stdout
+    folder = checkpoints.latest(run)
+    state = checkpoints.read_state(folder)
+    assert state["step"] == 6 and len(state["replica_digests"]) == 2
+    assert state["replica_digests"][0] == state["replica_digests"][1]
+    cfg = TrainConfig.read(run / "config.json")
+    recipe = (SemRecipe if network == "sem" else SynRecipe)(cfg, Place(0, 1, torch.device("cpu")),
+                                                             np.zeros((1, 12), np.float32))
+    recipe.load(folder)
+    assert digest(recipe.replicas()) == state["replica_digests"][0]
+    # a single-process run of the same steps draws other samples per step: the two ranks really split the work
+    single = train(cfg.replace(workers=0), tmp_path / "single", show_progress=False)
+    assert single.digests[0] != state["replica_digests"][0]
+
+
+def test_checkpoints_load_into_the_app_engines_and_render(prepared64, tmp_path):
+    from smile_studio.core.labelio import read_label_map
+    from smile_studio.core.labels import default_attributes
+    from smile_studio.engines.base import LayoutRequest, RenderRequest
+    from smile_studio.engines.neural import NeuralLayoutEngine, NeuralRenderEngine
+
+    sem = train(config("sem", prepared64, iterations=2, checkpoint_every=2), tmp_path / "sem", show_progress=False)
+    syn = train(config("syn", prepared64, iterations=2, checkpoint_every=2), tmp_path / "syn", show_progress=False)
+    fs, fy = checkpoints.latest(sem.run), checkpoints.latest(syn.run)
+    layout = NeuralLayoutEngine.from_sources(fs / "smileSEM_G_ema.pth", fs / "smileSEM_F_ema.pth",
+                                             fs / "smileSEM_S_ema.pth", device="cpu")
+    labels = read_label_map(prepared64 / "maps" / "maskgan_0.png").labels
+    state = default_attributes()
+    edit = layout.edit(LayoutRequest(labels, state, {"eyeglasses": "on"}, seed=3, variations=2))
+    assert len(edit.maps) == 2 and edit.maps[0].shape == labels.shape and edit.maps[0].max() < 19
+    render = NeuralRenderEngine.from_source(fy / "smileSYN_64.pth", device="cpu")
+    out = render.render(RenderRequest(labels, exact=True))
+    image = out.image if hasattr(out, "image") else out
+    assert image.shape == (64, 64, 3) and image.dtype == np.uint8 and image.std() > 1
+
+
+def test_bf16_autocast_trains(prepared64, tmp_path):
+    result = train(config("syn", prepared64, iterations=2, checkpoint_every=2, precision="bf16"), tmp_path / "r",
+                   show_progress=False)
+    assert all(np.isfinite(s["G/l1"]) for s in result.losses)
+
+
+def test_train_command_refuses_what_would_lose_or_mix_runs(prepared64, tmp_path, capsys):
+    run = tmp_path / "run"
+    common = ["--size", "64", "--width", "0.0625", "--batch", "2", "--workers", "0", "--fan", "none"]
+    assert main(["train", "sem", str(run), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    assert main(["train", "sem", str(prepared64), str(run), *common, "--iterations", "2", "--checkpoint-every",
+                 "2"]) == 0
+    assert main(["train", "sem", str(prepared64), str(run), *common, "--iterations", "4"]) == 2
+    assert "already holds checkpoints" in capsys.readouterr().err
+    assert main(["train", "sem", str(run), "--resume", "--lr", "0.5"]) == 2
+    assert "lr cannot change" in capsys.readouterr().err
+    assert main(["train", "syn", str(run), "--resume"]) == 2
+    assert "trains sem, not syn" in capsys.readouterr().err
+    assert main(["train", "sem", str(tmp_path / "nowhere"), str(tmp_path / "r2"), *common]) == 2
+    assert "no attributes.json" in capsys.readouterr().err
