@@ -287,8 +287,8 @@ class RegionModConv(nn.Module):
                 mask = sem.bool()[i, j]
                 area = torch.sum(mask)
                 if area > 0:
-                    mu = self.fc_mu[j](style[i][j])
-                    codes[i].masked_scatter_(mask, mu.to(codes.dtype).view(style.size(-1), 1).expand(style.size(-1), area))
+                    mu = self.fc_mu[j](style[i][j]).to(codes.dtype)
+                    codes[i].masked_scatter_(mask, mu.view(style.size(-1), 1).expand(style.size(-1), area))
         return codes
 
     def style_map_dense(self, style: torch.Tensor, sem: torch.Tensor) -> torch.Tensor:
