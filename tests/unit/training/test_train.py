@@ -90,13 +90,13 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(prepared64, tmp_path):
                             stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 120
-        while (checkpoints.latest(tmp_path / "killed") or tmp_path).name < "step_0000006":
+        while _saved_step(tmp_path / "killed") < 6:
             assert proc.poll() is None and time.time() < deadline
             time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    reached = int(checkpoints.latest(tmp_path / "killed").name.split("_")[1])
+    reached = _saved_step(tmp_path / "killed")
     (tmp_path / "killed" / "checkpoints" / ".step_9999999.partial").mkdir()  # what a kill mid-save leaves
     target = reached + 3
     assert main(["train", "sem", str(tmp_path / "killed"), "--resume", "--iterations", str(target)]) == 0
@@ -104,6 +104,11 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(prepared64, tmp_path):
                      show_progress=False)
     saved = checkpoints.read_state(checkpoints.latest(tmp_path / "killed"))
     assert saved["step"] == target and saved["replica_digests"] == straight.digests
+
+
+def _saved_step(run) -> int:
+    folder = checkpoints.latest(run)
+    return int(folder.name.split("_")[1]) if folder is not None else 0
 
 
 @pytest.mark.slow
