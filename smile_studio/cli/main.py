@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, device and engines available")
     p.set_defaults(func=_cmd_info)
 
-    from . import batch, data, edit, train, weights
+    from . import batch, data, edit, evaluate, train, weights
 
     # the headless subcommands, one row each: name, help, how its options are declared, what runs it
     for name, text, add, run in (
@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
          data.run_data),
         ("train", "train SMILE_SEM or SMILE_SYN (one process, or many under torchrun)", train.add_train_arguments,
          train.run_train),
+        ("eval", "the paper's measures (FID, LPIPS, PSNR, SSIM, attribute AP/F1, pose) on a prepared folder",
+         evaluate.add_eval_arguments, evaluate.run_eval),
         ("weights", "the weight files: status, fetch, import, verify, where", weights.add_weights_arguments,
          weights.run_weights),
     ):

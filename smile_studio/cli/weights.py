@@ -20,6 +20,9 @@ def add_weights_arguments(p: argparse.ArgumentParser) -> None:
                         "order)")
     f.add_argument("--face-alignment-from", metavar="URL", help="a folder URL holding face-alignment's files")
     f.add_argument("--no-face-alignment", action="store_true", help="only the official SMILE archive")
+    f.add_argument("--evaluation", action="store_true",
+                   help="only the evaluation networks published on their own (FID's Inception, LPIPS's AlexNet)")
+    f.add_argument("--evaluation-from", metavar="URL", help="a folder URL holding those files")
     i = sub.add_parser("import", help="install the weights in an archive (zip, tar) or folder you already have; "
                                       "files are recognised by content")
     i.add_argument("path")
@@ -76,12 +79,24 @@ def _progress_bar():
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from ..weights.fetch import Cancelled, FetchError, fetch_face_alignment, fetch_official
+    from ..weights.fetch import (
+        EVALUATION_KEYS,
+        Cancelled,
+        FetchError,
+        fetch_face_alignment,
+        fetch_official,
+        fetch_published,
+    )
     from ..weights.registry import OFFICIAL_ARCHIVE_SOURCES
 
     update, bars = _progress_bar()
     cancel = threading.Event()
     try:
+        if args.evaluation:
+            for path in fetch_published(EVALUATION_KEYS, progress=update, cancel=cancel,
+                                        base_url=args.evaluation_from):
+                print(f"installed {path.name}")
+            return 0
         report = fetch_official(args.source or OFFICIAL_ARCHIVE_SOURCES, progress=update, cancel=cancel)
         for line in report.lines():
             print(line)

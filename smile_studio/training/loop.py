@@ -3,7 +3,6 @@ checkpoints, exact resume and the replica check, on one process or many (``torch
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import signal
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import DataLoader
 
 from ..core.imageio import atomic_write_bytes, encode_png
@@ -21,6 +19,9 @@ from . import checkpoints
 from .config import TrainConfig
 from .dataset import PreparedData, StepBatches
 from .distributed import Place, replica_digests, start, stop
+from .recipe import Recipe
+from .sem import SemRecipe
+from .syn import SynRecipe
 
 CONFIG = "config.json"
 
@@ -29,87 +30,6 @@ def step_seed(seed: int, step: int, rank: int) -> int:
     """Every random draw of a step (latent codes, target labels, noise) comes from this seed: a resumed run
     repeats the interrupted one exactly, and ranks draw differently."""
     return int.from_bytes(hashlib.sha256(f"{seed}:{step}:{rank}".encode()).digest()[:8], "little") >> 1
-
-
-class Recipe:
-    """One network's training step. Subclasses build ``trained`` (name -> module, DDP-wrapped where several
-    processes run), ``optimizers`` and implement :meth:`step`, :meth:`exports`, :meth:`load` and :meth:`samples`."""
-
-    cycling = False  # the multi-label cycling sampler (SEM) instead of epoch shuffling
-    trained: dict[str, nn.Module]
-    optimizers: dict[str, torch.optim.Optimizer]
-
-    def __init__(self, config: TrainConfig, place: Place):
-        self.config, self.place, self.device = config, place, place.device
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision)
-        self._autocast_dtype = dtype
-        self.scalers = {}
-
-    def autocast(self):
-        if self._autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self._autocast_dtype)
-
-    def scaler(self, name: str) -> torch.amp.GradScaler:
-        """fp16 needs loss scaling (bf16 and fp32 do not: the scaler is then a no-op)."""
-        if name not in self.scalers:
-            self.scalers[name] = torch.amp.GradScaler(self.device.type, enabled=self.config.precision == "fp16")
-        return self.scalers[name]
-
-    def accumulate(self, micro: list, loss_of, modules: list[nn.Module], optimizers: list, scaler_name: str
-                   ) -> dict[str, float]:
-        """Backward over the micro-batches (gradients synchronised across ranks only on the last), then one
-        optimiser step each; returns the losses averaged over the micro-batches."""
-        for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
-        scaler = self.scaler(scaler_name)
-        totals: dict[str, float] = {}
-        for k, batch in enumerate(micro):
-            last = k == len(micro) - 1
-            with contextlib.ExitStack() as stack:
-                if not last:
-                    for m in modules:
-                        if hasattr(m, "no_sync"):
-                            stack.enter_context(m.no_sync())
-                loss, parts = loss_of(batch)
-                scaler.scale(loss / len(micro)).backward()
-            for name, value in parts.items():
-                totals[name] = totals.get(name, 0.0) + float(value) / len(micro)
-        for opt in optimizers:
-            scaler.step(opt)
-        scaler.update()
-        return totals
-
-    def optimizer_state(self) -> dict:
-        state = {f"optim_{k}": o.state_dict() for k, o in self.optimizers.items()}
-        state.update({f"scaler_{k}": s.state_dict() for k, s in self.scalers.items()})
-        return state
-
-    def load_optimizer_state(self, state: dict) -> None:
-        for k, o in self.optimizers.items():
-            o.load_state_dict(state[f"optim_{k}"])
-        for key, value in state.items():
-            if key.startswith("scaler_"):
-                self.scaler(key[len("scaler_"):]).load_state_dict(value)
-
-    def replicas(self) -> dict[str, nn.Module]:
-        """What must be bit-identical on every rank and after an exact resume: trained networks and EMA copies."""
-        raise NotImplementedError
-
-    def step(self, micro: list, step: int) -> dict[str, float]:
-        raise NotImplementedError
-
-    def exports(self) -> dict[str, object]:
-        """The networks in their official file layouts (name -> object for torch.save)."""
-        raise NotImplementedError
-
-    def load(self, folder: Path) -> None:
-        """Networks (trained and EMA) from a checkpoint folder written by :meth:`exports`."""
-        raise NotImplementedError
-
-    def samples(self, batch) -> np.ndarray:
-        """An RGB grid showing what the networks do now."""
-        raise NotImplementedError
 
 
 @dataclass
@@ -157,9 +77,6 @@ class _Log:
 
 def train(config: TrainConfig, run: Path, resume: bool = False, show_progress: bool = True) -> RunResult:
     """Train ``config`` into the folder ``run`` (its config.json, checkpoints/, samples/, scalars.jsonl)."""
-    from .sem import SemRecipe
-    from .syn import SynRecipe
-
     place = start(config.device)
     try:
         data = PreparedData(config.data, config.size)

@@ -23,7 +23,7 @@ from ..nets.sem import NOISE_DIM, SMALL_DIM, Conv2DMod, Discriminator, MappingNe
 from ..nets.syn_layers import one_hot
 from .config import TrainConfig
 from .distributed import Place, inner, wrap
-from .loop import Recipe
+from .recipe import Recipe, ema_update
 
 FILES = {"G": "smileSEM_G.pth", "F": "smileSEM_F.pth", "S": "smileSEM_S.pth", "D": "smileSEM_D.pth"}
 EMA_FILES = {"G": "smileSEM_G_ema.pth", "F": "smileSEM_F_ema.pth", "S": "smileSEM_S_ema.pth"}
@@ -43,14 +43,6 @@ def official_init(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, Conv2DMod):
             nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in", nonlinearity="leaky_relu")
-
-
-def ema_update(ema: nn.Module, live: nn.Module, beta: float) -> None:
-    with torch.no_grad():
-        for pe, p in zip(ema.parameters(), inner(live).parameters(), strict=True):
-            pe.lerp_(p, 1 - beta)
-        for be, b in zip(ema.buffers(), inner(live).buffers(), strict=True):
-            be.copy_(b)
 
 
 class SemRecipe(Recipe):

@@ -23,8 +23,7 @@ from ..nets.syn_disc import SynDiscriminator
 from ..nets.syn_layers import CODE_DIM, NUM_LABELS, STYLE_DIM
 from .config import TrainConfig
 from .distributed import Place, inner, wrap
-from .loop import Recipe
-from .sem import ema_update
+from .recipe import Recipe, ema_update
 
 
 def file_name(size: int) -> str:

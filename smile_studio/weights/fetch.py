@@ -161,18 +161,27 @@ def fetch_official(sources: Sequence[str] = OFFICIAL_ARCHIVE_SOURCES, dest: Path
     raise FetchError("no source delivered the archive: " + "; ".join(errors))
 
 
-def fetch_face_alignment(dest: Path | None = None, *, progress: ProgressFn | None = None,
-                         cancel: threading.Event | None = None, log: Callable[[str], None] = print,
-                         timeout: tuple[float, float] = TIMEOUT, base_url: str | None = None) -> list[Path]:
-    """face-alignment's detector and landmark files from the URLs that package uses (or ``base_url`` + the
-    file name), into our own hub folder; each checked against the hash its name carries."""
+FACE_ALIGNMENT_KEYS = ("s3fd", "fan68")
+EVALUATION_KEYS = ("alexnet", "inception")  # published on their own; the LPIPS heads, AttNet, HopeNet are official
+
+
+def fetch_face_alignment(dest: Path | None = None, **kw) -> list[Path]:
+    """face-alignment's detector and landmark files from the URLs that package uses, into our own hub folder."""
+    return fetch_published(FACE_ALIGNMENT_KEYS, dest, **kw)
+
+
+def fetch_published(keys: tuple[str, ...], dest: Path | None = None, *, progress: ProgressFn | None = None,
+                    cancel: threading.Event | None = None, log: Callable[[str], None] = print,
+                    timeout: tuple[float, float] = TIMEOUT, base_url: str | None = None) -> list[Path]:
+    """Files published on their own (``keys`` of the registry) from their URLs (or ``base_url`` + the file
+    name); each checked against the hash its name carries and the network it must hold."""
     from ..nets.checkpoint import CheckpointError
     from .verify import check_file
 
     dest = Path(dest or install_dir())
     out = []
     for c in CHECKPOINTS:
-        if c.url is None:
+        if c.key not in keys or c.url is None:
             continue
         url = f"{base_url.rstrip('/')}/{c.filename}" if base_url else c.url
         final = dest / c.subdir / c.filename

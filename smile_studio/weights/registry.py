@@ -66,6 +66,18 @@ def _lpips():
     return lpips_heads()
 
 
+def _alexnet():
+    from ..nets.lpips import AlexNetFeatures
+
+    return AlexNetFeatures()
+
+
+def _inception():
+    from ..nets.inception import FIDInception
+
+    return FIDInception()
+
+
 def _s3fd():
     from face_alignment.detection.sfd.net_s3fd import s3fd
 
@@ -118,6 +130,15 @@ CHECKPOINTS: tuple[Checkpoint, ...] = (
                "the pose score of evaluation", licence="deep-head-pose (Nataniel Ruiz): Apache-2.0"),
     Checkpoint("lpips", "lpips_weights.ckpt", "LPIPS linear heads (evaluation)", None, _lpips,
                "the LPIPS diversity score of evaluation", licence="LPIPS heads (StarGAN v2's file): BSD-2-Clause"),
+    Checkpoint("alexnet", "alexnet-owt-7be5be79.pth", "AlexNet ImageNet features (LPIPS)", None, _alexnet,
+               "the LPIPS scores of evaluation and SYN training's perceptual loss", ignore_extra=True,
+               url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", sha256_prefix="7be5be79",
+               licence="torchvision AlexNet weights: BSD-3-Clause"),
+    Checkpoint("inception", "pt_inception-2015-12-05-6726825d.pth", "FID Inception-v3 (pytorch-fid's port)", None,
+               _inception, "the FID scores of evaluation",
+               url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                   "pt_inception-2015-12-05-6726825d.pth",
+               sha256_prefix="6726825d", licence="TensorFlow Inception graph (Apache-2.0), ported by pytorch-fid"),
     Checkpoint("s3fd", "s3fd-619a316812.pth", "S3FD face detector (face-alignment)", None, _s3fd,
                "face detection for your own photos (photo pipeline)", subdir=HUB,
                url="https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth",
