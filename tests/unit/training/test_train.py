@@ -106,6 +106,25 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(prepared64, tmp_path):
     assert saved["step"] == target and saved["replica_digests"] == straight.digests
 
 
+def test_sigterm_finishes_the_step_saves_it_and_exits_3(prepared64, tmp_path, capfd):
+    run = tmp_path / "preempted"
+    proc = subprocess.Popen([sys.executable, "-m", "smile_studio", "train", "sem", str(prepared64), str(run),
+                             "--size", "64", "--width", "0.0625", "--batch", "2", "--workers", "0", "--fan", "none",
+                             "--iterations", "400", "--checkpoint-every", "1000", "--log-every", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 120
+    scalars = run / "scalars.jsonl"
+    while not scalars.is_file() or len(scalars.read_text().splitlines()) < 3:
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 3 and "--resume" in out
+    steps = len(scalars.read_text().splitlines())
+    assert 3 <= steps < 400 and _saved_step(run) == steps
+    assert checkpoints.read_state(checkpoints.latest(run))["step"] == steps
+
+
 def _saved_step(run) -> int:
     folder = checkpoints.latest(run)
     return int(folder.name.split("_")[1]) if folder is not None else 0
@@ -164,10 +183,29 @@ def test_checkpoints_load_into_the_app_engines_and_render(prepared64, tmp_path):
     assert image.shape == (64, 64, 3) and image.dtype == np.uint8 and image.std() > 1
 
 
-def test_bf16_autocast_trains(prepared64, tmp_path):
-    result = train(config("syn", prepared64, iterations=2, checkpoint_every=2, precision="bf16"), tmp_path / "r",
-                   show_progress=False)
-    assert all(np.isfinite(s["G/l1"]) for s in result.losses)
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_autocast_trains(prepared64, tmp_path, precision):
+    for network in ("sem", "syn"):
+        result = train(config(network, prepared64, iterations=2, checkpoint_every=2, precision=precision),
+                       tmp_path / network, show_progress=False)
+        assert all(np.isfinite(s[LOSS[network]]) for s in result.losses)
+
+
+def test_released_size_checkpoints_are_recognised_as_the_official_files():
+    """At 256 with the released widths, what training writes is what the weights manager recognises (same keys,
+    same shapes, same containers) — the app installs and loads it like the official files."""
+    from smile_studio.training.distributed import Place
+    from smile_studio.training.sem import SemRecipe
+    from smile_studio.training.syn import SynRecipe
+    from smile_studio.weights.registry import recognise
+
+    place, table = Place(0, 1, torch.device("cpu")), np.zeros((1, 12), np.float32)
+    sem = SemRecipe(TrainConfig.for_network("sem", "-", fan="none"), place, table).exports()
+    assert recognise(sem["smileSEM_G_ema.pth"]) == ["sem_G"]
+    assert recognise(sem["smileSEM_F_ema.pth"]) == ["sem_F"]
+    assert recognise(sem["smileSEM_S_ema.pth"]) == ["sem_S"]
+    syn = SynRecipe(TrainConfig.for_network("syn", "-", lpips="none"), place, table).exports()
+    assert recognise(syn["smileSYN_256.pth"]) == ["syn256"]
 
 
 def test_train_command_refuses_what_would_lose_or_mix_runs(prepared64, tmp_path, capsys):
