@@ -93,13 +93,14 @@ def open_document(path: str | Path, size: int = 256, map_path: str | Path | None
 
 
 def document_from_photo(rgb: np.ndarray, name: str, size: int = 256, eyes=None, notes=(),
-                        known_attributes: dict | None = None, face_index: int = 0) -> Document:
+                        known_attributes: dict | None = None, face_index: int = 0,
+                        points: np.ndarray | None = None) -> Document:
     """The one way a photo becomes a document: detect the face (or use the ``eyes`` a user placed), align,
     parse, read the attributes (``known_attributes`` override what is read); NoFaceDetected when no face."""
     from .face.attributes import read_attributes
     from .face.pipeline import parse_face
 
-    parsed = parse_face(rgb, size, eyes=eyes, face_index=face_index)
+    parsed = parse_face(rgb, size, eyes=eyes, face_index=face_index, points=points)
     attributes = {**read_attributes(parsed.crop, parsed.labels), **(known_attributes or {})}
     face = None
     if parsed.face_count > 1:

@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, device and engines available")
     p.set_defaults(func=_cmd_info)
 
-    from . import batch, data, edit, evaluate, train, weights
+    from . import batch, data, edit, evaluate, train, video, weights
 
     # the headless subcommands, one row each: name, help, how its options are declared, what runs it
     for name, text, add, run in (
@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
          edit.run_edit),
         ("batch", "apply the same edit to every face in a folder, headless", batch.add_batch_arguments,
          batch.run_batch),
+        ("video", "carry an edit through a clip (landmarks smoothed over time, audio kept)",
+         video.add_video_arguments, video.run_video),
         ("data", "training data: prepare CelebAMask-HQ or a folder of photos", data.add_data_arguments,
          data.run_data),
         ("train", "train SMILE_SEM or SMILE_SYN (one process, or many under torchrun)", train.add_train_arguments,

@@ -48,10 +48,12 @@ def bisenet_parse(crop: np.ndarray, path: str) -> np.ndarray:
     return from_bisenet(logits.argmax(1)[0].numpy()).astype(np.uint8)
 
 
-def parse_face(rgb: np.ndarray, size: int = 256, eyes=None, face_index: int = 0) -> ParsedFace:
-    """Detect (or use the ``eyes`` a user placed), align and parse; NoFaceDetected when no face is found.
-    ``face_index``: which face of a photo with several (0 = the largest)."""
-    points, count = None, 1
+def parse_face(rgb: np.ndarray, size: int = 256, eyes=None, face_index: int = 0,
+               points: np.ndarray | None = None) -> ParsedFace:
+    """Detect (or use the ``eyes`` a user placed, or a tracker smoothed, with its 68 ``points`` if any), align and
+    parse; NoFaceDetected when no face is found. ``face_index``: which face of a photo with several (0 = the
+    largest)."""
+    count = 1
     if eyes is None:
         face, count = detect_faces(rgb, face_index)
         eyes, points = face.eyes, face.points

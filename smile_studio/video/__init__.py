@@ -1,0 +1,1 @@
+"""Video: reading and writing clips (PyAV), and smoothing landmarks over time."""

@@ -1,0 +1,135 @@
+"""``smile-studio video`` on short clips made here from a sample photo (a slow camera pan, with and without a
+sound track): frame count, size and rate kept, the audio copied, the edit local to the face in every frame, a
+frame range, frames without a face passed through, the temporal-stability figure printed; bad input refused."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from smile_studio.cli import main
+from smile_studio.core.imageio import read_image
+from smile_studio.video.clip import probe
+from smile_studio.video.smoothing import OneEuroFilter
+
+SIDE, FPS, FRAMES = 384, 12, 10
+
+
+def make_clip(path, samples_dir, audio: bool, blank: bool = False) -> list[np.ndarray]:
+    base = cv2.resize(read_image(samples_dir / "maskgan_0.jpg"), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
+    frames = []
+    with av.open(str(path), "w") as box:
+        v = box.add_stream("libx264", rate=FPS)
+        v.width = v.height = SIDE
+        v.pix_fmt = "yuv420p"
+        v.options = {"crf": "4"}
+        a = box.add_stream("aac", rate=16000) if audio else None
+        if a is not None:
+            a.layout = "mono"
+        for i in range(FRAMES):
+            shift = np.float32([[1, 0, 2 * i - FRAMES], [0, 1, i - FRAMES / 2]])
+            rgb = cv2.warpAffine(base, shift, (SIDE, SIDE), borderMode=cv2.BORDER_REFLECT)
+            if blank:
+                rgb = np.full_like(rgb, 90 + i)
+            frames.append(rgb)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, FPS)
+            for packet in v.encode(frame):
+                box.mux(packet)
+        for packet in v.encode():
+            box.mux(packet)
+        if a is not None:
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000 * FRAMES // FPS) / 16000)).astype(np.float32)
+            for k in range(0, len(tone), 1024):
+                chunk = av.AudioFrame.from_ndarray(tone[None, k:k + 1024], format="fltp", layout="mono")
+                chunk.sample_rate, chunk.pts = 16000, k
+                for packet in a.encode(chunk):
+                    box.mux(packet)
+            for packet in a.encode():
+                box.mux(packet)
+    return frames
+
+
+def decoded(path) -> list[np.ndarray]:
+    with av.open(str(path)) as box:
+        return [f.to_ndarray(format="rgb24") for f in box.decode(video=0)]
+
+
+def audio_seconds(path) -> float:
+    with av.open(str(path)) as box:
+        stream = box.streams.audio[0]
+        return sum(float(p.duration * stream.time_base) for p in box.demux(stream) if p.duration)
+
+
+@pytest.fixture(scope="module")
+def clip(samples_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("clip") / "pan.mp4"
+    make_clip(path, samples_dir, audio=True)
+    return path
+
+
+def test_an_edit_is_carried_through_a_clip_with_its_sound(clip, tmp_path, capsys):
+    out = tmp_path / "edited.mp4"
+    assert main(["video", str(clip), str(out), "--set", "eyeglasses=on", "--seed", "3", "--crf", "8"]) == 0
+    text = capsys.readouterr().out
+    info, source = probe(out), probe(clip)
+    assert (info.frames, info.width, info.height, info.fps) == (FRAMES, SIDE, SIDE, Fraction(FPS))
+    assert info.has_audio and abs(audio_seconds(out) - audio_seconds(clip)) < 0.15
+    assert source.frames == FRAMES
+    before, after = decoded(clip), decoded(out)
+    for a, b in zip(before, after, strict=True):
+        diff = np.abs(a.astype(np.int16) - b).max(-1)
+        # the glasses: many pixels changed strongly around the eyes (rows 130-230 of 384)
+        assert (diff[130:230] > 60).mean() > 0.02
+        # below the nose and at the frame's sides: only the codec's noise
+        assert diff[270:].mean() < 2.5 and diff[:, :30].mean() < 2.5
+    stable = [line for line in text.splitlines() if line.startswith("temporal stability")]
+    assert stable and "ratio" in stable[0]
+    edited, original = (float(x) for x in
+                        stable[0].split("change inside the face ")[1].replace(" (edited) vs ", " ").split()[:2])
+    assert 0 < edited < 3 * original  # the edit does not flicker more than three times the footage moves
+
+
+def test_a_frame_range_and_a_clip_without_faces(clip, samples_dir, tmp_path, capsys):
+    out = tmp_path / "part.mkv"
+    assert main(["video", str(clip), str(out), "--set", "hat=on", "--start", "3", "--end", "7"]) == 0
+    info = probe(out)
+    assert info.frames == 4 and info.has_audio
+    assert abs(audio_seconds(out) - 4 / FPS) < 0.15
+    blank = tmp_path / "blank.mp4"
+    frames = make_clip(blank, samples_dir, audio=False, blank=True)
+    out2 = tmp_path / "blank_out.mp4"
+    assert main(["video", str(blank), str(out2), "--set", "hat=on", "--crf", "8"]) == 0
+    assert f"{FRAMES} frames without a face left unchanged" in capsys.readouterr().out
+    for a, b in zip(frames, decoded(out2), strict=True):
+        assert np.abs(a.astype(np.int16) - b).mean() < 2.5
+
+
+def test_bad_clips_and_outputs_are_refused(clip, tmp_path, capsys):
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_text("hello")
+    assert main(["video", str(not_video), str(tmp_path / "o.mp4"), "--set", "hat=on"]) == 2
+    assert "not a readable video" in capsys.readouterr().err
+    assert main(["video", str(clip), str(tmp_path / "o.gif"), "--set", "hat=on"]) == 2
+    assert "write the clip as" in capsys.readouterr().err
+    assert main(["video", str(clip), str(tmp_path / "o.mp4"), "--start", "50"]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_one_euro_filter_steadies_a_still_point_and_follows_a_moving_one():
+    rng = np.random.default_rng(0)
+    still = OneEuroFilter(min_cutoff=1.0, beta=0.05)
+    noisy = 100 + rng.normal(0, 2, 120)
+    smooth = np.array([still(i / 30, np.array([x]))[0] for i, x in enumerate(noisy)])
+    assert np.std(np.diff(smooth[10:])) < 0.4 * np.std(np.diff(noisy[10:]))
+    moving = OneEuroFilter(min_cutoff=1.0, beta=0.05)
+    ramp = 5.0 * np.arange(60)  # 150 px/s at 30 fps
+    followed = np.array([moving(i / 30, np.array([x]))[0] for i, x in enumerate(ramp)])
+    assert abs(followed[-1] - ramp[-1]) < 10  # lags by less than two frames' motion
+    moving.reset()
+    assert moving(3.0, np.array([7.0]))[0] == 7.0
