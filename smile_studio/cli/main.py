@@ -85,6 +85,8 @@ def _cmd_verify_golden(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smile-studio", description="Face layout editor built on SMILE.")
     parser.add_argument("--version", action="version", version=f"SMILE Studio {__version__}")
+    parser.add_argument("--selftest", action="store_true",
+                        help="open the sample offscreen, edit, render and export it; exit 0 when all of it works")
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("gui", help="open the editor (default)")
@@ -134,6 +136,10 @@ def _looks_like_a_file(word: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--selftest"]:
+        from ..app.selftest import run_selftest
+
+        return run_selftest()
     parser = build_parser()
     commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     if argv and argv[0] not in commands and not argv[0].startswith("-") and not _looks_like_a_file(argv[0]):

@@ -83,8 +83,9 @@ class WeightsServer:
                     self.wfile.flush()
                     self.connection.close()
                     return None
-                if slow:  # a slow link: 64 KiB every 20 ms, for at most ~10 s (bounded)
-                    t_end = time.monotonic() + 10
+                if slow:  # a slow link: 64 KiB every 20 ms, for at most 60 s (bounded; a loaded machine may take
+                    # seconds to start the client before it cancels)
+                    t_end = time.monotonic() + 60
                     for i in range(start, len(body), 1 << 16):
                         if time.monotonic() > t_end:
                             break
