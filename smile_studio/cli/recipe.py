@@ -120,8 +120,8 @@ def build_recipe(args: argparse.Namespace, base: Document | None = None) -> Reci
     return Recipe(target, overrides, args.seed, args.psi, ref, tuple(styles), tuple(references.values()))
 
 
-def apply_recipe(recipe: Recipe, face: Document, layout, render):
-    """(attributes before, layout result, rendered image) of one face."""
+def edit_layout(recipe: Recipe, face: Document, layout):
+    """(attributes before, layout result, the render request of the result) of one face."""
     current = dict(face.attributes, **recipe.overrides)
     ref = recipe.reference
     try:
@@ -129,8 +129,17 @@ def apply_recipe(recipe: Recipe, face: Document, layout, render):
             face.labels, current, recipe.target, seed=recipe.seed, psi=recipe.psi,
             reference_labels=ref.labels if ref else None, reference_attributes=ref.attributes if ref else None,
             photo=face.photo))
-        image = render.render(RenderRequest(result.labels, face.photo, face.labels, recipe.styles,
-                                            recipe.references, exact=True))
+    except EngineError as exc:
+        raise CliError(f"{face.name}: {exc}") from exc
+    return current, result, RenderRequest(result.labels, face.photo, face.labels, recipe.styles, recipe.references,
+                                          exact=True)
+
+
+def apply_recipe(recipe: Recipe, face: Document, layout, render):
+    """(attributes before, layout result, rendered image) of one face."""
+    current, result, request = edit_layout(recipe, face, layout)
+    try:
+        image = render.render(request)
     except EngineError as exc:
         raise CliError(f"{face.name}: {exc}") from exc
     return current, result, image

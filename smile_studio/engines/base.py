@@ -121,3 +121,11 @@ class RenderEngine(Protocol):
     description: str
 
     def render(self, request: RenderRequest) -> np.ndarray: ...
+
+
+def render_batch(engine: RenderEngine, requests: list[RenderRequest]) -> list[np.ndarray]:
+    """Several renders: in one pass where the engine can (``render_many``: batched on a GPU), else one by one."""
+    many = getattr(engine, "render_many", None)
+    if many is not None and len(requests) > 1:
+        return many(requests)
+    return [engine.render(r) for r in requests]

@@ -133,12 +133,9 @@ class NeuralRenderEngine:
             del self._maps_cache[k]
         return feats
 
-    @torch.no_grad()
-    def render(self, req: RenderRequest) -> np.ndarray:
-        gen, dtype = (self.exact_gen, torch.float32) if req.exact else (self.fast_gen, self.preview_dtype)
-        # a preview asked at a smaller side that is one of the generator's levels stops there (the coarse image
-        # the finer levels add detail to): a 128 preview skips the most expensive level of a 256 render
-        sem = self._sem(req.labels, keep_level=not req.exact)
+    def _style(self, gen: SynGenerator, dtype: torch.dtype, req: RenderRequest) -> torch.Tensor:
+        """The request's per-region style (1, 19, 64): the photo's codes (absent regions from seed 0), with the
+        regions styled by a seed or a reference taking those codes."""
         sources: list[torch.Tensor] = []
         choice = []
         fill = self._seed_style(gen, dtype, 0)  # for absent regions
@@ -165,10 +162,11 @@ class NeuralRenderEngine:
                 choice.append(index[key])
             else:
                 choice.append(0)
-        style = mix_styles(sources, choice).to(dtype)
-        feats = self._map_features(gen, dtype, sem, req.labels)
-        img = gen.synthesize(sem, style, features=feats, upto=sem.shape[-1])
-        out = ((img.clamp(-1, 1) + 1) * 127.5).round().byte()[0].permute(1, 2, 0).cpu().numpy()
+        return mix_styles(sources, choice).to(dtype)
+
+    @staticmethod
+    def _image(img: torch.Tensor, req: RenderRequest) -> np.ndarray:
+        out = ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
         size = req.size or req.labels.shape[0]
         if out.shape[0] != size:
             import cv2
@@ -176,6 +174,29 @@ class NeuralRenderEngine:
             out = cv2.resize(out, (size, size),
                              interpolation=cv2.INTER_AREA if out.shape[0] > size else cv2.INTER_CUBIC)
         return out
+
+    @torch.no_grad()
+    def render(self, req: RenderRequest) -> np.ndarray:
+        gen, dtype = (self.exact_gen, torch.float32) if req.exact else (self.fast_gen, self.preview_dtype)
+        # a preview asked at a smaller side that is one of the generator's levels stops there (the coarse image
+        # the finer levels add detail to): a 128 preview skips the most expensive level of a 256 render
+        sem = self._sem(req.labels, keep_level=not req.exact)
+        style = self._style(gen, dtype, req)
+        feats = self._map_features(gen, dtype, sem, req.labels)
+        img = gen.synthesize(sem, style, features=feats, upto=sem.shape[-1])
+        return self._image(img[0], req)
+
+    @torch.no_grad()
+    def render_many(self, reqs: list[RenderRequest]) -> list[np.ndarray]:
+        """Several exact renders (different maps and styles) through the generator as one batch: what a folder
+        of faces needs on a GPU. Requests that are not all exact are rendered one by one."""
+        if not all(r.exact for r in reqs):
+            return [self.render(r) for r in reqs]
+        gen, dtype = self.exact_gen, torch.float32
+        sem = torch.cat([self._sem(r.labels) for r in reqs])
+        style = torch.cat([self._style(gen, dtype, r) for r in reqs])
+        img = gen.synthesize(sem, style)
+        return [self._image(img[i], r) for i, r in enumerate(reqs)]
 
 
 STROKE_AREA = 0.25  # a changed box up to this fraction of the map updates the previous map's features

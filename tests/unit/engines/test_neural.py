@@ -105,3 +105,21 @@ def test_half_size_previews_stop_at_the_matching_level(engines, monkeypatch):
     assert np.abs(preview.astype(int) - full.astype(int)).mean() < 40  # the same picture, coarser
     cached_sides = [k[1] for k in render._maps_cache]
     assert cached_sides.count((128, 128)) <= 2 and (256, 256) in cached_sides  # previews keep the full-size map
+
+
+def test_render_many_batches_different_faces_as_single_renders_would(engines):
+    """A folder's faces through SMILE_SYN as one batch (what ``batch`` does on a GPU): each image equals its own
+    render (batched convolutions may round differently: at most 1 level, on few pixels)."""
+    from smile_studio.engines.base import render_batch
+
+    _, render, lab, rgb, lab_b, rgb_b = engines
+    styles = [StyleSource()] * NUM_CLASSES
+    styles[K["hair"].id] = StyleSource("seed", seed=4)
+    reqs = [RenderRequest(lab, rgb, lab, exact=True), RenderRequest(lab_b, rgb_b, lab_b, exact=True),
+            RenderRequest(lab_b, rgb, lab, tuple(styles), exact=True)]
+    batched = render_batch(render, reqs)
+    for req, img in zip(reqs, batched, strict=True):
+        alone = render.render(req)
+        diff = np.abs(alone.astype(int) - img)
+        assert img.shape == alone.shape and diff.max() <= 1 and (diff > 0).mean() < 0.01
+    assert not np.array_equal(batched[0], batched[1])
