@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 from common import SHARED, machine_line
@@ -23,27 +21,18 @@ from smile_studio.cli.main import build_parser
 from smile_studio.cli.recipe import build_recipe, engines_for
 from smile_studio.cli.video import FrameEditor
 from smile_studio.core.imageio import read_image
-from smile_studio.video.clip import transcode
+from smile_studio.video.clip import transcode, write_clip
 
 
 def make_clip(path: Path, frames: int, side: int = 512, fps: int = 24) -> None:
     base = cv2.resize(read_image(SHARED / "samples" / "maskgan_1.jpg"), (side, side), interpolation=cv2.INTER_AREA)
     rng = np.random.default_rng(0)
-    with av.open(str(path), "w") as box:
-        v = box.add_stream("libx264", rate=fps)
-        v.width = v.height = side
-        v.pix_fmt = "yuv420p"
-        v.options = {"crf": "4"}
-        for i in range(frames):
-            dx, dy = 0.5 * i - frames / 4 + rng.normal(0, 1.5), rng.normal(0, 1.5)
-            rgb = cv2.warpAffine(base, np.float32([[1, 0, dx], [0, 1, dy]]), (side, side),
-                                 borderMode=cv2.BORDER_REFLECT)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in v.encode(frame):
-                box.mux(packet)
-        for packet in v.encode():
-            box.mux(packet)
+    images = []
+    for i in range(frames):
+        dx, dy = 0.5 * i - frames / 4 + rng.normal(0, 1.5), rng.normal(0, 1.5)
+        images.append(cv2.warpAffine(base, np.float32([[1, 0, dx], [0, 1, dy]]), (side, side),
+                                     borderMode=cv2.BORDER_REFLECT))
+    write_clip(path, images, fps, crf=4)
 
 
 def main() -> None:

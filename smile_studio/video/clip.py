@@ -42,6 +42,24 @@ def probe(path: str | Path) -> ClipInfo:
         raise VideoError(f"{path}: not a readable video ({exc})") from exc
 
 
+def write_clip(path: str | Path, images: list[np.ndarray], fps: int, crf: int = 18) -> None:
+    """RGB frames of one size as an H.264 clip (no audio): test footage, benchmarks."""
+    import av
+
+    with av.open(str(path), "w") as box:
+        v = box.add_stream("libx264", rate=fps)
+        v.height, v.width = images[0].shape[:2]
+        v.pix_fmt = "yuv420p"
+        v.options = {"crf": str(crf)}
+        for i, rgb in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in v.encode(frame):
+                box.mux(packet)
+        for packet in v.encode():
+            box.mux(packet)
+
+
 def frames(path: str | Path) -> Iterator[np.ndarray]:
     """Every frame as (H, W, 3) uint8 RGB, in order."""
     import av

@@ -270,15 +270,20 @@ def test_a_batch_killed_midway_completes_on_rerun_with_every_output_valid(sample
     assert "already done" in done.stdout
 
 
-def test_batch_with_two_worker_processes_writes_the_same_outputs(samples_dir, tmp_path):
+def three_faces_and_a_broken_file(samples_dir, tmp_path):
     import shutil
 
     src = tmp_path / "in"
     src.mkdir()
-    for name in ("maskgan_0.jpg", "maskgan_0.png", "maskgan_1.jpg", "maskgan_1.png", "maskgan_3.jpg",
-                 "maskgan_3.png"):
-        shutil.copy(samples_dir / name, src / name)
+    for stem in ("maskgan_0", "maskgan_1", "maskgan_3"):
+        for ext in (".jpg", ".png"):
+            shutil.copy(samples_dir / f"{stem}{ext}", src / f"{stem}{ext}")
     (src / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    return src
+
+
+def test_batch_with_two_worker_processes_writes_the_same_outputs(samples_dir, tmp_path):
+    src = three_faces_and_a_broken_file(samples_dir, tmp_path)
     one, two = tmp_path / "one", tmp_path / "two"
     assert main(["batch", str(src), "--set", "hat=on", "--seed", "5", "--out-dir", str(one)]) == 3
     assert main(["batch", str(src), "--set", "hat=on", "--seed", "5", "--out-dir", str(two), "--workers", "2"]) == 3
@@ -300,7 +305,6 @@ def test_batch_renders_groups_of_faces_in_one_pass_on_the_smile_engines(samples_
     """With the SMILE engines (synthetic official-layout weights installed), ``--batch-size 3`` renders three
     faces per generator pass: the outputs match one-by-one rendering (within 1 level), a broken file in a group
     is reported and costs nobody else."""
-    import shutil
 
     import torch
 
@@ -314,12 +318,7 @@ def test_batch_renders_groups_of_faces_in_one_pass_on_the_smile_engines(samples_
     for key, name in (("sem_G", "G"), ("sem_F", "F"), ("sem_S", "S")):
         torch.save(synth_state_dict(m / f"sem256_{name}.json", 1), checkpoint_path(key))
     torch.save({"state_dict": synth_state_dict(m / "sem256_FAN.json", 1)}, checkpoint_path("fan"))
-    src = tmp_path / "in"
-    src.mkdir()
-    for name in ("maskgan_0.jpg", "maskgan_0.png", "maskgan_1.jpg", "maskgan_1.png", "maskgan_3.jpg",
-                 "maskgan_3.png"):
-        shutil.copy(samples_dir / name, src / name)
-    (src / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    src = three_faces_and_a_broken_file(samples_dir, tmp_path)
     one, grouped = tmp_path / "one", tmp_path / "grouped"
     common = ["--set", "hat=on", "--seed", "5", "--engine", "smile", "--crop"]
     assert main(["batch", str(src), *common, "--out-dir", str(one), "--batch-size", "1"]) == 3

@@ -13,7 +13,7 @@ import pytest
 
 from smile_studio.cli import main
 from smile_studio.core.imageio import read_image
-from smile_studio.video.clip import probe
+from smile_studio.video.clip import probe, write_clip
 from smile_studio.video.smoothing import OneEuroFilter
 
 SIDE, FPS, FRAMES = 384, 12, 10
@@ -22,36 +22,35 @@ SIDE, FPS, FRAMES = 384, 12, 10
 def make_clip(path, samples_dir, audio: bool, blank: bool = False) -> list[np.ndarray]:
     base = cv2.resize(read_image(samples_dir / "maskgan_0.jpg"), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
     frames = []
-    with av.open(str(path), "w") as box:
-        v = box.add_stream("libx264", rate=FPS)
-        v.width = v.height = SIDE
-        v.pix_fmt = "yuv420p"
-        v.options = {"crf": "4"}
-        a = box.add_stream("aac", rate=16000) if audio else None
-        if a is not None:
-            a.layout = "mono"
-        for i in range(FRAMES):
-            shift = np.float32([[1, 0, 2 * i - FRAMES], [0, 1, i - FRAMES / 2]])
-            rgb = cv2.warpAffine(base, shift, (SIDE, SIDE), borderMode=cv2.BORDER_REFLECT)
-            if blank:
-                rgb = np.full_like(rgb, 90 + i)
-            frames.append(rgb)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, FPS)
-            for packet in v.encode(frame):
-                box.mux(packet)
-        for packet in v.encode():
-            box.mux(packet)
-        if a is not None:
-            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000 * FRAMES // FPS) / 16000)).astype(np.float32)
-            for k in range(0, len(tone), 1024):
-                chunk = av.AudioFrame.from_ndarray(tone[None, k:k + 1024], format="fltp", layout="mono")
-                chunk.sample_rate, chunk.pts = 16000, k
-                for packet in a.encode(chunk):
-                    box.mux(packet)
-            for packet in a.encode():
-                box.mux(packet)
+    for i in range(FRAMES):
+        shift = np.float32([[1, 0, 2 * i - FRAMES], [0, 1, i - FRAMES / 2]])
+        rgb = cv2.warpAffine(base, shift, (SIDE, SIDE), borderMode=cv2.BORDER_REFLECT)
+        frames.append(np.full_like(rgb, 90 + i) if blank else rgb)
+    silent = path.with_name(f"silent_{path.name}")
+    write_clip(silent if audio else path, frames, FPS, crf=4)
+    if audio:
+        add_tone(silent, path)
     return frames
+
+
+def add_tone(silent, path) -> None:
+    """``silent`` with a 440 Hz tone as its sound track (the video packets copied)."""
+    with av.open(str(silent)) as src, av.open(str(path), "w") as box:
+        v = box.add_stream_from_template(src.streams.video[0])
+        a = box.add_stream("aac", rate=16000)
+        a.layout = "mono"
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = v
+                box.mux(packet)
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000 * FRAMES // FPS) / 16000)).astype(np.float32)
+        for k in range(0, len(tone), 1024):
+            chunk = av.AudioFrame.from_ndarray(tone[None, k:k + 1024], format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = 16000, k
+            for packet in a.encode(chunk):
+                box.mux(packet)
+        for packet in a.encode():
+            box.mux(packet)
 
 
 def decoded(path) -> list[np.ndarray]:
