@@ -49,7 +49,7 @@ class WeightsServer:
                         return self._plain(403, b"no confirmation")
                     file_id = re.search(r"id=([\w-]+)", self.path).group(1)
                     path = f"/{file_id}"
-                cut, slow = path.startswith("/cut/"), path.startswith("/slow/")
+                cut, slow, stall = path.startswith("/cut/"), path.startswith("/slow/"), path.startswith("/stall/")
                 if path.startswith("/nolength/"):  # no Content-Length: the size is known only at the end
                     body = server.files.get(path.removeprefix("/nolength"))
                     if body is None:
@@ -62,7 +62,7 @@ class WeightsServer:
                     except OSError:
                         pass
                     return None
-                body = server.files.get(path.removeprefix("/cut").removeprefix("/slow"))
+                body = server.files.get(path.removeprefix("/cut").removeprefix("/slow").removeprefix("/stall"))
                 if body is None:
                     return self._plain(404, b"not found")
                 start = 0
@@ -82,6 +82,16 @@ class WeightsServer:
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
                     self.connection.close()
+                    return None
+                if stall:  # 1 MiB, then nothing until the client goes away (at most 60 s): a cancel always lands
+                    try:      # mid-download, however slowly the client is scheduled
+                        self.wfile.write(body[start:start + (1 << 20)])
+                        self.wfile.flush()
+                    except OSError:
+                        return None
+                    t_end = time.monotonic() + 60
+                    while time.monotonic() < t_end and not getattr(server, "closing", False):
+                        time.sleep(0.05)
                     return None
                 if slow:  # a slow link: 64 KiB every 20 ms, for at most 60 s (bounded; a loaded machine may take
                     # seconds to start the client before it cancels)
@@ -119,5 +129,6 @@ class WeightsServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.closing = True  # stalled responses end
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -302,7 +302,7 @@ def test_ctrl_c_cancels_a_cli_fetch_cleanly_and_keeps_the_partial_file(weights, 
         srv.files["/a.zip"] = small_archive
         env = dict(os.environ, SMILE_STUDIO_WEIGHTS=str(weights))
         proc = subprocess.Popen([sys.executable, "-m", "smile_studio", "weights", "fetch", "--source",
-                                 srv.url("/slow/a.zip"), "--no-face-alignment"], env=env,
+                                 srv.url("/stall/a.zip"), "--no-face-alignment"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         part = weights / "smile_official_weights.zip.part"
         t0 = time.monotonic()
