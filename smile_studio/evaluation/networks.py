@@ -59,13 +59,10 @@ def sem_files(source: str | None) -> tuple[Path, Path, Path]:
 
 
 def load(syn: str | None, sem: str | None, device: torch.device, want_sem: bool) -> Networks:
-    from ..engines.sem_edit import SemEditor
     from ..nets.attributes import AttNet
-    from ..nets.fan import FAN
     from ..nets.inception import FIDInception
     from ..nets.lpips import LPIPS
     from ..nets.pose import HopeNet
-    from ..nets.sem import MappingNetwork, SemGenerator, StyleEncoder
     from ..nets.syn import SynGenerator
 
     nets = Networks(device)
@@ -94,25 +91,19 @@ def load(syn: str | None, sem: str | None, device: torch.device, want_sem: bool)
     nets.syn = attempt("SMILE_SYN", lambda: SynGenerator.from_checkpoint(syn_file(syn)).eval().to(device))
     if want_sem:
         def editor():
-            g, f, s = sem_files(sem)
-            fan_path = checkpoint_path("fan")
-            fan = None
-            if fan_path.is_file():
-                fan = FAN()
-                fan.load_official(fan_path)
-            return SemEditor(SemGenerator.from_checkpoint(g), MappingNetwork.from_checkpoint(f),
-                             StyleEncoder.from_checkpoint(s), fan=fan, device=device)
+            from ..engines.neural import NeuralLayoutEngine
+
+            fan = checkpoint_path("fan")
+            return NeuralLayoutEngine.from_sources(*sem_files(sem), fan if fan.is_file() else None,
+                                                   device=str(device)).editor
         nets.sem = attempt("SMILE_SEM", editor)
     nets.inception = installed("inception", lambda p: _loaded(FIDInception(), p, device))
-    if checkpoint_path("alexnet").is_file():
-        nets.lpips = installed("lpips", lambda p: LPIPS.from_files(checkpoint_path("alexnet"), p).to(device))
-    else:
-        nets.missing["alexnet"] = f"{checkpoint_path('alexnet').name} not installed"
+    alexnet = installed("alexnet", lambda p: p)
+    if alexnet is not None:
+        nets.lpips = installed("lpips", lambda p: LPIPS.from_files(alexnet, p).to(device))
     nets.attnet = installed("attnet", official(AttNet))
     nets.hopenet = installed("hopenet", official(HopeNet))
-    nets.bisenet = str(checkpoint_path("bisenet")) if checkpoint_path("bisenet").is_file() else None
-    if nets.bisenet is None:
-        nets.missing["bisenet"] = f"{checkpoint_path('bisenet').name} not installed"
+    nets.bisenet = installed("bisenet", str)
     return nets
 
 

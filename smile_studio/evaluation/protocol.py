@@ -104,18 +104,18 @@ def attribute_edits(data: PreparedData, nets: Networks, fakes: int = 10, limit: 
         rgb = rgb[None].to(nets.device)
         photo = ((rgb[0].permute(1, 2, 0) + 1) * 127.5).round().byte().cpu().numpy()
         state = attributes_from_vector(y.numpy())
-        real01 = (rgb + 1) / 2
+        source = labels.numpy().astype(np.uint8)
+        # per photo, as the app caches them: its region codes and (for the pose error) its head pose
+        style = _style(nets, rgb, one_hot(labels[None]).to(nets.device), i).repeat(fakes, 1, 1)
+        real_pose = _angles(nets, (rgb + 1) / 2)[0] if nets.hopenet is not None else None
         for d, domain in enumerate(DOMAINS):
             if y[d] > 0.5:
                 continue
             attr = ATTRIBUTES[d // 2]
             t0 = time.perf_counter()
-            edit = nets.sem.edit(LayoutRequest(labels.numpy().astype(np.uint8), state,
-                                               {attr.key: attr.values[d % 2]}, seed=0, variations=fakes,
-                                               photo=photo))
+            edit = nets.sem.edit(LayoutRequest(source, state, {attr.key: attr.values[d % 2]}, seed=0,
+                                               variations=fakes, photo=photo))
             maps = torch.from_numpy(edit.maps.astype(np.int64)).to(nets.device)
-            sem_src = one_hot(labels[None]).to(nets.device)
-            style = _style(nets, rgb, sem_src, i).repeat(fakes, 1, 1)
             images = _render(nets, one_hot(maps), style)
             per_domain[domain]["ms/edit"].append((time.perf_counter() - t0) * 1000 / fakes)
             if fids:
@@ -126,8 +126,8 @@ def attribute_edits(data: PreparedData, nets: Networks, fakes: int = 10, limit: 
             if nets.attnet is not None:
                 probs.append(nets.attnet(images * 2 - 1)[1].mean(0).cpu())
                 targets.append(torch.from_numpy(edit.y_trg))
-            if nets.hopenet is not None:
-                pose_err.append(_pose_error(nets, real01, images))
+            if real_pose is not None:  # squared error per angle: the photo vs the mean over the fakes
+                pose_err.append(((real_pose - _angles(nets, images).mean(0)) ** 2).tolist())
             if nets.bisenet is not None:
                 parsed.append(_parse_agreement(nets, images, maps))
     _real_sets(data, nets, fids)
@@ -177,12 +177,10 @@ def _cycle_agreement(nets: Networks, maps: torch.Tensor, labels: torch.Tensor, p
     return float(np.mean([metrics.pixel_agreement(b, src) for b in back]))
 
 
-def _pose_error(nets: Networks, real01: torch.Tensor, fakes01: torch.Tensor) -> list[float]:
-    def angles(x01: torch.Tensor) -> torch.Tensor:
-        yaw, pitch, roll = nets.hopenet(normalise_rgb(_resize(x01, 224)))
-        return torch.stack([nets.hopenet.degrees(a) for a in (yaw, pitch, roll)], 1)
-
-    return ((angles(real01)[0] - angles(fakes01).mean(0)) ** 2).tolist()
+def _angles(nets: Networks, x01: torch.Tensor) -> torch.Tensor:
+    """HopeNet's (yaw, pitch, roll) in degrees per image: (B, 3)."""
+    yaw, pitch, roll = nets.hopenet(normalise_rgb(_resize(x01, 224)))
+    return torch.stack([nets.hopenet.degrees(a) for a in (yaw, pitch, roll)], 1)
 
 
 def _parse_agreement(nets: Networks, images: torch.Tensor, maps: torch.Tensor) -> float:
