@@ -110,7 +110,7 @@ def run_video(args: argparse.Namespace) -> int:
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     try:
         written = transcode(args.input, args.output, editor, args.start, end, crf=args.crf,
-                            progress=lambda n: bar.update(1))
+                            progress=lambda n: bar.update(1), info=info)
     except VideoError as exc:
         raise CliError(str(exc)) from exc
     finally:

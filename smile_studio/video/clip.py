@@ -71,12 +71,14 @@ def frames(path: str | Path) -> Iterator[np.ndarray]:
 
 def transcode(src: str | Path, dst: str | Path, edit: Callable[[int, np.ndarray], np.ndarray],
               start: int = 0, stop: int | None = None, crf: int = 18,
-              progress: Callable[[int], None] | None = None) -> int:
+              progress: Callable[[int], None] | None = None, info: ClipInfo | None = None) -> int:
     """Write frames ``start``..``stop`` (exclusive) of ``src``, each passed through ``edit(index, rgb)``, and the
-    audio of that span, to ``dst``. Returns the number of frames written."""
+    audio of that span, to ``dst``. ``info``: the clip's :func:`probe`, when the caller has it (probing a
+    container that does not store its frame count decodes the whole clip). Returns the number of frames
+    written."""
     import av
 
-    info = probe(src)
+    info = info or probe(src)
     dst = Path(dst)
     partial = dst.with_name(f".{dst.name}.partial{dst.suffix}")
     written = 0
