@@ -14,7 +14,6 @@ from ..core.labelio import encode_indexed_png
 from .errors import CliError
 from .recipe import (
     add_recipe_arguments,
-    apply_recipe,
     at_photo_size,
     build_recipe,
     edit_layout,
@@ -124,15 +123,11 @@ def _edit_group(group: list, recipe, engines, args) -> list:
             prepared.append((item, face, *edit_layout(recipe, face, layout)[1:]))
         except Exception as exc:  # noqa: BLE001 - reported, the batch goes on
             outcomes[item[0]] = exc
+    requests = [p[3] for p in prepared]
     try:
-        images = render_batch(render, [p[3] for p in prepared])
-    except Exception:  # noqa: BLE001 - find the face that fails
-        images = []
-        for p in prepared:
-            try:
-                images.append(render.render(p[3]))
-            except Exception as exc:  # noqa: BLE001
-                images.append(exc)
+        images = render_batch(render, requests)
+    except Exception as exc:  # noqa: BLE001 - a batch of one failed on its own; a larger one: find the face
+        images = [exc] if len(requests) == 1 else [_render_or_error(render, r) for r in requests]
     for (item, face, result, _), image in zip(prepared, images, strict=True):
         try:
             if isinstance(image, Exception):
@@ -146,6 +141,13 @@ def _edit_group(group: list, recipe, engines, args) -> list:
     return [outcomes[item[0]] for item in group]
 
 
+def _render_or_error(render, request):
+    try:
+        return render.render(request)
+    except Exception as exc:  # noqa: BLE001 - the caller reports it for this face
+        return exc
+
+
 def _batch_size(args: argparse.Namespace, render) -> int:
     if args.batch_size is not None:
         if args.batch_size < 1:
@@ -155,16 +157,14 @@ def _batch_size(args: argparse.Namespace, render) -> int:
     return 8 if getattr(device, "type", "cpu") == "cuda" else 1
 
 
-def _edit_one(path: Path, render_path: Path, map_path: Path, recipe=None, engines=None, args=None) -> list[str]:
-    """One face, edited and written (all or nothing); its notes. In a worker process the recipe and engines are
-    the ones it built at start."""
-    recipe, engines, args = recipe or _WORKER["recipe"], engines or _WORKER["engines"], args or _WORKER["args"]
-    face = load_face(str(path), args.size, face=args.face)
-    _, result, image = apply_recipe(recipe, face, *engines)
-    if not args.crop:
-        image = at_photo_size(face, result.labels, image, recipe.styles)
-    write_all({render_path: encode_png(image), map_path: encode_indexed_png(result.labels)})
-    return list(result.notes)
+def _edit_one(path: Path, render_path: Path, map_path: Path) -> list[str]:
+    """In a ``--workers`` process: one face with the recipe and engines the process built at start; its notes
+    (a failure is raised back to the parent, which reports it)."""
+    outcome = _edit_group([(path, render_path, map_path, None)], _WORKER["recipe"], _WORKER["engines"],
+                          _WORKER["args"])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 def run_batch(args: argparse.Namespace) -> int:
