@@ -402,8 +402,8 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
             return None
         snap = self.doc.snapshot()  # already an immutable copy: no second copy of the map per request
         labels = None if self.proposal is None else self.proposal[0].maps[self.proposal[1]]
-        # half resolution while stroking
-        req = RenderRequest.from_snapshot(snap, labels, step=2 if kind == PREVIEW else 1)
+        # while stroking the engine may answer approximately (it renders exactly once the stroke ends)
+        req = RenderRequest.from_snapshot(snap, labels, stroke=kind == PREVIEW)
         self.preview.set_state("rendering (preview)…" if kind == PREVIEW else "rendering…")
         return self.worker.post(req, kind)
 

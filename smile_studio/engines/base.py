@@ -10,7 +10,7 @@ the user); anything else is a bug.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -88,23 +88,29 @@ class RenderRequest:
     # exports and headless runs: float32 throughout (reproducible); interactive previews may use a faster
     # reduced precision where the engine has one
     exact: bool = False
+    # a preview while a brush stroke is being drawn: the engine may answer quickly and approximately (at half
+    # size, or by updating its last render around the change); a render without it follows when the stroke ends
+    stroke: bool = False
 
     def reference(self, ref_id: str | None) -> Reference | None:
         return next((r for r in self.references if r.id == ref_id), None)
 
+    def halved(self) -> RenderRequest:
+        """The same render from every second pixel of the map, photo and source map (output size unchanged)."""
+        def half(a):
+            return None if a is None else a[::2, ::2]
+
+        return replace(self, labels=half(self.labels), photo=half(self.photo),
+                       source_labels=half(self.source_labels), size=self.size or self.labels.shape[0])
+
     @classmethod
-    def from_snapshot(cls, snap: Snapshot, labels: np.ndarray | None = None, step: int = 1,
-                      exact: bool = False) -> RenderRequest:
+    def from_snapshot(cls, snap: Snapshot, labels: np.ndarray | None = None, exact: bool = False,
+                      stroke: bool = False) -> RenderRequest:
         """The render of a document snapshot (or of ``labels`` in its place: a proposal's variation) at the
-        document's size; ``step=2``: every second pixel of the map, photo and source map (the quick preview
-        while stroking)."""
+        document's size."""
         labels = snap.labels if labels is None else labels
-        photo, source = snap.photo, snap.source_labels
-        if step > 1:
-            labels = labels[::step, ::step]
-            photo = photo[::step, ::step] if photo is not None else None
-            source = source[::step, ::step] if source is not None else None
-        return cls(labels, photo, source, snap.styles, snap.references, size=snap.labels.shape[0], exact=exact)
+        return cls(labels, snap.photo, snap.source_labels, snap.styles, snap.references, size=snap.labels.shape[0],
+                   exact=exact, stroke=stroke)
 
 
 @runtime_checkable

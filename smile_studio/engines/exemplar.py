@@ -16,7 +16,7 @@ Classes with no exemplar anywhere (a hat on a bare-headed sample) get a seeded p
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -204,6 +204,8 @@ class ExemplarRenderEngine:
 
     # -- rendering ---------------------------------------------------------------------------------------------
     def render(self, req: RenderRequest) -> np.ndarray:
+        if req.stroke:  # while a stroke is drawn: half the pixels, a quarter of the work
+            req = replace(req.halved(), stroke=False)
         labels = np.asarray(req.labels, np.uint8)
         size = labels.shape[0]
         photo, src_labels = _fit(req.photo, size, cv2.INTER_AREA), _fit(req.source_labels, size, cv2.INTER_NEAREST)

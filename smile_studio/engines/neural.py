@@ -22,9 +22,10 @@ from ..nets.fan import FAN
 from ..nets.runtime import dtype_name, image_tensor, pick_device, preview_dtype, tune_allocator
 from ..nets.sem import MappingNetwork, SemGenerator, StyleEncoder
 from ..nets.syn import SynGenerator, mix_styles, one_hot
+from ..nets.syn_local import RenderContext, grown, render_recorded, update_local
 from ..weights import checkpoint_path
 from .base import LayoutRequest, LayoutResult, RenderRequest
-from .cache import array_digest, lru_get
+from .cache import array_digest, lru_get, nbytes
 from .sem_edit import SemEditor
 
 
@@ -77,6 +78,8 @@ class NeuralRenderEngine:
         self._codes_cache: OrderedDict = OrderedDict()
         self._styles_cache: OrderedDict = OrderedDict()  # seed -> mapped style (the 8-layer mapping network)
         self._maps_cache: OrderedDict = OrderedDict()
+        self._context: RenderContext | None = None  # the last interactive render, every layer's output
+        self._noise_maps: list[torch.Tensor] | None = None
 
     @classmethod
     def from_source(cls, source, **kw) -> NeuralRenderEngine:
@@ -108,29 +111,34 @@ class NeuralRenderEngine:
 
         return lru_get(self._styles_cache, 64, (dtype, seed), compute)
 
-    def _map_features(self, gen: SynGenerator, dtype: torch.dtype, sem: torch.Tensor, labels: np.ndarray):
+    def _map_features(self, gen: SynGenerator, dtype: torch.dtype, sem: torch.Tensor, labels: np.ndarray,
+                      spend_previous: bool = False):
         """The map's features: cached, or updated from the newest cached map when they differ in a small box
-        (a brush stroke: ~4x less work than computing them anew), or computed."""
+        (a brush stroke: ~4x less work than computing them anew; ``spend_previous``: in that map's own tensors,
+        which then leave the cache), or computed. The cache is bounded in bytes (a 256 map's are ~140 MB)."""
         key = (dtype, labels.shape, array_digest(labels))
-        if key in self._maps_cache:
-            self._maps_cache.move_to_end(key)
-            return self._maps_cache[key][1]
+        cache = self._maps_cache
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key][1]
         feats = None
-        previous = next(((lab, f) for (d, shape, _), (lab, f) in reversed(self._maps_cache.items())
-                         if d == dtype and shape == labels.shape), None)
+        previous = next((k for k in reversed(cache) if k[:2] == key[:2]), None)
         if previous is not None:
-            box = changed_box(previous[0], labels)
+            old_labels, old_feats = cache[previous]
+            box = changed_box(old_labels, labels)
             if box is not None and (box[2] - box[0]) * (box[3] - box[1]) <= STROKE_AREA * labels.size:
                 k = sem.shape[-1] / labels.shape[0]
                 box = (int(box[0] * k), int(box[1] * k), math.ceil(box[2] * k), math.ceil(box[3] * k))
-                feats = gen.map_features_update(previous[1], sem, box)
+                if spend_previous:
+                    del cache[previous]
+                feats = gen.map_features_update(old_feats, sem, box, in_place=spend_previous)
         if feats is None:
             feats = gen.map_features(sem, dtype=dtype, upto=sem.shape[-1])
-        self._maps_cache[key] = (np.array(labels, copy=True), feats)
-        # keep the last two maps of each kind (previews at a smaller side must not push out the full-size ones)
-        same = [k for k in self._maps_cache if k[:2] == key[:2]]
-        for k in same[:-2]:
-            del self._maps_cache[k]
+        cache[key] = (np.array(labels, copy=True), feats)
+        while len(cache) > 1 and sum(nbytes(v) for v in cache.values()) > MAP_CACHE_BYTES:
+            # the oldest map of the new one's kind goes first: previews at another side keep the full-size map
+            same = [k for k in cache if k[:2] == key[:2] and k != key]
+            del cache[same[0] if same else next(iter(cache))]
         return feats
 
     def _style(self, gen: SynGenerator, dtype: torch.dtype, req: RenderRequest) -> torch.Tensor:
@@ -175,16 +183,55 @@ class NeuralRenderEngine:
                              interpolation=cv2.INTER_AREA if out.shape[0] > size else cv2.INTER_CUBIC)
         return out
 
+    def _noise(self) -> list[torch.Tensor]:
+        if self._noise_maps is None:
+            self._noise_maps = self.exact_gen.make_noise(0, self.device)  # the official renders' fixed noise
+        return self._noise_maps
+
     @torch.no_grad()
     def render(self, req: RenderRequest) -> np.ndarray:
-        gen, dtype = (self.exact_gen, torch.float32) if req.exact else (self.fast_gen, self.preview_dtype)
-        # a preview asked at a smaller side that is one of the generator's levels stops there (the coarse image
-        # the finer levels add detail to): a 128 preview skips the most expensive level of a 256 render
-        sem = self._sem(req.labels, keep_level=not req.exact)
+        if req.exact:
+            gen, dtype = self.exact_gen, torch.float32
+            sem = self._sem(req.labels)
+            feats = self._map_features(gen, dtype, sem, req.labels)
+            return self._image(gen.synthesize(sem, self._style(gen, dtype, req), features=feats)[0], req)
+        gen, dtype = self.fast_gen, self.preview_dtype
+        if req.stroke:
+            img = self._stroke_update(gen, dtype, req)
+            if img is not None:
+                return self._image(img[0], req)
+            req = req.halved()  # no render of this face to update: a half-size one, which the next dabs update
+        # a render asked at a smaller side that is one of the generator's levels stops there (the coarse image
+        # the finer levels add detail to): a 128 render skips the most expensive level of a 256 one
+        sem = self._sem(req.labels, keep_level=True)
         style = self._style(gen, dtype, req)
         feats = self._map_features(gen, dtype, sem, req.labels)
-        img = gen.synthesize(sem, style, features=feats, upto=sem.shape[-1])
-        return self._image(img[0], req)
+        self._context = None  # let the last render's outputs go before the new ones are made
+        self._context = render_recorded(gen, feats, style, self._noise(), req.labels)
+        return self._image(self._context.image[0], req)
+
+    def _stroke_update(self, gen: SynGenerator, dtype: torch.dtype, req: RenderRequest) -> torch.Tensor | None:
+        """The last render brought to the request's map around what changed (``nets.syn_local``): a fraction of
+        a render's work, approximate away from the change; None where there is no such render to update (none
+        yet, another style, another precision, or a change too large)."""
+        ctx = self._context
+        if ctx is None or ctx.style.dtype != dtype or req.labels.shape[0] not in (ctx.side, 2 * ctx.side):
+            return None
+        if req.labels.shape[0] != ctx.side:
+            req = req.halved()
+        if req.labels.shape != ctx.labels.shape:
+            return None
+        style = self._style(gen, dtype, req)
+        if not torch.equal(style.reshape(ctx.style.shape), ctx.style):
+            return None
+        box = changed_box(ctx.labels, req.labels)
+        if box is None:
+            return ctx.image
+        if (box[2] - box[0]) * (box[3] - box[1]) > STROKE_AREA * req.labels.size:
+            return None
+        sem = self._sem(req.labels, keep_level=True)
+        feats = self._map_features(gen, dtype, sem, req.labels, spend_previous=True)
+        return update_local(gen, ctx, feats, req.labels, grown(box, ctx.side // 8, ctx.side))
 
     @torch.no_grad()
     def render_many(self, reqs: list[RenderRequest]) -> list[np.ndarray]:
@@ -200,6 +247,7 @@ class NeuralRenderEngine:
 
 
 STROKE_AREA = 0.25  # a changed box up to this fraction of the map updates the previous map's features
+MAP_CACHE_BYTES = 192 * 2**20  # one 256 map's features in float32 and a 128 map's, or two 256 maps' in bf16
 
 
 def changed_box(old: np.ndarray, new: np.ndarray) -> tuple[int, int, int, int] | None:

@@ -342,15 +342,20 @@ class StyledConv(nn.Module):
             return self.forward_fast(x, style, sem, noise, spade, demod)
         return self.activate(self.noise(self.conv(x, style, sem), noise))
 
-    def forward_fast(self, x, style, sem, noise, spade_term, demod=None):
+    def forward_fast(self, x, style, sem, noise, spade_term, demod=None, used: dict | None = None):
         """The same maths with fewer passes over memory: demodulation and the activation gain sqrt(2) are folded
         into the convolution weights (lrelu(s*y) = s*lrelu(y) for s > 0), bias and noise are added in place.
-        ``demod``: the demodulation of a SPADE-only layer, which depends on the map alone (cached)."""
+        ``demod``: a given demodulation (a SPADE-only layer's depends on the map alone and is cached; a local
+        update of a part of the image reuses the whole image's); ``used``: receives the one applied."""
         conv = self.conv
         g = conv.gamma_fast(style, sem, spade_term)
         prep = conv.prepared(x.dtype)
         weight = prep["w"]
-        gain = (demod if demod is not None else conv.demod_fast(g)) * SQRT2  # (B, Cout)
+        if demod is None:
+            demod = conv.demod_fast(g)
+        if used is not None:
+            used["demod"] = demod
+        gain = demod * SQRT2  # (B, Cout)
         xg = x * g
         bias = (self.activate.bias * SQRT2).to(x.dtype)
         bsz = xg.shape[0]

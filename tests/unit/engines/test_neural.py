@@ -82,7 +82,7 @@ def test_a_stroke_updates_the_previous_maps_features(engines, monkeypatch):
     assert changed_box(lab, stroked) == (100, 60, 112, 75) and changed_box(lab, lab) is None
     calls = []
     update = render.exact_gen.map_features_update
-    monkeypatch.setattr(render.exact_gen, "map_features_update", lambda *a: calls.append(a[2]) or update(*a))
+    monkeypatch.setattr(render.exact_gen, "map_features_update", lambda *a, **k: calls.append(a[2]) or update(*a, **k))
     after_stroke = render.render(RenderRequest(stroked, rgb, lab, exact=True))
     assert calls == [(100, 60, 112, 75)]  # the stroke's box, not a full recompute
     fresh = NeuralRenderEngine(render.exact_gen, device=str(render.device), precision="exact")
@@ -92,19 +92,24 @@ def test_a_stroke_updates_the_previous_maps_features(engines, monkeypatch):
 
 
 def test_half_size_previews_stop_at_the_matching_level(engines, monkeypatch):
+    from smile_studio.engines import neural
+    from smile_studio.engines.cache import nbytes
+
     _, render, lab, rgb, *_ = engines
+    render._maps_cache.clear()
     full = render.render(RenderRequest(lab, rgb, lab))
-    levels = []
-    synthesize = render.fast_gen.synthesize
-    monkeypatch.setattr(render.fast_gen, "synthesize", lambda *a, **k: levels.append(k["upto"]) or synthesize(*a, **k))
     for i in range(4):  # a stroke drawn at half size, then the full-size render of its result
         half = lab[::2, ::2].copy()
         half[40:44, 30 + 2 * i:34 + 2 * i] = K["hat"].id
         preview = render.render(RenderRequest(half, rgb[::2, ::2], lab[::2, ::2], size=256))
-    assert levels == [128] * 4 and preview.shape == (256, 256, 3) and preview.std() > 1
+        assert render._context.side == 128 and len(render._context.outputs) == 14  # up to the 128 image
+        if i == 0:  # room for the full-size map's features and one and a half half-size ones
+            full_bytes, half_bytes = (nbytes(v) for v in render._maps_cache.values())
+            monkeypatch.setattr(neural, "MAP_CACHE_BYTES", int(full_bytes + 1.5 * half_bytes))
+    assert preview.shape == (256, 256, 3) and preview.std() > 1
     assert np.abs(preview.astype(int) - full.astype(int)).mean() < 40  # the same picture, coarser
-    cached_sides = [k[1] for k in render._maps_cache]
-    assert cached_sides.count((128, 128)) <= 2 and (256, 256) in cached_sides  # previews keep the full-size map
+    # bounded in bytes: the previews pushed out each other, not the full-size map
+    assert [k[1] for k in render._maps_cache] == [(256, 256), (128, 128)]
 
 
 def test_render_many_batches_different_faces_as_single_renders_would(engines):

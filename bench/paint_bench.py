@@ -1,0 +1,157 @@
+"""Painting with SMILE on this machine: what a painter waits for, and what the engines hold.
+
+A session as the editor runs it, on the golden synthetic weights (SEM + SYN + FAN resident, 256x256, 2 threads):
+an attribute edit and 4 proposals, then strokes of 50 dabs each (hair painted across the forehead with the
+editor's brush, 12 px), every dab answered by the render engine's stroke preview and every stroke followed by
+its final render. Printed:
+
+* per dab: the stroke preview (median over a 50-dab stroke) and its error against the exact render of the same
+  map (8-bit levels: mean, 99th percentile and max over the image, every 10th dab of a stroke);
+* after the stroke: the final render (median over the strokes);
+* ratios against the official algorithm rendering the same map in this process, and against our full render;
+* the process's resident memory after 100 dabs (engines loaded; the process before loading any network too).
+
+Targets (a 2-core AVX2 machine): per dab <= 250 ms, after the stroke <= 1.2 s, engines <= 1 GB resident.
+``--device cuda`` runs the same session on the GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+from common import SHARED, machine_line, sync
+
+from smile_studio.app.main import current_rss_mb
+from smile_studio.core.labelmap import LabelMap
+from smile_studio.core.labels import CLASSES
+from smile_studio.engines.base import LayoutRequest, RenderRequest
+from smile_studio.engines.neural import NeuralLayoutEngine, NeuralRenderEngine
+from smile_studio.nets.golden import synth_state_dict
+from smile_studio.nets.runtime import dtype_name
+from smile_studio.nets.syn import SynGenerator, one_hot
+
+HAIR = next(c.id for c in CLASSES if c.key == "hair")
+STATE = {"gender": "female", "eyeglasses": "off", "bald": "off", "bangs": "off", "earrings": "on", "hat": "off"}
+DABS = 50
+
+
+def stroke_points(k: int) -> list[tuple[float, float]]:
+    """Stroke k: 51 points 3 px apart across the forehead, each stroke a little lower (x, y)."""
+    return [(60 + 3 * i, 90 + 12 * k + 20 * np.sin(i / 8)) for i in range(DABS + 1)]
+
+
+def engines(device: str):
+    m = SHARED / "golden" / "manifests"
+    if not m.is_dir():
+        raise SystemExit(f"needs the golden manifests in {m} (set SMILE_SHARED)")
+    sd = {n: synth_state_dict(m / f"sem256_{n}.json", 1) for n in ("G", "F", "S", "FAN")}
+    layout = NeuralLayoutEngine.from_sources(sd["G"], sd["F"], sd["S"], sd["FAN"], device=device)
+    syn_sd = synth_state_dict(m / "syn256_G.json", 1)
+    gen = SynGenerator(256)
+    gen.load_official(syn_sd)
+    return layout, NeuralRenderEngine(gen, device=device), syn_sd
+
+
+def inputs():
+    d = np.load(SHARED / "golden" / "syn256_seed1.npz")
+    photo = ((d["rgbA"][0].transpose(1, 2, 0) + 1) * 127.5).round().astype(np.uint8)
+    return d["labA"].astype(np.uint8), photo
+
+
+def timed_call(fn):
+    sync()
+    t0 = time.perf_counter()
+    out = fn()
+    sync()
+    return time.perf_counter() - t0, out
+
+
+def levels(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    d = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    return float(d.mean()), float(np.percentile(d, 99)), float(d.max())
+
+
+def stroke(render, lab: LabelMap, photo, source, k: int, check_every: int = 0):
+    """One stroke: (per-dab seconds, errors every ``check_every`` dabs, final-render seconds)."""
+    times, errors = [], []
+    pts = stroke_points(k)
+    for i in range(1, DABS + 1):
+        lab.stroke_segment(pts[i - 1], pts[i], HAIR, 12.0)
+        labels = lab.labels.copy()
+        t, preview = timed_call(lambda labels=labels: render.render(RenderRequest(labels, photo, source,
+                                                                                  stroke=True)))
+        times.append(t)
+        if check_every and i % check_every == 0:
+            exact = render.render(RenderRequest(labels, photo, source, exact=True))
+            errors.append(levels(preview, exact))
+    t_final, _ = timed_call(lambda: render.render(RenderRequest(lab.labels.copy(), photo, source)))
+    return times, errors, t_final
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    print(machine_line())
+    rss_before = current_rss_mb()
+    layout, render, syn_sd = engines(args.device)
+    print(f"SMILE engines on {render.device}, previews in {dtype_name(render.preview_dtype)}, 256x256, "
+          f"{args.threads} threads; process before loading networks: {rss_before:.0f} MB resident")
+    labels, photo = inputs()
+
+    t_cold, res = timed_call(lambda: layout.edit(LayoutRequest(labels, STATE, {"bangs": "on"}, seed=1, photo=photo)))
+    t_warm, _ = timed_call(lambda: layout.edit(LayoutRequest(labels, STATE, {"bangs": "on"}, seed=2, photo=photo)))
+    t_prop, _ = timed_call(lambda: layout.edit(LayoutRequest(labels, STATE, {"bangs": "on"}, seed=3, variations=4,
+                                                             photo=photo)))
+    print(f"attribute edit: cold {t_cold * 1000:.0f} ms, warm {t_warm * 1000:.0f} ms, 4 proposals "
+          f"{t_prop * 1000:.0f} ms")
+
+    lab = LabelMap(labels.copy())
+    render.render(RenderRequest(lab.labels.copy(), photo, labels))  # the editor's final render of the opened face
+    per_dab, finals = [], []
+    for k in range(2):  # 100 dabs
+        times, _, t_final = stroke(render, lab, photo, labels, k)
+        per_dab.append(statistics.median(times))
+        finals.append(t_final)
+    rss_after = current_rss_mb()
+    _, errors, _ = stroke(render, lab, photo, labels, 2, check_every=10)
+
+    base = SynGenerator(256, impl="reference").eval()
+    base.load_official(syn_sd)
+    base.to(render.device)
+    sem = one_hot(torch.from_numpy(lab.labels.astype(np.int64))[None]).to(render.device)
+    style = torch.randn(1, 19, 64, generator=torch.Generator().manual_seed(0)).to(render.device)
+    with torch.no_grad():
+        base.synthesize(sem, style)
+        t_official = statistics.median(timed_call(lambda: base.synthesize(sem, style))[0] for _ in range(2))
+    exact = RenderRequest(lab.labels.copy(), photo, labels, exact=True)
+    t_ours = statistics.median(timed_call(lambda: render.render(exact))[0] for _ in range(2))
+
+    dab, final = statistics.median(per_dab), statistics.median(finals)
+    print(f"official algorithm, full render of the map: {t_official * 1000:.0f} ms; ours, exact float32 "
+          f"(map features cached): {t_ours * 1000:.0f} ms")
+    print(f"per dab (median of each 50-dab stroke): {', '.join(f'{t * 1000:.0f}' for t in per_dab)} ms -> "
+          f"{dab * 1000:.0f} ms, {t_official / dab:.1f}x faster than the official render")
+    print(f"after the stroke (final render): {', '.join(f'{t * 1000:.0f}' for t in finals)} ms -> "
+          f"{final * 1000:.0f} ms, {t_official / final:.1f}x")
+    print("stroke preview vs exact render of the same map, 8-bit levels (mean / 99th percentile / max), "
+          "dabs 10..50: " + "; ".join(f"{m:.1f} / {p:.0f} / {x:.0f}" for m, p, x in errors))
+    print(f"resident memory after 100 dabs: {rss_after:.0f} MB (engines and caches: "
+          f"{rss_after - rss_before:.0f} MB above the process before loading networks)")
+    checks = [("per dab <= 250 ms", dab <= 0.25), ("after the stroke <= 1.2 s", final <= 1.2),
+              ("resident memory <= 1 GB", rss_after <= 1024)]
+    for name, ok in checks:
+        print(f"  {'MET   ' if ok else 'MISSED'} {name}")
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
