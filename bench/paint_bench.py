@@ -9,7 +9,8 @@ its final render. Printed:
   map (8-bit levels: mean, 99th percentile and max over the image, every 10th dab of a stroke);
 * after the stroke: the final render (median over the strokes);
 * ratios against the official algorithm rendering the same map in this process, and against our full render;
-* the process's resident memory after 100 dabs (engines loaded; the process before loading any network too).
+* resident memory after 100 dabs, once idle (the editor gives the heap's free pages back after half a second
+  without work), and above the process before it loaded any network: what the engines hold.
 
 Targets (a 2-core AVX2 machine): per dab <= 250 ms, after the stroke <= 1.2 s, engines <= 1 GB resident.
 ``--device cuda`` runs the same session on the GPU.
@@ -18,21 +19,25 @@ Targets (a 2-core AVX2 machine): per dab <= 250 ms, after the stroke <= 1.2 s, e
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import shutil
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from common import SHARED, machine_line, sync
 
-from smile_studio.app.main import current_rss_mb
+from smile_studio.app.main import current_rss_mb, peak_rss_mb
 from smile_studio.core.labelmap import LabelMap
 from smile_studio.core.labels import CLASSES
 from smile_studio.engines.base import LayoutRequest, RenderRequest
 from smile_studio.engines.neural import NeuralLayoutEngine, NeuralRenderEngine
 from smile_studio.nets.golden import synth_state_dict
-from smile_studio.nets.runtime import dtype_name
+from smile_studio.nets.runtime import dtype_name, release_free_memory
 from smile_studio.nets.syn import SynGenerator, one_hot
 
 HAIR = next(c.id for c in CLASSES if c.key == "hair")
@@ -45,16 +50,25 @@ def stroke_points(k: int) -> list[tuple[float, float]]:
     return [(60 + 3 * i, 90 + 12 * k + 20 * np.sin(i / 8)) for i in range(DABS + 1)]
 
 
-def engines(device: str):
+def write_weights(manifests: Path, folder: Path) -> None:
+    for name in ("sem256_G", "sem256_F", "sem256_S", "sem256_FAN", "syn256_G"):
+        torch.save(synth_state_dict(manifests / f"{name}.json", 1), folder / f"{name}.pth")
+
+
+def engines(device: str, folder: Path):
+    """The engines as the app builds them: from checkpoint files (the golden synthetic weights written to
+    ``folder`` first, and let go before loading, so that memory figures count only what the engines hold)."""
     m = SHARED / "golden" / "manifests"
     if not m.is_dir():
         raise SystemExit(f"needs the golden manifests in {m} (set SMILE_SHARED)")
-    sd = {n: synth_state_dict(m / f"sem256_{n}.json", 1) for n in ("G", "F", "S", "FAN")}
-    layout = NeuralLayoutEngine.from_sources(sd["G"], sd["F"], sd["S"], sd["FAN"], device=device)
-    syn_sd = synth_state_dict(m / "syn256_G.json", 1)
-    gen = SynGenerator(256)
-    gen.load_official(syn_sd)
-    return layout, NeuralRenderEngine(gen, device=device), syn_sd
+    # written by another process: what making them allocates stays out of this one's memory
+    spawn = multiprocessing.get_context("spawn").Process(target=write_weights, args=(m, folder))
+    spawn.start()
+    spawn.join()
+    rss = current_rss_mb()
+    layout = NeuralLayoutEngine.from_sources(*(folder / f"sem256_{n}.pth" for n in ("G", "F", "S", "FAN")),
+                                             device=device)
+    return layout, NeuralRenderEngine.from_source(folder / "syn256_G.pth", device=device), rss
 
 
 def inputs():
@@ -101,10 +115,17 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     print(machine_line())
-    rss_before = current_rss_mb()
-    layout, render, syn_sd = engines(args.device)
+    folder = Path(tempfile.mkdtemp(prefix="paint-bench-"))
+    try:
+        layout, render, rss_before = engines(args.device, folder)
+        return session(layout, render, rss_before, folder / "syn256_G.pth", args.threads)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def session(layout, render, rss_before: float, syn_file: Path, threads: int) -> int:
     print(f"SMILE engines on {render.device}, previews in {dtype_name(render.preview_dtype)}, 256x256, "
-          f"{args.threads} threads; process before loading networks: {rss_before:.0f} MB resident")
+          f"{threads} threads; process before loading networks: {rss_before:.0f} MB resident")
     labels, photo = inputs()
 
     t_cold, res = timed_call(lambda: layout.edit(LayoutRequest(labels, STATE, {"bangs": "on"}, seed=1, photo=photo)))
@@ -121,11 +142,13 @@ def main() -> int:
         times, _, t_final = stroke(render, lab, photo, labels, k)
         per_dab.append(statistics.median(times))
         finals.append(t_final)
+    rss_busy = current_rss_mb()
+    release_free_memory()  # what the editor's engine thread does once idle for half a second
     rss_after = current_rss_mb()
     _, errors, _ = stroke(render, lab, photo, labels, 2, check_every=10)
 
     base = SynGenerator(256, impl="reference").eval()
-    base.load_official(syn_sd)
+    base.load_official(syn_file)
     base.to(render.device)
     sem = one_hot(torch.from_numpy(lab.labels.astype(np.int64))[None]).to(render.device)
     style = torch.randn(1, 19, 64, generator=torch.Generator().manual_seed(0)).to(render.device)
@@ -144,10 +167,12 @@ def main() -> int:
           f"{final * 1000:.0f} ms, {t_official / final:.1f}x")
     print("stroke preview vs exact render of the same map, 8-bit levels (mean / 99th percentile / max), "
           "dabs 10..50: " + "; ".join(f"{m:.1f} / {p:.0f} / {x:.0f}" for m, p, x in errors))
-    print(f"resident memory after 100 dabs: {rss_after:.0f} MB (engines and caches: "
-          f"{rss_after - rss_before:.0f} MB above the process before loading networks)")
+    engines_mb = rss_after - rss_before
+    print(f"resident memory after 100 dabs, once idle: {rss_after:.0f} MB, of which the engines and their caches "
+          f"{engines_mb:.0f} MB (above the process before loading networks); right after the last render "
+          f"{rss_busy:.0f} MB; peak {peak_rss_mb():.0f} MB")
     checks = [("per dab <= 250 ms", dab <= 0.25), ("after the stroke <= 1.2 s", final <= 1.2),
-              ("resident memory <= 1 GB", rss_after <= 1024)]
+              ("engines resident <= 1 GB after the session", engines_mb <= 1024)]
     for name, ok in checks:
         print(f"  {'MET   ' if ok else 'MISSED'} {name}")
     return 0 if all(ok for _, ok in checks) else 1

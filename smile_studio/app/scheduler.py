@@ -1,6 +1,7 @@
 """The work of the engine thread, and its one loop (Qt-free, testable without a GUI).
 
-The engines belong to one worker thread; everything that runs them reaches it through one mailbox:
+The engines belong to one worker thread; everything that runs them reaches it through one mailbox (and when
+nothing has come for a moment after some work, the loop runs its idle hook once: the app gives memory back):
 
 * renders, latest-wins: every change posts a job with a growing id. The loop takes only the newest pending job;
   older pending jobs are dropped unseen (superseded), and a result whose id is older than the newest posted job is
@@ -174,20 +175,29 @@ class RenderLoop:
     run it on a plain thread with :meth:`start`."""
 
     def __init__(self, render: Callable[[Any], Any], on_result: Callable[[JobResult], None],
-                 on_task: Callable[[Task], None] | None = None):
+                 on_task: Callable[[Task], None] | None = None, on_idle: Callable[[], None] | None = None,
+                 idle_after: float = 0.5):
         self.mailbox = LatestWins()
         self.render = render
         self.on_result = on_result
         self.on_task = on_task
+        self.on_idle = on_idle  # run once when nothing came for ``idle_after`` seconds after some work
+        self.idle_after = idle_after
         self.engines = Engines()
         self.completed = 0
         self._thread: threading.Thread | None = None
 
     def serve(self) -> None:
+        rested = True
         while True:
-            item = self.mailbox.take()
+            item = self.mailbox.take(None if rested or self.on_idle is None else self.idle_after)
             if item is None:
-                return
+                if self.mailbox.closed:
+                    return
+                rested = True
+                self.on_idle()
+                continue
+            rested = False
             if isinstance(item, Task):
                 item.run(self.engines)
                 if self.on_task is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from ..nets.runtime import release_free_memory
 from .scheduler import FINAL, Engines, RenderLoop, Task
 
 
@@ -32,7 +33,8 @@ class RenderWorker(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.loop = RenderLoop(self._render, self.result.emit, self._task_done.emit)
+        # once idle, the heap's free pages go back to the system (a render's activations are ~0.3 GB)
+        self.loop = RenderLoop(self._render, self.result.emit, self._task_done.emit, on_idle=release_free_memory)
         self._task_done.connect(self._deliver)
         self._thread = _LoopThread(self.loop.serve)
         self._thread.setObjectName("engine-worker")

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import math
 import threading
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -152,15 +153,18 @@ def _onednn_applies(x: torch.Tensor, path: str) -> bool:
             and x.is_contiguous(memory_format=torch.channels_last) and fast_path_available(path, x.dtype))
 
 
-def _packed_call(cache: dict, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: int,
+WeightSource = torch.Tensor | Callable[[], torch.Tensor]  # a weight, or a function making it when needed
+
+
+def _packed_call(cache: dict, x: torch.Tensor, weight: WeightSource, bias: torch.Tensor | None, padding: int,
                  leaky: float | None) -> torch.Tensor:
     key = (tuple(x.shape), padding)
     pad = [padding, padding]
     packed = cache.get(key)
     if packed is None:
-        while len(cache) >= _PACKED_SHAPES:  # odd shapes (crops of a map) come and go
+        while len(cache) >= _PACKED_SHAPES:  # odd shapes come and go
             cache.pop(next(iter(cache)))
-        packed = torch._C._nn.mkldnn_reorder_conv2d_weight(weight.to_mkldnn(), pad, [1, 1], [1, 1], 1,
+        packed = torch._C._nn.mkldnn_reorder_conv2d_weight(_resolved(weight).to_mkldnn(), pad, [1, 1], [1, 1], 1,
                                                            list(x.shape))
         cache[key] = packed
     attr, scalars = ("none", []) if leaky is None else ("leaky_relu", [leaky])
@@ -174,11 +178,17 @@ def _add_call(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, 
                                                           None, None, [], None)
 
 
-def conv2d_packed(cache: dict, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-                  padding: int = 0, leaky: float | None = None) -> torch.Tensor:
+def _resolved(weight: WeightSource) -> torch.Tensor:
+    return weight() if callable(weight) else weight
+
+
+def conv2d_packed(cache: dict, x: torch.Tensor, weight: WeightSource,
+                  bias: torch.Tensor | None = None, padding: int = 0, leaky: float | None = None) -> torch.Tensor:
     """``F.conv2d(x, weight, bias, padding=padding)`` with the weight reordered into oneDNN's blocked layout once
-    per input shape and kept in ``cache`` (which must die with ``weight``). Eager CPU convolutions reorder their
-    weights on every call, which is most of the time of a convolution of a small image with 512 channels.
+    per input shape and kept in ``cache`` (which must die with ``weight``; ``weight`` may be a function making
+    it, called only when the reordered copy is made: the plain weight need not be kept). Eager CPU convolutions
+    reorder their weights on every call, which is most of the time of a convolution of a small image with 512
+    channels.
     ``leaky``: a leaky ReLU of that slope applied by the convolution itself (no extra pass over the output).
     Falls back to ``F.conv2d`` where this path does not run for ``x``'s dtype."""
     if _onednn_applies(x, PACKED_CONV):
@@ -187,7 +197,7 @@ def conv2d_packed(cache: dict, x: torch.Tensor, weight: torch.Tensor, bias: torc
         except (RuntimeError, AttributeError, NotImplementedError) as exc:
             cache.clear()
             _disable(PACKED_CONV, x.dtype, exc)
-    out = F.conv2d(x, weight, bias, padding=padding)
+    out = F.conv2d(x, _resolved(weight), bias, padding=padding)
     return out if leaky is None else F.leaky_relu_(out, leaky)
 
 

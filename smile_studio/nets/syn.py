@@ -33,6 +33,7 @@ from .layers import (
     EqualLinear,
     PixelNorm,
     literal_upfirdn2d,
+    plain_convolutions,
 )
 from .sem import check_size
 from .syn_layers import (
@@ -206,7 +207,8 @@ class SynGenerator(nn.Module):
             # their inputs, with 2 px of context where the image has it (at the image's edge the crop's zero
             # padding is the image's own)
             i0, j0, i1, j1 = max(r0 - 2, 0), max(c0 - 2, 0), min(r1 + 2, res), min(c1 + 2, res)
-            part = layer.conv.spade_term(s[:, :, i0:i1, j0:j1].contiguous(memory_format=torch.channels_last))
+            with plain_convolutions():  # a crop's shape is seldom seen twice: no reordered weights kept for it
+                part = layer.conv.spade_term(s[:, :, i0:i1, j0:j1].contiguous(memory_format=torch.channels_last))
             spade = old.spade[name] if in_place else old.spade[name].clone()
             spade[:, :, r0:r1, c0:c1] = part[:, :, r0 - i0:r1 - i0, c0 - j0:c1 - j0]
             return spade

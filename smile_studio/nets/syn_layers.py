@@ -196,15 +196,16 @@ class RegionModConv(nn.Module):
 
     # -- weights prepared once per parameter state (the fast path's per-call preprocessing was ~30 % of a render)
     def prepared(self, dtype: torch.dtype) -> dict:
-        """Scaled weights in ``dtype``, squared weights for the demodulation, stacked region MLPs, the folded
-        blend factor. Recomputed when a parameter is replaced or modified in place (its version changes)."""
+        """Squared weights for the demodulation, stacked region MLPs, the folded blend factor, caches of
+        oneDNN-reordered weights. Recomputed when a parameter is replaced or modified in place (its version
+        changes). The scaled weight itself is not kept (a copy of every weight, ~60 MB): it is folded per call
+        with the gain, or only into the reordered copies."""
         return derived(self, "_prep", list(self.parameters()), lambda: self._prepare(dtype), dtype)
 
     def _prepare(self, dtype: torch.dtype) -> dict:
         w = self.weight.float() * self.scale
-        prep = {"w": w.to(dtype),
-                "w2": (w**2).reshape(self.cout, -1),  # (Cout, Cin*k*k): the demodulation is one matvec
-                "packed": {}, "packed_poly": {}}  # oneDNN-reordered "w" / "poly" per input shape
+        prep = {"w2": (w**2).reshape(self.cout, -1),  # (Cout, Cin*k*k): the demodulation is one matvec
+                "packed": {}, "packed_poly": {}}  # oneDNN-reordered scaled weight / "poly" per input shape
         if not self.only_spade:
             a = torch.sigmoid(self.blending_gamma.float())
             conv = self.style_gamma[0]
@@ -218,6 +219,13 @@ class RegionModConv(nn.Module):
             prep["poly"] = polyphase_weight(w).to(dtype)  # CPU matrix units: see layers.conv_transpose3x3_s2
         return prep
 
+    def scaled_weight(self, dtype: torch.dtype, out_scale: torch.Tensor | None = None) -> torch.Tensor:
+        """The weight with its runtime scale (times ``out_scale`` (Cout,) per output channel) in ``dtype``."""
+        w = self.weight.float() * self.scale
+        if out_scale is not None:
+            w = w * out_scale.float().view(-1, 1, 1, 1)
+        return w.to(dtype)
+
     def upsample_conv(self, x: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
         """Stride-2 transposed convolution + blur of the modulated input; ``scale`` (Cout,) multiplies the
         weights' output channels."""
@@ -225,9 +233,8 @@ class RegionModConv(nn.Module):
         if "poly" in p:
             if scale is None:
                 return self.blur(conv_transpose3x3_s2(x, p["poly"], p["packed_poly"]))
-            return self.blur(conv_transpose3x3_s2(x, p["poly"] * scale.repeat(4).view(-1, 1, 1, 1)))
-        w = p["w"] if scale is None else p["w"] * scale.view(-1, 1, 1, 1)
-        return self.blur(F.conv_transpose2d(x, w.transpose(0, 1), stride=2))
+            return self.blur(conv_transpose3x3_s2(x, p["poly"] * scale.to(x.dtype).repeat(4).view(-1, 1, 1, 1)))
+        return self.blur(F.conv_transpose2d(x, self.scaled_weight(x.dtype, scale).transpose(0, 1), stride=2))
 
     # -- style branch ------------------------------------------------------------------------------------------
     def region_vectors(self, style: torch.Tensor) -> torch.Tensor:
@@ -349,8 +356,6 @@ class StyledConv(nn.Module):
         update of a part of the image reuses the whole image's); ``used``: receives the one applied."""
         conv = self.conv
         g = conv.gamma_fast(style, sem, spade_term)
-        prep = conv.prepared(x.dtype)
-        weight = prep["w"]
         if demod is None:
             demod = conv.demod_fast(g)
         if used is not None:
@@ -360,18 +365,18 @@ class StyledConv(nn.Module):
         bias = (self.activate.bias * SQRT2).to(x.dtype)
         bsz = xg.shape[0]
         out_elems = conv.cout * xg.shape[-2] * xg.shape[-1] * (4 if conv.upsample else 1)
-        if bsz == 1 and weight.numel() < out_elems:  # fold the gain into whichever of weights/output is smaller
-            scale = gain[0].to(x.dtype)
+        if bsz == 1 and conv.weight.numel() < out_elems:  # fold the gain into the smaller of weights/output
             if conv.upsample:
-                out = conv.upsample_conv(xg, scale)
+                out = conv.upsample_conv(xg, gain[0])
                 out.add_(bias.view(1, -1, 1, 1))
             else:
-                out = F.conv2d(xg, weight * scale.view(-1, 1, 1, 1), bias=bias, padding=conv.padding)
+                out = F.conv2d(xg, conv.scaled_weight(x.dtype, gain[0]), bias=bias, padding=conv.padding)
         else:
             if conv.upsample:
                 out = conv.upsample_conv(xg)
             else:
-                out = conv2d_packed(prep["packed"], xg, weight, padding=conv.padding)
+                out = conv2d_packed(conv.prepared(x.dtype)["packed"], xg, lambda: conv.scaled_weight(x.dtype),
+                                    padding=conv.padding)
             out.mul_(gain.to(x.dtype)[:, :, None, None]).add_(bias.view(1, -1, 1, 1))
         out.add_(noise.to(x.dtype) * (self.noise.weight * SQRT2).to(x.dtype))
         return F.leaky_relu_(out, 0.2)
@@ -390,7 +395,7 @@ class ToRGB(nn.Module):
             # The image is accumulated in float32 whatever the compute dtype: it is a sum over levels whose
             # rounding in bf16 (8 bits) would cost ~1e-2 on values of a few units.
             g = self.conv.gamma_fast(style, sem, spade)
-            out = F.conv2d(x * g, self.conv.prepared(x.dtype)["w"]).float() + self.bias.float()
+            out = F.conv2d(x * g, self.conv.scaled_weight(x.dtype)).float() + self.bias.float()
         else:
             out = self.conv(x, style, sem) + self.bias.to(x.dtype)
         if skip is not None:

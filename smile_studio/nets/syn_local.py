@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .layers import plain_convolutions
 from .syn import MapFeatures, SynGenerator
 from .syn_layers import ToRGB
 
@@ -136,21 +137,29 @@ def update_local(gen: SynGenerator, ctx: RenderContext, features: MapFeatures, l
             continue
         if area == 0:
             continue
-        if rgb:
-            crop = grown(window, REACH, res)
-            part = _within(layer(_crop(x, crop), style, _crop(sem, crop), None, spade=_crop(spade, crop),
-                                 fast=True), window, crop[:2])
-            if skip is not None:  # the coarser image, up-sampled, plus this level's detail
-                crop = grown(scaled(window, 0.5, res // 2), REACH, res // 2)
-                part = part + _within(layer.upsample(_crop(skip, crop)), window, (2 * crop[0], 2 * crop[1]))
-        else:
-            up = layer.conv.upsample
-            crop = grown(scaled(window, 0.5, res) if up else window, REACH, res)
-            covered = scaled(crop, 2, out_res) if up else crop  # the output pixels the crop's output covers
-            demod = features.demod.get(name, ctx.demod[name])  # a SPADE-only layer's is exact (map-only)
-            out = layer.forward_fast(_crop(x, crop), style, _crop(sem, crop), _crop(noise, covered),
-                                     _crop(spade, crop), demod)
-            part = _within(out, window, covered[:2])
+        with plain_convolutions():  # a crop's shape is seldom seen twice: no reordered weights kept for it
+            part = _window(layer, rgb, res, out_res, window, x, skip, style, sem, spade, noise,
+                           features.demod.get(name, ctx.demod.get(name)))
         _crop(ctx.outputs[name], window).copy_(part)
     ctx.labels = np.array(labels, copy=True)
     return ctx.image
+
+
+def _window(layer, rgb: bool, res: int, out_res: int, window: Box, x, skip, style, sem, spade, noise, demod
+            ) -> torch.Tensor:
+    """A layer's output inside ``window`` (at ``out_res``), computed from crops of its inputs (at ``res``) grown
+    by REACH; ``demod``: the demodulation to apply (the whole image's, kept from its last render)."""
+    if rgb:
+        crop = grown(window, REACH, res)
+        part = _within(layer(_crop(x, crop), style, _crop(sem, crop), None, spade=_crop(spade, crop), fast=True),
+                       window, crop[:2])
+        if skip is not None:  # the coarser image, up-sampled, plus this level's detail
+            crop = grown(scaled(window, 0.5, res // 2), REACH, res // 2)
+            part = part + _within(layer.upsample(_crop(skip, crop)), window, (2 * crop[0], 2 * crop[1]))
+        return part
+    up = layer.conv.upsample
+    crop = grown(scaled(window, 0.5, res) if up else window, REACH, res)
+    covered = scaled(crop, 2, out_res) if up else crop  # the output pixels the crop's output covers
+    out = layer.forward_fast(_crop(x, crop), style, _crop(sem, crop), _crop(noise, covered), _crop(spade, crop),
+                             demod)
+    return _within(out, window, covered[:2])

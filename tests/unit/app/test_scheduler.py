@@ -86,3 +86,28 @@ def test_tasks_run_before_renders_with_the_engines_and_report_back():
         raise AssertionError("a task submitted after stop must not wait forever")
     except RuntimeError as exc:
         assert "stopped" in str(exc)
+
+
+def test_the_idle_hook_runs_once_after_work_when_nothing_follows():
+    """After a burst of work and a quiet moment the loop runs its idle hook (the app gives memory back) once;
+    never while jobs keep coming, nor again until new work came."""
+    events, rendered = [], threading.Event()
+
+    def render(payload):
+        events.append(("render", payload))
+        rendered.set()
+        return payload
+
+    loop = RenderLoop(render, lambda r: None, on_idle=lambda: events.append(("idle",)), idle_after=0.2).start()
+    time.sleep(0.4)
+    assert events == []  # idle from the start: nothing was done, nothing to give back
+    for i in range(4):  # jobs closer together than idle_after
+        loop.mailbox.post(i, PREVIEW)
+        time.sleep(0.05)
+    time.sleep(0.6)
+    assert events.count(("idle",)) == 1 and events[-1] == ("idle",)
+    assert all(e[0] == "render" for e in events[:-1]) and len(events) >= 2
+    loop.mailbox.post(9, FINAL)
+    time.sleep(0.5)
+    loop.stop()
+    assert events[-2:] == [("render", 9), ("idle",)] and events.count(("idle",)) == 2
