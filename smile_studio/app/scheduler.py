@@ -5,7 +5,7 @@ nothing has come for a moment after some work, the loop runs its idle hook once:
 
 * renders, latest-wins: every change posts a job with a growing id. The loop takes only the newest pending job;
   older pending jobs are dropped unseen (superseded), and a result whose id is older than the newest posted job is
-  stale: the view discards it unless it is the last one that will come.
+  stale: it is not delivered, unless it is a stroke's preview (the newest picture while dabs keep coming).
 * tasks, first in first out and before any render: work that must run to completion with the engines (a
   proposal's layout edit, the variation thumbnails, an export's exact render). The caller waits for the result or
   gets it through a callback.
@@ -205,7 +205,9 @@ class RenderLoop:
                 continue
             result = run_job(item, self.render)
             self.completed += 1
-            if not self.mailbox.is_stale(item.id):
+            # a stroke's preview is shown even when the next dab is already waiting: while the mouse moves faster
+            # than previews render, each one is still the newest picture there is
+            if item.kind == PREVIEW or not self.mailbox.is_stale(item.id):
                 self.on_result(result)
 
     def start(self) -> RenderLoop:

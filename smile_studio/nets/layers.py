@@ -255,6 +255,14 @@ def conv_transpose3x3_s2(x: torch.Tensor, poly: torch.Tensor, packed: dict | Non
     return out.permute(0, 3, 1, 2)
 
 
+class _Derived(tuple):
+    """(key, value, parameters) of a :func:`derived` cache. A deep copy of the module (a preview copy in another
+    dtype) starts without it: the copy's parameters are new, and reordered oneDNN tensors cannot be copied."""
+
+    def __deepcopy__(self, memo):
+        return None
+
+
 def derived(module: nn.Module, slot: str, params, build, *extra):
     """Tensors computed from parameters once and reused until a parameter is replaced (``.to()``, loading into
     a new tensor) or modified in place (its version counter moves). ``extra`` joins the cache key (a dtype).
@@ -266,7 +274,7 @@ def derived(module: nn.Module, slot: str, params, build, *extra):
     cached = module.__dict__.get(slot)
     if cached is None or cached[0] != key:
         with torch.no_grad():
-            cached = (key, build(), params)  # holding the parameters keeps their ids from being reused
+            cached = _Derived((key, build(), params))  # holding the parameters keeps their ids from being reused
         module.__dict__[slot] = cached
     return cached[1]
 

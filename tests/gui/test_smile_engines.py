@@ -5,12 +5,12 @@ import json
 import numpy as np
 from PySide6.QtCore import Qt
 
-from smile_studio.app.scheduler import FINAL
+from smile_studio.app.scheduler import FINAL, PREVIEW
 from smile_studio.core.imageio import read_image
 from smile_studio.engines.base import RenderRequest
 from smile_studio.nets.runtime import dtype_name
 
-from .conftest import make_window
+from .conftest import make_window, view_point
 
 
 def test_editor_runs_on_the_smile_engines(qtbot, smile_engines, tmp_path):
@@ -36,6 +36,24 @@ def test_editor_runs_on_the_smile_engines(qtbot, smile_engines, tmp_path):
                     and not w.worker.mailbox.is_stale(w.last_result.id) and not np.array_equal(
                         w.preview.image, first), timeout=20000)
     assert w.preview.image.shape == (256, 256, 3)
+    # a stroke with the mouse: each dab's preview updates the last render around it, the final follows the release
+    shown = []
+    w.rendered.connect(shown.append)
+    w.set_tool("brush")
+    vp = w.canvas.viewport()
+    points = [(70 + 8 * i, 100 + 2 * i) for i in range(8)]
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=view_point(w.canvas, *points[0]))
+    for p in points[1:]:
+        qtbot.mouseMove(vp, pos=view_point(w.canvas, *p))
+        qtbot.wait(120)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=view_point(w.canvas, *points[-1]))
+    qtbot.waitUntil(lambda: bool(shown) and shown[-1].kind == FINAL and not w.worker.mailbox.is_stale(shown[-1].id),
+                    timeout=20000)
+    previews = [r for r in shown if r.kind == PREVIEW]
+    assert previews and all(r.value.shape == (256, 256, 3) for r in previews)
+    assert render._context.side == 256 and np.array_equal(render._context.labels, w.doc.labels)
+    again = render.render(RenderRequest.from_snapshot(w.doc.snapshot()))
+    assert np.abs(again.astype(int) - w.preview.image.astype(int)).max() <= 3
     exact = render.render(RenderRequest(w.doc.labels, w.doc.photo, w.doc.source_labels, w.doc.styles,
                                         w.doc.references, exact=True))
     files = {p.name: p for p in w.export_to(tmp_path / "bundle")}

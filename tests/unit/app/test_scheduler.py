@@ -111,3 +111,25 @@ def test_the_idle_hook_runs_once_after_work_when_nothing_follows():
     time.sleep(0.5)
     loop.stop()
     assert events[-2:] == [("render", 9), ("idle",)] and events.count(("idle",)) == 2
+
+
+def test_stroke_previews_are_delivered_while_newer_dabs_wait():
+    """While dabs come faster than previews render, every finished preview is still shown (the newest picture
+    there is); a final render overtaken by a newer job is not."""
+    delivered = []
+
+    def render(payload):
+        time.sleep(0.08)
+        return payload
+
+    loop = RenderLoop(render, lambda r: delivered.append((r.kind, r.value))).start()
+    for i in range(6):  # a dab every 30 ms, previews take 80 ms
+        loop.mailbox.post(i, PREVIEW)
+        time.sleep(0.03)
+    loop.mailbox.post(100, FINAL)
+    loop.mailbox.post(101, FINAL)
+    time.sleep(0.6)
+    loop.stop()
+    previews = [v for k, v in delivered if k == PREVIEW]
+    assert len(previews) >= 2 and previews == sorted(previews) and previews[-1] < 6
+    assert [v for k, v in delivered if k == FINAL] == [101]
