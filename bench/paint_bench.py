@@ -1,7 +1,8 @@
 """Painting with SMILE on this machine: what a painter waits for, and what the engines hold.
 
 A session as the editor runs it, on the golden synthetic weights (SEM + SYN + FAN resident, 256x256, 2 threads):
-an attribute edit and 4 proposals, then strokes of 50 dabs each (hair painted across the forehead with the
+attribute edits (the first after loading, a new face cold, a face the editor prepared while it was on screen, a
+warm toggle, 4 proposals), then strokes of 50 dabs each (hair painted across the forehead with the
 editor's brush, 12 px), every dab answered by the render engine's stroke preview and every stroke followed by
 its final render. Printed:
 
@@ -12,7 +13,8 @@ its final render. Printed:
 * resident memory after 100 dabs, once idle (the editor gives the heap's free pages back after half a second
   without work), and above the process before it loaded any network: what the engines hold.
 
-Targets (a 2-core AVX2 machine): per dab <= 250 ms, after the stroke <= 1.2 s, engines <= 1 GB resident.
+Targets (a 2-core AVX2 machine): edits cold <= 0.6 s, warm <= 0.15 s, 4 proposals <= 0.8 s; per dab <= 250 ms,
+after the stroke <= 1.2 s, engines <= 1 GB resident.
 ``--device cuda`` runs the same session on the GPU.
 """
 
@@ -71,10 +73,10 @@ def engines(device: str, folder: Path):
     return layout, NeuralRenderEngine.from_source(folder / "syn256_G.pth", device=device), rss
 
 
-def inputs():
+def inputs(face: str = "A"):
     d = np.load(SHARED / "golden" / "syn256_seed1.npz")
-    photo = ((d["rgbA"][0].transpose(1, 2, 0) + 1) * 127.5).round().astype(np.uint8)
-    return d["labA"].astype(np.uint8), photo
+    photo = ((d[f"rgb{face}"][0].transpose(1, 2, 0) + 1) * 127.5).round().astype(np.uint8)
+    return d[f"lab{face}"].astype(np.uint8), photo
 
 
 def timed_call(fn):
@@ -128,11 +130,20 @@ def session(layout, render, rss_before: float, syn_file: Path, threads: int) -> 
           f"{threads} threads; process before loading networks: {rss_before:.0f} MB resident")
     labels, photo = inputs()
 
-    t_cold, res = timed_call(lambda: layout.edit(LayoutRequest(labels, STATE, {"bangs": "on"}, seed=1, photo=photo)))
-    t_warm, _ = timed_call(lambda: layout.edit(LayoutRequest(labels, STATE, {"bangs": "on"}, seed=2, photo=photo)))
+    other, other_photo = inputs("B")
+    t_first, _ = timed_call(lambda: layout.edit(LayoutRequest(other, STATE, {"bangs": "on"}, seed=1,
+                                                              photo=other_photo)))
+    t_cold, _ = timed_call(lambda: layout.edit(LayoutRequest(labels, STATE, {"bangs": "on"}, seed=1, photo=photo)))
+    layout.editor._cache.clear()
+    t_prep, _ = timed_call(lambda: layout.prepare(labels, photo, STATE))
+    t_prepared, _ = timed_call(lambda: layout.edit(LayoutRequest(labels, STATE, {"bangs": "on"}, seed=1,
+                                                                 photo=photo)))
+    t_warm, _ = timed_call(lambda: layout.edit(LayoutRequest(labels, STATE, {"hat": "on"}, seed=2, photo=photo)))
     t_prop, _ = timed_call(lambda: layout.edit(LayoutRequest(labels, STATE, {"bangs": "on"}, seed=3, variations=4,
                                                              photo=photo)))
-    print(f"attribute edit: cold {t_cold * 1000:.0f} ms, warm {t_warm * 1000:.0f} ms, 4 proposals "
+    print(f"attribute edit: first after loading {t_first * 1000:.0f} ms; cold (a new face) {t_cold * 1000:.0f} ms;"
+          f" the editor prepares a face once it is on screen ({t_prep * 1000:.0f} ms on the engine thread), its "
+          f"first toggle then {t_prepared * 1000:.0f} ms; warm toggle {t_warm * 1000:.0f} ms; 4 proposals "
           f"{t_prop * 1000:.0f} ms")
 
     lab = LabelMap(labels.copy())
@@ -171,7 +182,9 @@ def session(layout, render, rss_before: float, syn_file: Path, threads: int) -> 
     print(f"resident memory after 100 dabs, once idle: {rss_after:.0f} MB, of which the engines and their caches "
           f"{engines_mb:.0f} MB (above the process before loading networks); right after the last render "
           f"{rss_busy:.0f} MB; peak {peak_rss_mb():.0f} MB")
-    checks = [("per dab <= 250 ms", dab <= 0.25), ("after the stroke <= 1.2 s", final <= 1.2),
+    checks = [("attribute edit cold <= 0.6 s", t_cold <= 0.6), ("warm toggle <= 0.15 s", t_warm <= 0.15),
+              ("4 proposals <= 0.8 s", t_prop <= 0.8),
+              ("per dab <= 250 ms", dab <= 0.25), ("after the stroke <= 1.2 s", final <= 1.2),
               ("engines resident <= 1 GB after the session", engines_mb <= 1024)]
     for name, ok in checks:
         print(f"  {'MET   ' if ok else 'MISSED'} {name}")

@@ -63,6 +63,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.last_result: JobResult | None = None
         self._shown_id = 0
         self._stroke_t0: float | None = None
+        self._prepare_after_render = False
         self._open_serial = 0
         self._pending_open: tuple[int, Path] | None = None
         self._open_tasks: dict[int, PoolTask] = {}
@@ -292,6 +293,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.canvas.fit()
         self._refresh_panels()
         self._update_title()
+        self._prepare_after_render = True
         self.request_render(FINAL)
 
     def _doc_changed(self, kind: str) -> None:
@@ -397,6 +399,17 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
             self._refresh_panels()
             self.request_render(FINAL)
 
+    def _prepare_edits(self) -> None:
+        """Once a face just opened is on screen: the layout engine computes ahead what its edits need (the
+        first toggle then costs what a second one does), on the engine thread, after that first render."""
+        self._prepare_after_render = False
+        doc, engine = self.doc, self.layout_engine
+        if doc is None or not hasattr(engine, "prepare"):
+            return
+        labels, photo, attributes = doc.labels.copy(), doc.photo, dict(doc.attributes)
+        self.worker.submit(lambda engines: engines.layout.prepare(labels, photo, attributes)
+                           if engines.layout is engine else None, lambda outcome: None)
+
     def request_render(self, kind: str = FINAL) -> int | None:
         if self.doc is None or self.render_engine is None:
             return None
@@ -419,6 +432,8 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         stale = self.worker.mailbox.is_stale(res.id)
         state = "preview" if res.kind == PREVIEW else ("final" if not stale else "final (newer edit pending)")
         self.preview.set_after(res.value, state, res.latency * 1000)
+        if res.kind == FINAL and self._prepare_after_render:
+            self._prepare_edits()
         self.status_latency.setText(f"render {res.seconds * 1000:.0f} ms · latency {res.latency * 1000:.0f} ms")
         self.rendered.emit(res)
 

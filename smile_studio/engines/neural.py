@@ -49,6 +49,10 @@ class NeuralLayoutEngine:
             fan_net.load_official(fan)
         return cls(SemEditor(*nets, fan=fan_net, device=pick_device(device), dtype=dtype))
 
+    def prepare(self, labels: np.ndarray, photo: np.ndarray | None, attributes: dict) -> None:
+        """What every edit of this face needs, computed ahead (see :meth:`SemEditor.prepare`)."""
+        self.editor.prepare(labels, photo, attributes)
+
     def edit(self, request: LayoutRequest) -> LayoutResult:
         res = self.editor.edit(request)
         maps = tuple(_fit_map(m, request.labels.shape[0]) for m in res.maps)

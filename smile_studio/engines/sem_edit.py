@@ -81,6 +81,24 @@ class SemEditor:
 
         return self._cached(("S", array_digest(labels, y)), compute)
 
+    def encoded(self, labels: np.ndarray, x: torch.Tensor | None = None):
+        """G's encoder features of the map (its one-hot ``x`` when already made)."""
+        def compute():
+            return self.G.encoder((self.one_hot(labels) if x is None else x).contiguous(
+                memory_format=torch.channels_last))
+
+        return self._cached(("enc", array_digest(labels)), compute)
+
+    @torch.no_grad()
+    def prepare(self, labels: np.ndarray, photo: np.ndarray | None, attributes: dict) -> None:
+        """Compute ahead what every edit of this face needs (landmark heatmaps, the face's style, G's encoder
+        features, the domain means): run while the user looks at a face just opened, the first toggle then
+        costs what a second one does."""
+        self.heatmaps(photo)
+        self.source_style(labels, label_vector(validate_attributes(attributes)))
+        self.encoded(labels)
+        self.domain_means()
+
     def domain_means(self) -> torch.Tensor:
         """Mean mapped style of every domain over 1000 z drawn from a fixed seed: (12, 64)."""
         if self._domain_mean is None:
@@ -119,8 +137,6 @@ class SemEditor:
                     style[:, k] = lat[:, k]
         fan = self.heatmaps(photo)
         x = self.one_hot(labels)
-        encoded = self._cached(("enc", array_digest(labels)), lambda: self.G.encoder(
-            x.contiguous(memory_format=torch.channels_last)))
-        logits = self.G(x, style.to(self.dtype), fan, encoded=encoded)
+        logits = self.G(x, style.to(self.dtype), fan, encoded=self.encoded(labels, x))
         maps = logits.argmax(1).to(torch.uint8).cpu().numpy()
         return SemEdit(maps, style, base, y_src, y_trg, slots, seeds)

@@ -19,11 +19,14 @@ def test_editor_runs_on_the_smile_engines(qtbot, smile_engines, tmp_path):
 
     layout, render, lab, rgb, *_ = smile_engines
     w = make_window(qtbot, layout=layout, render=render, note="SMILE (official networks)")
+    layout.editor._cache.clear()
     w.set_document(Document(LabelMap(lab), photo=rgb, name="A"))
     assert "SMILE" in w.banner.text() and "engine: SMILE" in w.status_engine.text()
     assert f"previews: {dtype_name(render.preview_dtype)}" in w.status_engine.text()
     qtbot.waitUntil(lambda: w.last_result is not None and w.last_result.kind == FINAL, timeout=20000)
     first = w.preview.image.copy()
+    # after the first render of a face just opened, the engine thread computes what its edits will need
+    qtbot.waitUntil(lambda: {k[0] for k in layout.editor._cache} >= {"fan", "S", "enc"}, timeout=20000)
     w.attributes.toggles["hat"].setChecked(True)
     qtbot.mouseClick(w.attributes.propose, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: w.proposal is not None, timeout=20000)

@@ -25,6 +25,24 @@ def test_protocols_and_layout_edit(engines):
     assert res.style.shape == (2, 6, 64) and res.engine == "smile"
 
 
+def test_prepared_faces_edit_without_running_the_encoders(engines, monkeypatch):
+    layout, _, lab, rgb, *_ = engines
+    state = {"gender": "female", "eyeglasses": "off", "bald": "off", "bangs": "off", "earrings": "on", "hat": "off"}
+    ed = layout.editor
+    ed._cache.clear()
+    layout.prepare(lab, rgb, state)
+    runs = []
+    for net, method in ((ed.S, "forward"), (ed.G, "encoder"), (ed.fan, "get_heatmap")):
+        real = getattr(net, method)
+        monkeypatch.setattr(net, method, lambda *a, f=real, **k: runs.append(1) or f(*a, **k))
+    prepared = layout.edit(LayoutRequest(lab, state, {"hat": "on"}, seed=2, photo=rgb))
+    assert runs == []  # heatmaps, the face's style and G's encoder features were ready
+    ed._cache.clear()
+    assert np.array_equal(layout.edit(LayoutRequest(lab, state, {"hat": "on"}, seed=2, photo=rgb)).maps[0],
+                          prepared.maps[0])
+    assert len(runs) >= 3
+
+
 def test_render_styles_per_region(engines):
     _, render, lab, rgb, lab_b, rgb_b = engines
     base = render.render(RenderRequest(lab, rgb, lab))
