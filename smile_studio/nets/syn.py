@@ -49,6 +49,7 @@ from .syn_layers import (
     mix_styles,
     one_hot,
     resize_nearest,
+    window_sums,
 )
 
 # the per-region style helpers are part of this module's public face (engines and tests use them from here)
@@ -64,6 +65,7 @@ class MapFeatures:
     sems: dict = field(default_factory=dict)  # resolution -> one-hot at that resolution
     spade: dict = field(default_factory=dict)  # layer name -> SPADE gamma
     demod: dict = field(default_factory=dict)  # SPADE-only layer name -> its demodulation (B, Cout)
+    sums: dict = field(default_factory=dict)  # SPADE-only layer name -> window sums of gamma^2 it came from
 
 
 class SynGenerator(nn.Module):
@@ -193,10 +195,12 @@ class SynGenerator(nn.Module):
         """``map_features(sem)`` from the features of a map that differs from ``sem`` only inside ``box`` =
         (y0, x0, y1, x1) at the map's resolution, ends exclusive (a brush stroke): each SPADE term is recomputed
         on the box grown by its receptive field and pasted into a copy of the old one (into the old one itself
-        with ``in_place``: no copy of ~130 MB per dab, ``old`` is spent); the stem, the resized maps and the
-        SPADE-only demodulations are small or global and recomputed whole. Batch 1."""
+        with ``in_place``: no copy of ~130 MB per dab, ``old`` is spent); the SPADE-only demodulations' window sums
+        change by the box's old and new contributions (in float64); the stem and the resized maps are small and
+        recomputed whole. Batch 1."""
         size = sem.shape[-1]
         y0, x0, y1, x1 = box
+        sums: dict = {}
 
         def spade_term(name: str, layer: nn.Module, s: torch.Tensor, res: int) -> torch.Tensor:
             f = res / size
@@ -210,15 +214,23 @@ class SynGenerator(nn.Module):
             with plain_convolutions():  # a crop's shape is seldom seen twice: no reordered weights kept for it
                 part = layer.conv.spade_term(s[:, :, i0:i1, j0:j1].contiguous(memory_format=torch.channels_last))
             spade = old.spade[name] if in_place else old.spade[name].clone()
-            spade[:, :, r0:r1, c0:c1] = part[:, :, r0 - i0:r1 - i0, c0 - j0:c1 - j0]
+            new = part[:, :, r0 - i0:r1 - i0, c0 - j0:c1 - j0]
+            if name in old.sums:
+                edges = (r0 == 0, r1 == res, c0 == 0, c1 == res)
+                k = layer.conv.k
+                sums[name] = (old.sums[name] + window_sums(new.double() ** 2, k, edges, torch.float64)
+                              - window_sums(spade[:, :, r0:r1, c0:c1].double() ** 2, k, edges, torch.float64))
+            spade[:, :, r0:r1, c0:c1] = new
             return spade
 
         layers = (item for item in self._layers() if item[0] in old.spade)  # old may stop at a level (``upto``)
-        return self._features(sem, old.stem.dtype, layers, spade_term)
+        return self._features(sem, old.stem.dtype, layers, spade_term, sums)
 
-    def _features(self, sem: torch.Tensor, dtype: torch.dtype, layers, spade_term) -> MapFeatures:
+    def _features(self, sem: torch.Tensor, dtype: torch.dtype, layers, spade_term, sums: dict | None = None
+                  ) -> MapFeatures:
         """The stem, the map at every resolution, each layer's SPADE term (``spade_term(name, layer, map at its
-        resolution, resolution)``) and the demodulation of the SPADE-only layers."""
+        resolution, resolution)``) and the demodulation of the SPADE-only layers (from ``sums``, their window
+        sums, where given)."""
         sem = sem.to(dtype).contiguous(memory_format=torch.channels_last)
         feats = MapFeatures(sem=sem, stem=self.input(resize_nearest(sem, (self.input_sem_size,) * 2)))
         for name, layer, res in layers:
@@ -227,7 +239,11 @@ class SynGenerator(nn.Module):
                 s = feats.sems[res] = resize_nearest(sem, (res, res)).contiguous(memory_format=torch.channels_last)
             feats.spade[name] = spade_term(name, layer, s, res)
             if layer.conv.only_spade and layer.conv.demodulate:
-                feats.demod[name] = layer.conv.demod_fast(feats.spade[name])
+                g = feats.spade[name]
+                total = (sums or {}).get(name)
+                feats.sums[name] = total if total is not None else window_sums(g * g, layer.conv.k,
+                                                                                dtype=torch.float64)
+                feats.demod[name] = layer.conv.demod_from_sums(feats.sums[name], res * res, g.dtype)
         return feats
 
     @torch.no_grad()

@@ -41,29 +41,34 @@ def resize_nearest(sem: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return sem if tuple(sem.shape[-2:]) == tuple(size) else F.interpolate(sem, size=size, mode="nearest")
 
 
-def window_sums(g2: torch.Tensor, k: int) -> torch.Tensor:
+def window_sums(g2: torch.Tensor, k: int, edges: tuple[bool, bool, bool, bool] = (True, True, True, True),
+                dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Border-exact window sums for a k x k 'same' convolution (zero padding k//2), k in (1, 3).
 
     S[b, c, i, j] = sum of ``g2`` over the input positions that kernel tap (i, j) touches across all output
     positions, so that ``sum_hw conv2d(g2, w, padding=k//2) = sum_{c,i,j} w[o, c, i, j] * S[b, c, i, j]``.
     Tap i = 0 (offset -1) never sees the last row, tap i = 2 never sees the first row; likewise for columns.
+    ``g2`` may be a part of the image: ``edges`` says whether it holds the image's (first row, last row, first
+    column, last column), and the result is that part's contribution (sums are additive over parts).
     """
     if g2.dtype in (torch.bfloat16, torch.float16):
         # a reduced-precision sum over H, W is ~5x slower than a matrix product with a ones vector
         b, c = g2.shape[:2]
         flat = g2.permute(0, 2, 3, 1).reshape(b, -1, c)
-        total = torch.bmm(flat.new_ones(b, 1, flat.shape[1]), flat)[:, 0].float()
+        total = torch.bmm(flat.new_ones(b, 1, flat.shape[1]), flat)[:, 0].to(dtype)
     else:
-        total = g2.sum((2, 3), dtype=torch.float32)
+        total = g2.sum((2, 3), dtype=dtype)
     if k == 1:
         return total[:, :, None, None]
     if k != 3:
         raise ValueError("window sums are implemented for 1x1 and 3x3 kernels")
-    first_row, last_row = g2[:, :, 0, :].sum(-1, dtype=torch.float32), g2[:, :, -1, :].sum(-1, dtype=torch.float32)
-    first_col, last_col = g2[:, :, :, 0].sum(-1, dtype=torch.float32), g2[:, :, :, -1].sum(-1, dtype=torch.float32)
-    rows = (last_row, None, first_row)  # row excluded by tap i
-    cols = (last_col, None, first_col)  # column excluded by tap j
-    corner = {(0, 0): g2[:, :, -1, -1], (0, 2): g2[:, :, -1, 0], (2, 0): g2[:, :, 0, -1], (2, 2): g2[:, :, 0, 0]}
+    first, last, left, right = edges
+    rows = (g2[:, :, -1, :].sum(-1, dtype=dtype) if last else None, None,
+            g2[:, :, 0, :].sum(-1, dtype=dtype) if first else None)  # the row tap i never sees
+    cols = (g2[:, :, :, -1].sum(-1, dtype=dtype) if right else None, None,
+            g2[:, :, :, 0].sum(-1, dtype=dtype) if left else None)  # the column tap j never sees
+    corner = {(0, 0): (last and right, (-1, -1)), (0, 2): (last and left, (-1, 0)),
+              (2, 0): (first and right, (0, -1)), (2, 2): (first and left, (0, 0))}
     out = []
     for i in range(3):
         row = []
@@ -73,8 +78,9 @@ def window_sums(g2: torch.Tensor, k: int) -> torch.Tensor:
                 v = v - rows[i]
             if cols[j] is not None:
                 v = v - cols[j]
-            if (i, j) in corner:
-                v = v + corner[(i, j)].float()
+            if (i, j) in corner and corner[(i, j)][0]:
+                y, x = corner[(i, j)][1]
+                v = v + g2[:, :, y, x].to(dtype)
             row.append(v)
         out.append(torch.stack(row, -1))
     return torch.stack(out, -2)
@@ -280,9 +286,11 @@ class RegionModConv(nn.Module):
 
     def demod_fast(self, g: torch.Tensor) -> torch.Tensor:
         """rsqrt(sum_hw conv(g^2, W^2) / HW + 1e-8) from window sums of g^2: (B, Cout) float32."""
-        h, w = g.shape[-2:]
-        s = window_sums(g * g, self.k)  # (B, Cin, k, k)
-        d = torch.matmul(s.reshape(s.shape[0], -1), self.prepared(g.dtype)["w2"].t()) / (h * w)
+        return self.demod_from_sums(window_sums(g * g, self.k), g.shape[-2] * g.shape[-1], g.dtype)
+
+    def demod_from_sums(self, sums: torch.Tensor, pixels: int, dtype: torch.dtype) -> torch.Tensor:
+        """The demodulation from the window sums of g^2 (B, Cin, k, k) over an image of ``pixels`` pixels."""
+        d = torch.matmul(sums.float().reshape(sums.shape[0], -1), self.prepared(dtype)["w2"].t()) / pixels
         return torch.rsqrt(d + 1e-8)
 
     def style_map_reference(self, style: torch.Tensor, sem: torch.Tensor) -> torch.Tensor:

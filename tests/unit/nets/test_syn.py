@@ -213,10 +213,15 @@ def test_map_features_update_equals_a_full_recompute(golden_syn, box):
         assert compare_continuous(k, inc.spade[k].numpy(), full.spade[k].numpy()).passed, k
     for k in full.demod:
         assert compare_continuous(k, inc.demod[k].numpy(), full.demod[k].numpy()).passed, k
+        # the window sums behind it were updated by the box's contributions, its edges included
+        assert torch.allclose(inc.sums[k], full.sums[k], rtol=1e-6), k  # the crops round their own way
     style = torch.from_numpy(d["style_iv"])
     a, b = gen.synthesize(sem, style, features=full), gen.synthesize(sem, style, features=inc)
     assert compare_continuous("render", b.numpy(), a.numpy()).passed
     assert not torch.equal(inc.spade["convs.9"], old.spade["convs.9"])  # the stroke did change the features
+    spent = gen.map_features_update(old, sem, box, in_place=True)  # a stroke in the old features' own tensors
+    assert spent.spade["convs.9"] is old.spade["convs.9"] and torch.equal(spent.spade["convs.9"], inc.spade["convs.9"])
+    assert all(torch.equal(spent.sums[k], inc.sums[k]) for k in inc.sums)
 
 
 def test_rendering_up_to_a_level_gives_the_skip_image_at_that_level(golden_syn):
