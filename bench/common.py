@@ -17,7 +17,7 @@ SHARED = Path(os.environ.get("SMILE_SHARED", Path(__file__).resolve().parents[2]
 def machine_line() -> str:
     """The CPU (name, features, kernel level) and which fast paths run: printed first by every benchmark, since
     figures only compare within one machine."""
-    from smile_studio.nets.layers import fast_paths_report
+    from smile_studio.nets.onednn import fast_paths_report
     from smile_studio.nets.runtime import cpu_description
 
     on = [k for k, v in fast_paths_report().items() if v]

@@ -34,7 +34,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         gpu = f"available: {torch.cuda.get_device_name(0)}" if cuda else "not available"
         lines.append(f"torch {torch.__version__} (CUDA {gpu})")
         lines.append(f"device: {'cuda' if cuda else 'cpu'}, {torch.get_num_threads()} threads")
-        from ..nets.layers import fast_paths_report
+        from ..nets.onednn import fast_paths_report
         from ..nets.runtime import cpu_description, dtype_name, preview_dtype
 
         lines.append(f"CPU: {cpu_description()}")

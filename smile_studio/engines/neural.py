@@ -235,7 +235,7 @@ class NeuralRenderEngine:
             return None
         sem = self._sem(req.labels, keep_level=True)
         feats = self._map_features(gen, dtype, sem, req.labels, spend_previous=True)
-        return update_local(gen, ctx, feats, req.labels, grown(box, ctx.side // 8, ctx.side))
+        return update_local(gen, ctx, feats, req.labels, grown(box, int(ctx.side * STROKE_MARGIN), ctx.side))
 
     @torch.no_grad()
     def render_many(self, reqs: list[RenderRequest]) -> list[np.ndarray]:
@@ -251,6 +251,7 @@ class NeuralRenderEngine:
 
 
 STROKE_AREA = 0.25  # a changed box up to this fraction of the map updates the previous map's features
+STROKE_MARGIN = 3 / 32  # a dab's preview recomputes its changed box grown by this fraction of the side, per level
 MAP_CACHE_BYTES = 192 * 2**20  # one 256 map's features in float32 and a 128 map's, or two 256 maps' in bf16
 
 

@@ -11,9 +11,9 @@ same maths share the parameters:
   demodulation of the SPADE-only level, the resized one-hot maps) is computed once by
   :meth:`SynGenerator.map_features` and reused while only styles change; in float32 on a CPU the SPADE branch's
   second convolution is evaluated only near region borders (it is a per-class constant inside regions).
-  On a CPU, weights that do not change per render are reordered for oneDNN once (``layers.conv2d_packed``);
+  On a CPU, weights that do not change per render are reordered for oneDNN once (``onednn.conv2d_packed``);
   in bf16 the stride-2 transposed convolutions run as one polyphase convolution
-  (``layers.conv_transpose3x3_s2``) and the style branch's convolution adds the cached SPADE term itself.
+  (``onednn.conv_transpose3x3_s2``) and the style branch's convolution adds the cached SPADE term itself.
 * ``impl="reference"``: the official algorithm literally (per-region Python loops with ``masked_scatter_``, a full
   convolution for the demodulation); kept as the baseline for tests and benchmarks.
 """
@@ -28,13 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checkpoint import build_from_checkpoint, load_state_dict_strict
-from .layers import (
-    ConvLayer,
-    EqualLinear,
-    PixelNorm,
-    literal_upfirdn2d,
-    plain_convolutions,
-)
+from .layers import ConvLayer, EqualLinear, PixelNorm, literal_upfirdn2d
+from .onednn import plain_convolutions
 from .sem import check_size
 from .syn_layers import (
     CODE_DIM,

@@ -12,19 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (
-    SQRT2,
-    Blur,
-    ConvLayer,
-    EqualLinear,
-    FusedLeakyReLU,
-    Upsample,
-    conv2d_add,
-    conv2d_packed,
-    conv_transpose3x3_s2,
-    derived,
-    polyphase_weight,
-)
+from .layers import SQRT2, Blur, ConvLayer, EqualLinear, FusedLeakyReLU, Upsample, derived
+from .onednn import conv2d_add, conv2d_packed, conv_transpose2d_packed, conv_transpose3x3_s2, polyphase_weight
 
 NUM_LABELS = 19
 CODE_DIM = 64
@@ -211,7 +200,8 @@ class RegionModConv(nn.Module):
     def _prepare(self, dtype: torch.dtype) -> dict:
         w = self.weight.float() * self.scale
         prep = {"w2": (w**2).reshape(self.cout, -1),  # (Cout, Cin*k*k): the demodulation is one matvec
-                "packed": {}, "packed_poly": {}}  # oneDNN-reordered scaled weight / "poly" per input shape
+                # oneDNN-reordered scaled weight (as a convolution, as a transposed one) / "poly", per input shape
+                "packed": {}, "packed_t": {}, "packed_poly": {}}
         if not self.only_spade:
             a = torch.sigmoid(self.blending_gamma.float())
             conv = self.style_gamma[0]
@@ -240,6 +230,9 @@ class RegionModConv(nn.Module):
             if scale is None:
                 return self.blur(conv_transpose3x3_s2(x, p["poly"], p["packed_poly"]))
             return self.blur(conv_transpose3x3_s2(x, p["poly"] * scale.to(x.dtype).repeat(4).view(-1, 1, 1, 1)))
+        if scale is None:  # the weights as they are (a coarse level, where weights outweigh the output)
+            return self.blur(conv_transpose2d_packed(p["packed_t"], x, lambda: self.scaled_weight(x.dtype).transpose(
+                0, 1)))
         return self.blur(F.conv_transpose2d(x, self.scaled_weight(x.dtype, scale).transpose(0, 1), stride=2))
 
     # -- style branch ------------------------------------------------------------------------------------------

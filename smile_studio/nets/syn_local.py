@@ -19,13 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .layers import plain_convolutions
+from .onednn import plain_convolutions
 from .syn import MapFeatures, SynGenerator
 from .syn_layers import ToRGB
 
 Box = tuple[int, int, int, int]  # (y0, x0, y1, x1) in pixels, ends exclusive
 
-REACH = 4  # input pixels around a window that every layer's output in the window depends on (at most 3)
+REACH = 3  # input pixels around a window that every layer's output in the window depends on
 WHOLE = 0.5  # a window over more than this fraction of a layer's output: the layer is recomputed whole
 
 

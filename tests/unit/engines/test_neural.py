@@ -162,8 +162,8 @@ def stroke_dabs(lab: np.ndarray, n: int):
 def test_stroke_previews_update_the_last_render_within_a_measured_bound(engines, monkeypatch):
     """While a stroke is drawn the engine updates its last render around each dab (``nets.syn_local``) instead of
     rendering anew. Against a full render of the same map at the same precision the previews stay within the
-    bound measured on the golden weights (dabs 10, 20, 30: mean <= 2.5 levels, 99th percentile <= 12, max <= 24;
-    measured 0.3-1.1 / 3-8 / 6-15), and the render once the stroke ends is that full render."""
+    bound measured on the golden weights (dabs 10, 20, 30: mean <= 2.5 levels, 99th percentile <= 14, max <= 32;
+    measured 0.4-1.6 / 4-11 / 8-22), and the render once the stroke ends is that full render."""
     from smile_studio.engines import neural
 
     _, render, lab, rgb, *_ = engines
@@ -182,7 +182,7 @@ def test_stroke_previews_update_the_last_render_within_a_measured_bound(engines,
     assert calls.count("update_local") == 30 and calls.count("render_recorded") == 3  # the 3 references only
     print("stroke preview errors (mean, p99, max):", [tuple(round(float(v), 2) for v in e) for e in errors])
     assert errors[-1][0] > 0.05  # approximate, not a full render in disguise
-    assert all(m <= 2.5 and p <= 12 and x <= 24 for m, p, x in errors), errors
+    assert all(m <= 2.5 and p <= 14 and x <= 32 for m, p, x in errors), errors
     # once the stroke ends: the full render (its map features were updated per dab, not computed whole: in bf16
     # the crops round differently, by a level here and there)
     d = np.abs(render.render(RenderRequest(labels, rgb, lab)).astype(int)

@@ -9,16 +9,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from smile_studio.nets import layers
-from smile_studio.nets.layers import CONV_ADD, PACKED_CONV, ConvLayer, conv2d_packed, fast_path_available
+from smile_studio.nets import onednn
+from smile_studio.nets.layers import ConvLayer
+from smile_studio.nets.onednn import (
+    CONV_ADD,
+    PACKED_CONV,
+    PACKED_CONV_T,
+    conv2d_packed,
+    conv_transpose2d_packed,
+    fast_path_available,
+)
 
 
 @pytest.fixture(autouse=True)
 def fresh_probes():
     """Each test probes the fast paths anew and leaves no switched-off path behind."""
-    layers._FAST.clear()
+    onednn._FAST.clear()
     yield
-    layers._FAST.clear()
+    onednn._FAST.clear()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -68,7 +76,7 @@ def test_conv_layer_inference_fast_path_equals_module_by_module():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_convolution_with_fused_sum_equals_conv_plus_tensor(dtype):
-    from smile_studio.nets.layers import conv2d_add
+    from smile_studio.nets.onednn import conv2d_add
 
     g = torch.Generator().manual_seed(3)
     x = torch.randn(1, 19, 16, 16, generator=g).to(dtype).contiguous(memory_format=torch.channels_last)
@@ -83,11 +91,27 @@ def test_convolution_with_fused_sum_equals_conv_plus_tensor(dtype):
     assert (out.double() - ref).abs().max() <= tol * ref.abs().max()
 
 
+@pytest.mark.parametrize("size", [8, 5])
+def test_packed_transposed_convolution_equals_conv_transpose2d(size):
+    """The stride-2 transposed convolution with its weight reordered once (float32, where the probe passes; the
+    plain operation elsewhere), repeated calls reusing the reordered weight made by a function only once."""
+    g = torch.Generator().manual_seed(size)
+    x = torch.randn(1, 32, size, size, generator=g).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(32, 24, 3, 3, generator=g) / 10
+    made, cache = [], {}
+    with torch.no_grad():
+        ref = F.conv_transpose2d(x, w, stride=2)
+        for _ in range(3):
+            out = conv_transpose2d_packed(cache, x, lambda: made.append(1) or w)
+            assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-5)
+    assert (len(cache), len(made)) == ((1, 1) if fast_path_available(PACKED_CONV_T, torch.float32) else (0, 3))
+
+
 def test_float32_fast_path_runs_on_every_x86_cpu_with_onednn():
     """oneDNN's float32 convolutions need only SSE4.1/AVX2: the packed path must survive on any x86-64 CPU."""
     if not torch.backends.mkldnn.is_available():
         pytest.fail("this torch build has no oneDNN: the CPU fast paths cannot run")
-    assert fast_path_available(PACKED_CONV, torch.float32)
+    assert fast_path_available(PACKED_CONV, torch.float32) and fast_path_available(PACKED_CONV_T, torch.float32)
     bf16_units = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     assert fast_path_available(PACKED_CONV, torch.bfloat16) == bf16_units
     assert fast_path_available(CONV_ADD, torch.bfloat16) == bf16_units
@@ -99,7 +123,7 @@ def test_a_failing_bf16_path_switches_off_only_itself(monkeypatch):
     x32 = torch.randn(1, 16, 8, 8, generator=g).contiguous(memory_format=torch.channels_last)
     w32 = torch.randn(24, 16, 3, 3, generator=g)
     assert fast_path_available(PACKED_CONV, torch.float32)
-    layers._FAST[(PACKED_CONV, torch.bfloat16)] = True  # pretend the probe passed, then fail for real
+    onednn._FAST[(PACKED_CONV, torch.bfloat16)] = True  # pretend the probe passed, then fail for real
     real = torch._C._nn.mkldnn_reorder_conv2d_weight
 
     def refuse_bf16(weight, *args):
@@ -130,8 +154,9 @@ def test_layer_tests_pass_with_onednn_capped_at_avx2():
                          capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     probe = ("import torch; from smile_studio.nets.runtime import preview_dtype; "
-             "from smile_studio.nets.layers import fast_paths_report as r; "
+             "from smile_studio.nets.onednn import fast_paths_report as r; "
              "print(r(), preview_dtype(torch.device('cpu')))")
     info = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300).stdout
     assert "'packed convolution float32': True" in info and "'packed convolution bfloat16': False" in info
+    assert "'packed transposed convolution float32': True" in info
     assert info.strip().endswith("torch.float32")

@@ -164,7 +164,7 @@ def test_cli_verify_golden(golden_dir, capsys):
 
 @pytest.mark.parametrize("shape", [(1, 5, 7, 6, 9), (3, 4, 2, 1, 1), (2, 8, 8, 11, 4)])
 def test_polyphase_transposed_conv_equals_conv_transpose(shape):
-    from smile_studio.nets.layers import conv_transpose3x3_s2, polyphase_weight
+    from smile_studio.nets.onednn import conv_transpose3x3_s2, polyphase_weight
 
     b, cin, cout, h, w = shape
     g = torch.Generator().manual_seed(sum(shape))
