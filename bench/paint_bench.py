@@ -38,8 +38,9 @@ from smile_studio.core.labelmap import LabelMap
 from smile_studio.core.labels import CLASSES
 from smile_studio.engines.base import LayoutRequest, RenderRequest
 from smile_studio.engines.neural import NeuralLayoutEngine, NeuralRenderEngine
+from smile_studio.nets.allocator import release_free_memory
 from smile_studio.nets.golden import synth_state_dict
-from smile_studio.nets.runtime import dtype_name, release_free_memory
+from smile_studio.nets.runtime import dtype_name
 from smile_studio.nets.syn import SynGenerator, one_hot
 
 HAIR = next(c.id for c in CLASSES if c.key == "hair")

@@ -20,9 +20,10 @@ from common import SHARED, machine_line, timed
 
 from smile_studio.engines.base import LayoutRequest
 from smile_studio.engines.sem_edit import SemEditor
+from smile_studio.nets.allocator import tune_allocator
 from smile_studio.nets.fan import FAN
 from smile_studio.nets.golden import synth_state_dict
-from smile_studio.nets.runtime import has_bf16_matrix_units, tune_allocator
+from smile_studio.nets.runtime import has_bf16_matrix_units
 from smile_studio.nets.sem import MappingNetwork, SemGenerator, StyleEncoder
 
 STATE = {"gender": "female", "eyeglasses": "off", "bald": "off", "bangs": "off", "earrings": "on", "hat": "off"}

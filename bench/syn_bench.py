@@ -22,9 +22,10 @@ import torch.nn.functional as F
 from common import SHARED, machine_line, peak_mb, peak_reset, timed
 from torch.utils.flop_counter import FlopCounterMode
 
+from smile_studio.nets.allocator import tune_allocator
 from smile_studio.nets.golden import synth_state_dict
 from smile_studio.nets.onednn import plain_convolutions
-from smile_studio.nets.runtime import dtype_name, has_bf16_matrix_units, tune_allocator
+from smile_studio.nets.runtime import dtype_name, has_bf16_matrix_units
 from smile_studio.nets.syn import SynGenerator, one_hot
 
 

@@ -71,10 +71,25 @@ def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, lambda: print(f"visible {time.time():.4f}", flush=True))
 
     def finish() -> None:
-        start_up(window, path, background=not report)
-        if report:
-            print(f"ready {time.time():.4f} peak_rss_mb {peak_rss_mb():.0f}", flush=True)
+        # "background": as a user starts it (SMILE networks load behind the working window); else all at once
+        start_up(window, path, background=not report or report == "background")
+        if not report:
+            return
+        print(f"ready {time.time():.4f} peak_rss_mb {peak_rss_mb():.0f}", flush=True)
+        if report != "background":
             QTimer.singleShot(0, app.quit)
+            return
+        poll = QTimer(window, interval=10)
+
+        def loaded() -> None:
+            if getattr(window, "_engine_task", None) is None:
+                engine = getattr(window.render_engine, "name", "none")
+                print(f"engines {time.time():.4f} {engine} peak_rss_mb {peak_rss_mb():.0f}", flush=True)
+                poll.stop()
+                QTimer.singleShot(0, app.quit)
+
+        poll.timeout.connect(loaded)
+        poll.start()
 
     QTimer.singleShot(0, finish)
     return app.exec()

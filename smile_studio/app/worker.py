@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ..nets.runtime import release_free_memory
+from ..nets.allocator import release_free_memory  # no torch: the window starts without it
 from .scheduler import FINAL, Engines, RenderLoop, Task
 
 

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from ..core.labels import NUM_CLASSES
+from ..nets.allocator import tune_allocator
 from ..nets.fan import FAN
-from ..nets.runtime import dtype_name, image_tensor, pick_device, preview_dtype, tune_allocator
+from ..nets.runtime import dtype_name, image_tensor, pick_device, preview_dtype
 from ..nets.sem import MappingNetwork, SemGenerator, StyleEncoder
 from ..nets.syn import SynGenerator, mix_styles, one_hot
 from ..nets.syn_local import RenderContext, grown, render_recorded, update_local

@@ -1,57 +1,12 @@
-"""Process-level settings that make CPU inference fast: threads and the memory allocator.
-
-glibc returns large blocks (> 128 KiB by default) to the system after every free and maps them anew on the next
-allocation, so each intermediate activation of a generator pays page faults on first touch (for a 32 MB tensor a
-plain multiply costs 3x more). Raising the mmap and trim thresholds keeps freed blocks in the heap for reuse.
-"""
+"""Process-level settings for inference: the device, CPU features and the preview precision (the memory
+allocator's settings are in :mod:`.allocator`, which needs no torch)."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import platform
-import sys
 
 import torch
-
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-_tuned = False
-
-
-def tune_allocator(threshold_bytes: int = 1 << 30) -> bool:
-    """Keep freed large blocks for reuse (glibc only; a no-op elsewhere). Returns whether it applied."""
-    global _tuned
-    if _tuned:
-        return True
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = _libc()
-        ok = libc.mallopt(_M_MMAP_THRESHOLD, threshold_bytes) == 1 and libc.mallopt(_M_TRIM_THRESHOLD,
-                                                                                     threshold_bytes) == 1
-    except (OSError, AttributeError):
-        return False
-    _tuned = ok
-    return ok
-
-
-def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-
-
-def release_free_memory() -> bool:
-    """Give the heap's free pages back to the system (glibc's ``malloc_trim``; a no-op elsewhere). With the
-    allocator tuned, a render's freed activations stay in the heap for the next render: while painting that saves
-    page faults, but once the editor is idle it is memory the machine could use. Returns whether it applied."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        _libc().malloc_trim(0)
-    except (OSError, AttributeError):
-        return False
-    return True
 
 
 def pick_device(prefer: str = "auto") -> torch.device:

@@ -3,12 +3,12 @@
 import subprocess
 import sys
 
-from smile_studio.nets.runtime import release_free_memory
+from smile_studio.nets.allocator import release_free_memory
 
 CHILD = """
 import torch
 from smile_studio.app.main import current_rss_mb
-from smile_studio.nets.runtime import release_free_memory, tune_allocator
+from smile_studio.nets.allocator import release_free_memory, tune_allocator
 assert tune_allocator()
 x = torch.ones(80 * 2**20)  # 320 MB, touched
 del x
