@@ -3,8 +3,9 @@
 Device and precision: CUDA when available, CPU otherwise. Attribute edits run in float32 (the same seed gives the
 same map everywhere); renders marked exact (exports, headless) run in float32, interactive previews in bf16 on CPUs
 with bf16 matrix units. Models stay resident; photo encodings are cached, and a map that differs from the previous
-one in a small box (a brush stroke) updates that map's features; a preview asked at a generator level's side (the
-editor's half-size previews while stroking) stops at that level.
+one in a small box (a brush stroke) updates that map's features. A stroke's preview (``RenderRequest.stroke``)
+updates the last interactive render around the change (:mod:`..nets.syn_local`; approximate, the exact render
+follows the stroke); a render asked at a generator level's side stops at that level.
 """
 
 from __future__ import annotations
