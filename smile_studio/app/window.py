@@ -211,6 +211,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.worker.set_engines(layout, render)
         self.engine_note = note
         self._show_engines(loading)
+        self._prepare_after_render = True  # new engines know nothing of the open face yet
         self.request_render(FINAL)
 
     def _show_engines(self, loading: bool = False) -> None:

@@ -63,3 +63,19 @@ def test_editor_runs_on_the_smile_engines(qtbot, smile_engines, tmp_path):
     assert np.array_equal(read_image(files["render.png"]), exact)  # exports are float32 renders
     assert "SMILE_SYN" in json.loads(files["settings.json"].read_text())["engines"]["render"]
     w.worker.stop()
+
+
+def test_smile_engines_loaded_behind_an_open_face_prepare_its_edits(qtbot, smile_engines):
+    """The SMILE networks arrive while a face is open on the offline engines (what start-up does): after their
+    first render of it, the layout engine prepares that face's edits."""
+    from smile_studio.core.document import Document
+    from smile_studio.core.labelmap import LabelMap
+
+    layout, render, lab, rgb, *_ = smile_engines
+    w = make_window(qtbot)  # offline engines
+    w.set_document(Document(LabelMap(lab), photo=rgb, name="A"))
+    qtbot.waitUntil(lambda: w.last_result is not None and w.last_result.kind == FINAL, timeout=20000)
+    layout.editor._cache.clear()
+    w.set_engines(layout, render, "SMILE (official networks)")
+    qtbot.waitUntil(lambda: {k[0] for k in layout.editor._cache} >= {"fan", "S", "enc"}, timeout=30000)
+    w.worker.stop()
