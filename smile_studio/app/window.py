@@ -409,7 +409,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
             return
         labels, photo, attributes = doc.labels.copy(), doc.photo, dict(doc.attributes)
         self.worker.submit(lambda engines: engines.layout.prepare(labels, photo, attributes)
-                           if engines.layout is engine else None, lambda outcome: None)
+                           if engines.layout is engine else None)
 
     def request_render(self, kind: str = FINAL) -> int | None:
         if self.doc is None or self.render_engine is None:

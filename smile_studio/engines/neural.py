@@ -132,7 +132,7 @@ class NeuralRenderEngine:
         if previous is not None:
             old_labels, old_feats = cache[previous]
             box = changed_box(old_labels, labels)
-            if box is not None and (box[2] - box[0]) * (box[3] - box[1]) <= STROKE_AREA * labels.size:
+            if box is not None and stroke_sized(box, labels):
                 k = sem.shape[-1] / labels.shape[0]
                 box = (int(box[0] * k), int(box[1] * k), math.ceil(box[2] * k), math.ceil(box[3] * k))
                 if spend_previous:
@@ -233,7 +233,7 @@ class NeuralRenderEngine:
         box = changed_box(ctx.labels, req.labels)
         if box is None:
             return ctx.image
-        if (box[2] - box[0]) * (box[3] - box[1]) > STROKE_AREA * req.labels.size:
+        if not stroke_sized(box, req.labels):
             return None
         sem = self._sem(req.labels, keep_level=True)
         feats = self._map_features(gen, dtype, sem, req.labels, spend_previous=True)
@@ -264,6 +264,11 @@ def changed_box(old: np.ndarray, new: np.ndarray) -> tuple[int, int, int, int] |
     if rows.size == 0:
         return None
     return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
+
+
+def stroke_sized(box: tuple[int, int, int, int], labels: np.ndarray) -> bool:
+    """Whether a changed box is small enough to be updated as a stroke (up to STROKE_AREA of the map)."""
+    return (box[2] - box[0]) * (box[3] - box[1]) <= STROKE_AREA * labels.size
 
 
 def _fit_map(m: np.ndarray, size: int) -> np.ndarray:

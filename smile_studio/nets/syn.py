@@ -48,7 +48,18 @@ from .syn_layers import (
 )
 
 # the per-region style helpers are part of this module's public face (engines and tests use them from here)
-__all__ = ["MapFeatures", "SynGenerator", "apply_region_codes", "fill_missing_codes", "mix_styles", "one_hot"]
+__all__ = ["MapFeatures", "SynGenerator", "apply_region_codes", "fill_missing_codes", "mix_styles", "one_hot",
+           "run_layer"]
+
+
+def run_layer(layer: nn.Module, x: torch.Tensor, skip: torch.Tensor | None, style: torch.Tensor, sem: torch.Tensor,
+              spade: torch.Tensor, noise: torch.Tensor | None, demod: torch.Tensor | None
+              ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One StyledConv or ToRGB on the fast path: (its output, the demodulation it applied; None for a ToRGB)."""
+    if isinstance(layer, ToRGB):
+        return layer(x, style, sem, skip, spade=spade, fast=True), None
+    used: dict = {}
+    return layer.forward_fast(x, style, sem, noise, spade, demod, used), used["demod"]
 
 
 @dataclass
@@ -261,22 +272,32 @@ class SynGenerator(nn.Module):
             raise ValueError(f"upto must be one of {self.levels()}, not {upto}")
         if features is None:
             features = self.map_features(sem, dtype=style.dtype, upto=upto)
-        dt = features.stem.dtype
-        style = style.to(dt)
+        return self.run_layers(features, style.to(features.stem.dtype), noise, upto).float()
+
+    def run_layers(self, features: MapFeatures, style: torch.Tensor, noise: list[torch.Tensor],
+                   upto: int | None = None, outputs: dict | None = None, demods: dict | None = None
+                   ) -> torch.Tensor:
+        """The fast path layer by layer up to the image of side ``upto``; returns that image. ``outputs`` and
+        ``demods``, when given, receive every layer's output and every modulated convolution's demodulation
+        (what a local update of a stroke reads, :mod:`.syn_local`)."""
         out = features.stem
         if out.shape[0] != style.shape[0]:
             out = out.expand(style.shape[0], -1, -1, -1)
         skip = None
         ni = 0
         for name, layer, res in self._layers(upto):
-            args = (style, features.sems[res])
-            if isinstance(layer, ToRGB):
-                skip = layer(out, *args, skip, spade=features.spade[name], fast=True)
+            rgb = isinstance(layer, ToRGB)
+            y, demod = run_layer(layer, out, skip, style, features.sems[res], features.spade[name],
+                                 None if rgb else noise[ni], features.demod.get(name))
+            if rgb:
+                skip = y
             else:
-                out = layer(out, *args, noise[ni], spade=features.spade[name], fast=True,
-                            demod=features.demod.get(name))
-                ni += 1
-        return skip.float()
+                out, ni = y, ni + 1
+            if outputs is not None:
+                outputs[name] = y
+            if demods is not None and demod is not None:
+                demods[name] = demod
+        return skip
 
     def forward(self, sem: torch.Tensor, style: torch.Tensor, noise: list | None = None) -> torch.Tensor:
         """Differentiable render for training: the official maths layer by layer, fresh noise unless given.

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from .onednn import plain_convolutions
-from .syn import MapFeatures, SynGenerator
-from .syn_layers import ToRGB
+from .syn import MapFeatures, SynGenerator, run_layer
+from .syn_layers import CODE_DIM, NUM_LABELS, ToRGB
 
 Box = tuple[int, int, int, int]  # (y0, x0, y1, x1) in pixels, ends exclusive
 
@@ -63,30 +63,15 @@ def _walk(gen: SynGenerator, side: int):
             conv, ni = name, ni + 1
 
 
-def _whole(layer, x, skip, style, sem, spade, noise, demod) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A layer over the whole image (the fast path); returns its output and the demodulation it applied."""
-    if isinstance(layer, ToRGB):
-        return layer(x, style, sem, skip, spade=spade, fast=True), None
-    used: dict = {}
-    return layer.forward_fast(x, style, sem, noise, spade, demod, used), used["demod"]
-
-
 @torch.no_grad()
 def render_recorded(gen: SynGenerator, features: MapFeatures, style: torch.Tensor, noise: list,
                     labels: np.ndarray) -> RenderContext:
-    """The fast-path render of ``features``' map (the same maths as :meth:`SynGenerator.synthesize`, stopping at
-    the map's side), keeping every layer's output."""
+    """The fast-path render of ``features``' map (:meth:`SynGenerator.run_layers`, stopping at the map's side),
+    keeping every layer's output."""
     side = features.sem.shape[-1]
-    style = style.reshape(1, -1, 64).to(features.stem.dtype)
+    style = style.reshape(1, NUM_LABELS, CODE_DIM).to(features.stem.dtype)
     ctx = RenderContext(side, np.array(labels, copy=True), style, noise, {}, {})
-    for name, layer, res, x_from, skip_from, ni in _walk(gen, side):
-        x = features.stem if x_from is None else ctx.outputs[x_from]
-        skip = None if skip_from is None else ctx.outputs[skip_from]
-        out, demod = _whole(layer, x, skip, style, features.sems[res], features.spade[name],
-                            None if ni is None else noise[ni], features.demod.get(name))
-        ctx.outputs[name] = out
-        if demod is not None:
-            ctx.demod[name] = demod
+    gen.run_layers(features, style, noise, side, ctx.outputs, ctx.demod)
     return ctx
 
 
@@ -130,7 +115,7 @@ def update_local(gen: SynGenerator, ctx: RenderContext, features: MapFeatures, l
         noise = None if ni is None else ctx.noise[ni]
         area = (window[2] - window[0]) * (window[3] - window[1])
         if area > WHOLE * out_res * out_res:
-            out, demod = _whole(layer, x, skip, style, sem, spade, noise, features.demod.get(name))
+            out, demod = run_layer(layer, x, skip, style, sem, spade, noise, features.demod.get(name))
             ctx.outputs[name] = out
             if demod is not None:
                 ctx.demod[name] = demod
