@@ -58,3 +58,26 @@ def peak_mb() -> float:
     if torch.cuda.is_available() and torch.cuda.max_memory_allocated():
         return torch.cuda.max_memory_allocated() / 2**20
     return peak_rss_mb()
+
+
+GOLDEN_FILES = {"syn256": "syn256_G", "sem_G": "sem256_G", "sem_F": "sem256_F", "sem_S": "sem256_S",
+                "fan": "sem256_FAN"}  # registry key -> golden manifest of the SMILE engines' files
+
+
+def write_golden_weights(folder: Path) -> dict[str, Path]:
+    """The golden synthetic weights as the official files (the registry's names and containers) in ``folder``:
+    {registry key: path}. They stand in for the official files, which cannot be downloaded here."""
+    from smile_studio.nets.golden import synth_state_dict
+    from smile_studio.weights.registry import CHECKPOINT_BY_KEY
+
+    manifests = SHARED / "golden" / "manifests"
+    if not manifests.is_dir():
+        raise SystemExit(f"needs the golden manifests in {manifests} (set SMILE_SHARED)")
+    paths = {}
+    for key, manifest in GOLDEN_FILES.items():
+        c = CHECKPOINT_BY_KEY[key]
+        sd = synth_state_dict(manifests / f"{manifest}.json", 1)
+        paths[key] = folder / c.filename
+        torch.save({c.container: sd} if c.container else sd, paths[key])
+    return paths
+

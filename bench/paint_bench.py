@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import SHARED, machine_line, sync
+from common import GOLDEN_FILES, SHARED, machine_line, sync, write_golden_weights
 
 from smile_studio.app.main import current_rss_mb, peak_rss_mb
 from smile_studio.core.labelmap import LabelMap
@@ -39,9 +39,9 @@ from smile_studio.core.labels import CLASSES
 from smile_studio.engines.base import LayoutRequest, RenderRequest
 from smile_studio.engines.neural import NeuralLayoutEngine, NeuralRenderEngine
 from smile_studio.nets.allocator import release_free_memory
-from smile_studio.nets.golden import synth_state_dict
 from smile_studio.nets.runtime import dtype_name
 from smile_studio.nets.syn import SynGenerator, one_hot
+from smile_studio.weights.registry import CHECKPOINT_BY_KEY
 
 HAIR = next(c.id for c in CLASSES if c.key == "hair")
 STATE = {"gender": "female", "eyeglasses": "off", "bald": "off", "bangs": "off", "earrings": "on", "hat": "off"}
@@ -53,25 +53,18 @@ def stroke_points(k: int) -> list[tuple[float, float]]:
     return [(60 + 3 * i, 90 + 12 * k + 20 * np.sin(i / 8)) for i in range(DABS + 1)]
 
 
-def write_weights(manifests: Path, folder: Path) -> None:
-    for name in ("sem256_G", "sem256_F", "sem256_S", "sem256_FAN", "syn256_G"):
-        torch.save(synth_state_dict(manifests / f"{name}.json", 1), folder / f"{name}.pth")
-
-
 def engines(device: str, folder: Path):
     """The engines as the app builds them: from checkpoint files (the golden synthetic weights written to
-    ``folder`` first, and let go before loading, so that memory figures count only what the engines hold)."""
-    m = SHARED / "golden" / "manifests"
-    if not m.is_dir():
-        raise SystemExit(f"needs the golden manifests in {m} (set SMILE_SHARED)")
-    # written by another process: what making them allocates stays out of this one's memory
-    spawn = multiprocessing.get_context("spawn").Process(target=write_weights, args=(m, folder))
+    ``folder`` by another process, so that what making them allocates stays out of this one's memory figures)."""
+    spawn = multiprocessing.get_context("spawn").Process(target=write_golden_weights, args=(folder,))
     spawn.start()
     spawn.join()
+    if spawn.exitcode:
+        raise SystemExit("writing the golden weights failed (see above)")
     rss = current_rss_mb()
-    layout = NeuralLayoutEngine.from_sources(*(folder / f"sem256_{n}.pth" for n in ("G", "F", "S", "FAN")),
-                                             device=device)
-    return layout, NeuralRenderEngine.from_source(folder / "syn256_G.pth", device=device), rss
+    f = {key: folder / CHECKPOINT_BY_KEY[key].filename for key in GOLDEN_FILES}
+    layout = NeuralLayoutEngine.from_sources(f["sem_G"], f["sem_F"], f["sem_S"], f["fan"], device=device)
+    return layout, NeuralRenderEngine.from_source(f["syn256"], device=device), rss
 
 
 def inputs(face: str = "A"):
@@ -121,7 +114,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="paint-bench-"))
     try:
         layout, render, rss_before = engines(args.device, folder)
-        return session(layout, render, rss_before, folder / "syn256_G.pth", args.threads)
+        return session(layout, render, rss_before, folder / CHECKPOINT_BY_KEY["syn256"].filename, args.threads)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

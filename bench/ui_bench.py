@@ -52,22 +52,10 @@ def startup_with_smile(runs: int = 3) -> dict[str, list[float]]:
     the networks load behind it. The golden synthetic weights stand in for the official files (same keys,
     shapes and sizes), written to a temporary weights folder and verified once, as an import does."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from common import SHARED
+    from common import write_golden_weights
 
-    from smile_studio.nets.golden import synth_state_dict
-
-    m = SHARED / "golden" / "manifests"
-    if not m.is_dir():
-        raise SystemExit(f"--smile needs the golden manifests in {m} (set SMILE_SHARED)")
     with tempfile.TemporaryDirectory(prefix="ui-bench-weights-") as folder:
-        import torch
-
-        files = {"syn256_G": ("smileSYN_256.pth", "g_ema"), "sem256_G": ("smileSEM_G_ema.pth", None),
-                 "sem256_F": ("smileSEM_F_ema.pth", None), "sem256_S": ("smileSEM_S_ema.pth", None),
-                 "sem256_FAN": ("wing.ckpt", "state_dict")}
-        for manifest, (name, container) in files.items():
-            sd = synth_state_dict(m / f"{manifest}.json", 1)
-            torch.save({container: sd} if container else sd, Path(folder) / name)
+        write_golden_weights(Path(folder))
         env = dict(os.environ, SMILE_STUDIO_WEIGHTS=folder)
         subprocess.run([sys.executable, "-m", "smile_studio", "weights", "verify"], env=env, check=True,
                        capture_output=True, timeout=300)
