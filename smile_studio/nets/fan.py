@@ -150,21 +150,23 @@ def _shift(x: torch.Tensor, n: int) -> torch.Tensor:
 
 def preprocess(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Official ``misc/wing.py:preprocess(general_attr=False)``: truncate below 0.1, min-max normalise, move and
-    sharpen landmark groups, then sum to a face mask and to a second mask without jaw, lips and brows."""
-    x = _normalise(torch.where(x < 0.1, torch.zeros_like(x), x))
+    sharpen landmark groups, then sum to a face mask and to a second mask without jaw, lips and brows.
+    Moving rows commutes with powers and with summing channels, so each group is raised to its power and summed
+    first and only its one-channel sum is moved (the official code moves every channel of the 256x256 maps)."""
     sw = x.size(2) // 256
-    for (start, end), (n, p) in ((CHIN, (0, 3)), (EYEBROWS, (-7 * sw, 2)), (NOSTRILS, (8 * sw, 4)),
-                                 (LIPUPPER, (-8 * sw, 4)), (LIPLOWER, (8 * sw, 4)), (LIPINNER, (-2 * sw, 3))):
-        x[:, start:end] = _shift(x[:, start:end], n) ** p
-    x[:, torch.cat([torch.arange(0, CHIN[0]), torch.arange(CHIN[1], 33)])] = 0
+    y = _normalise(torch.where(x < 0.1, torch.zeros_like(x), x)[:, CHIN[0]:])  # channels below the chin are unused
+
+    def part(start: int, end: int, shift: int = 0, power: int = 1) -> torch.Tensor:
+        g = y[:, start - CHIN[0]:end - CHIN[0]]
+        total = (g if power == 1 else g**power).sum(1, keepdim=True)
+        return _shift(total, shift) if shift else total
+
     s, e = NOSE
-    x[:, s + 1:e] = _shift(x[:, s + 1:e], 4 * sw)
-    s, e = EYES
-    x[:, s:e] = _shift(x[:, s:e], -8) ** 3 + _shift(x[:, s:e], -24)
-    x2 = x.clone()
-    x2[:, CHIN[0]:CHIN[1]] = 0
-    x2[:, LIPEDGES[0]:LIPINNER[1]] = 0
-    x2[:, EYEBROWS[0]:EYEBROWS[1]] = 0
-    m1 = torch.nan_to_num(x.sum(1, keepdim=True), nan=0.0)
-    m2 = x2.sum(1, keepdim=True)  # (the official NaN clean-up of the second mask tests the first: a no-op)
-    return m1.clamp_(0, 1), m2.clamp_(0, 1)
+    eyes = EYES
+    inner = (part(s, s + 1) + part(s + 1, e, 4 * sw) + part(*NOSTRILS, 8 * sw, 4) + part(*eyes, -8, 3)
+             + part(*eyes, -24) + part(LIPINNER[1], x.size(1)))
+    lips = (part(LIPEDGES[0], LIPUPPER[0]) + part(*LIPUPPER, -8 * sw, 4) + part(LIPUPPER[1], LIPEDGES[1])
+            + part(*LIPLOWER, 8 * sw, 4) + part(*LIPINNER, -2 * sw, 3))
+    m1 = torch.nan_to_num(inner + part(*CHIN, 0, 3) + part(*EYEBROWS, -7 * sw, 2) + lips, nan=0.0)
+    # (the official NaN clean-up of the second mask tests the first: a no-op)
+    return m1.clamp_(0, 1), inner.clamp_(0, 1)

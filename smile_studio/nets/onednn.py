@@ -25,7 +25,7 @@ PACKED_CONV_T = "packed transposed convolution"
 CONV_ADD = "convolution with fused sum"
 _FAST: dict[tuple[str, torch.dtype], bool] = {}
 _PLAIN = threading.local()
-_PACKED_SHAPES = 4  # reordered copies kept per weight (one per input shape seen lately)
+_PACKED_SHAPES = 4  # reordered copies kept per weight (one per input shape seen lately, any batch size)
 log = logging.getLogger(__name__)
 
 
@@ -90,6 +90,11 @@ def _probe(path: str, dtype: torch.dtype) -> bool:
     return bool(out.shape == ref.shape and (out.float() - ref).abs().max() <= tol * (1 + ref.abs().max()))
 
 
+def packed_path_applies(x: torch.Tensor) -> bool:
+    """Whether :func:`conv2d_packed` would use its reordered weights for ``x`` (else it runs ``F.conv2d``)."""
+    return _onednn_applies(x, PACKED_CONV)
+
+
 def _onednn_applies(x: torch.Tensor, path: str) -> bool:
     """Whether the oneDNN-specific ``path`` serves ``x``: inference on a CPU, channels_last, a dtype it runs."""
     return (not getattr(_PLAIN, "on", False) and x.device.type == "cpu" and not torch.is_grad_enabled()
@@ -100,36 +105,36 @@ WeightSource = torch.Tensor | Callable[[], torch.Tensor]  # a weight, or a funct
 
 
 def _packed_call(cache: dict, x: torch.Tensor, weight: WeightSource, bias: torch.Tensor | None, padding: int,
-                 leaky: float | None) -> torch.Tensor:
-    key = (tuple(x.shape), padding)
-    pad = [padding, padding]
+                 leaky: float | None, stride: int = 1) -> torch.Tensor:
+    key = (tuple(x.shape[1:]), padding, stride)  # one copy serves every batch size (oneDNN reorders if it must)
+    pad, step = [padding, padding], [stride, stride]
     packed = cache.get(key)
     if packed is None:
         while len(cache) >= _PACKED_SHAPES:  # odd shapes come and go
             cache.pop(next(iter(cache)))
-        packed = torch._C._nn.mkldnn_reorder_conv2d_weight(_resolved(weight).to_mkldnn(), pad, [1, 1], [1, 1], 1,
-                                                           list(x.shape))
+        packed = torch._C._nn.mkldnn_reorder_conv2d_weight(_resolved(weight).to_mkldnn(), pad, step, [1, 1], 1,
+                                                           [1, *x.shape[1:]])
         cache[key] = packed
     attr, scalars = ("none", []) if leaky is None else ("leaky_relu", [leaky])
-    return torch.ops.mkldnn._convolution_pointwise(x, packed, bias, pad, [1, 1], [1, 1], 1, attr, scalars, "")
+    return torch.ops.mkldnn._convolution_pointwise(x, packed, bias, pad, step, [1, 1], 1, attr, scalars, "")
 
 
 def _packed_t_call(cache: dict, x: torch.Tensor, weight: WeightSource) -> torch.Tensor:
-    key = tuple(x.shape)
+    key = tuple(x.shape[1:])
     packed = cache.get(key)
     if packed is None:
         while len(cache) >= _PACKED_SHAPES:
             cache.pop(next(iter(cache)))
         packed = cache[key] = torch.ops.mkldnn._reorder_convolution_transpose_weight(
-            _resolved(weight).contiguous(), [0, 0], [0, 0], [2, 2], [1, 1], 1, list(x.shape))
+            _resolved(weight).contiguous(), [0, 0], [0, 0], [2, 2], [1, 1], 1, [1, *x.shape[1:]])
     return torch.ops.mkldnn._convolution_transpose_pointwise(x, packed, None, [0, 0], [0, 0], [2, 2], [1, 1], 1,
                                                              "none", [], "")
 
 
 def conv_transpose2d_packed(cache: dict, x: torch.Tensor, weight: WeightSource) -> torch.Tensor:
     """``F.conv_transpose2d(x, weight, stride=2)`` (``weight`` (Cin, Cout, k, k), or a function making it) with the
-    weight reordered once per input shape and kept in ``cache``: eager transposed convolutions reorder their
-    weights on every call, ~4x the time of the convolution itself for a 512-channel 8x8 input."""
+    weight reordered once per input shape (any batch size) and kept in ``cache``: eager transposed convolutions
+    reorder their weights on every call, ~4x the time of the convolution itself for a 512-channel 8x8 input."""
     if _onednn_applies(x, PACKED_CONV_T):
         try:
             return _packed_t_call(cache, x, weight)
@@ -150,22 +155,22 @@ def _resolved(weight: WeightSource) -> torch.Tensor:
     return weight() if callable(weight) else weight
 
 
-def conv2d_packed(cache: dict, x: torch.Tensor, weight: WeightSource,
-                  bias: torch.Tensor | None = None, padding: int = 0, leaky: float | None = None) -> torch.Tensor:
-    """``F.conv2d(x, weight, bias, padding=padding)`` with the weight reordered into oneDNN's blocked layout once
-    per input shape and kept in ``cache`` (which must die with ``weight``; ``weight`` may be a function making
-    it, called only when the reordered copy is made: the plain weight need not be kept). Eager CPU convolutions
-    reorder their weights on every call, which is most of the time of a convolution of a small image with 512
-    channels.
+def conv2d_packed(cache: dict, x: torch.Tensor, weight: WeightSource, bias: torch.Tensor | None = None,
+                  padding: int = 0, leaky: float | None = None, stride: int = 1) -> torch.Tensor:
+    """``F.conv2d(x, weight, bias, stride, padding)`` with the weight reordered into oneDNN's blocked layout once
+    per input shape (any batch size) and kept in ``cache`` (which must die with ``weight``; ``weight`` may be a
+    function making it, called only when the reordered copy is made: the plain weight need not be kept). Eager
+    CPU convolutions reorder their weights on every call, which is most of the time of a convolution of a small
+    image with 512 channels.
     ``leaky``: a leaky ReLU of that slope applied by the convolution itself (no extra pass over the output).
     Falls back to ``F.conv2d`` where this path does not run for ``x``'s dtype."""
     if _onednn_applies(x, PACKED_CONV):
         try:
-            return _packed_call(cache, x, weight, bias, padding, leaky)
+            return _packed_call(cache, x, weight, bias, padding, leaky, stride)
         except (RuntimeError, AttributeError, NotImplementedError) as exc:
             cache.clear()
             _disable(PACKED_CONV, x.dtype, exc)
-    out = F.conv2d(x, _resolved(weight), bias, padding=padding)
+    out = F.conv2d(x, _resolved(weight), bias, stride=stride, padding=padding)
     return out if leaky is None else F.leaky_relu_(out, leaky)
 
 
@@ -221,3 +226,43 @@ def conv_transpose3x3_s2(x: torch.Tensor, poly: torch.Tensor, packed: dict | Non
     out[:, 1::2, 0::2] = ym[:, :h, :, 1, 0]
     out[:, 1::2, 1::2] = ym[:, :h, :w, 1, 1]
     return out.permute(0, 3, 1, 2)
+
+
+# -- nearest x2 upsampling followed by a 3x3 convolution, as one 2x2 convolution of the small input (polyphase) --
+# Output row 2m of conv3x3(upsample2x(x)) sees input rows m-1 (kernel row 0) and m (rows 1 + 2); row 2m+1 sees
+# rows m (rows 0 + 1) and m+1 (row 2); columns likewise. So the four output phases are 2x2 filters of the input:
+# 16 multiply-adds per output pixel and channel pair instead of 36, and no upsampled copy of the input is made.
+_NEAREST_TAPS = (((0,), (1, 2)), ((0, 1), (2,)))  # per phase: kernel indices summed into filter taps 0 and 1
+
+
+def nearest_polyphase_weight(w: torch.Tensor) -> torch.Tensor:
+    """(Cout, Cin, 3, 3) -> (4*Cout, Cin, 2, 2), output channels ordered (row phase, column phase, Cout)."""
+    cout, cin = w.shape[:2]
+    k = w.new_zeros(2, 2, cout, cin, 2, 2)
+    for a, row_taps in enumerate(_NEAREST_TAPS):
+        for b, col_taps in enumerate(_NEAREST_TAPS):
+            for th, rows in enumerate(row_taps):
+                for tw, cols in enumerate(col_taps):
+                    k[a, b, :, :, th, tw] = w[:, :, list(rows)][:, :, :, list(cols)].sum((2, 3))
+    return k.reshape(4 * cout, cin, 2, 2)
+
+
+def upsample_conv3x3(x: torch.Tensor, poly: WeightSource, scale: torch.Tensor | None = None,
+                     packed: dict | None = None) -> torch.Tensor:
+    """``F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), w, padding=1)`` (channels_last) from
+    ``poly = nearest_polyphase_weight(w)`` (or a function making it, with ``packed``: a :func:`conv2d_packed`
+    cache); ``scale`` (B, Cout) multiplies the output channels while the phases are interleaved."""
+    b, _, h, w = x.shape
+    y = F.conv2d(x, _resolved(poly), padding=1) if packed is None else conv2d_packed(packed, x, poly, padding=1)
+    cout = y.shape[1] // 4
+    ym = y.permute(0, 2, 3, 1).reshape(b, h + 1, w + 1, 2, 2, cout)  # (B, H+1, W+1, row phase, col phase, C)
+    out = y.new_empty(b, h, 2, w, 2, cout)
+    s = None if scale is None else scale.to(y.dtype)[:, None, None, :]
+    for a in range(2):
+        for c in range(2):
+            phase = ym[:, a:a + h, c:c + w, a, c]
+            if s is None:
+                out[:, :, a, :, c] = phase
+            else:
+                torch.mul(phase, s, out=out[:, :, a, :, c])
+    return out.view(b, 2 * h, 2 * w, cout).permute(0, 3, 1, 2)

@@ -18,6 +18,8 @@ from smile_studio.nets.onednn import (
     conv2d_packed,
     conv_transpose2d_packed,
     fast_path_available,
+    nearest_polyphase_weight,
+    upsample_conv3x3,
 )
 
 
@@ -46,10 +48,15 @@ def test_packed_convolution_equals_conv2d(dtype, k, padding, size):
         ref = F.conv2d(x, w, b, padding=padding)
     assert len(cache) == (1 if fast else 0)  # one reordered weight for this input shape, reused
     with torch.no_grad():
-        for n in range(3, 9):  # other shapes come and go: the cache stays bounded
+        for n in (1, 3, 5):  # every batch size shares that one reordered weight
             more = x.repeat(n, 1, 1, 1).contiguous(memory_format=torch.channels_last)
-            assert torch.allclose(conv2d_packed(cache, more, w, b, padding=padding)[:2].float(), out.float(),
+            assert torch.allclose(conv2d_packed(cache, more, w, b, padding=padding)[-2:].float(), out.float(),
                                   atol=tol, rtol=tol)
+        assert len(cache) == (1 if fast else 0)
+        for extra in range(1, 7):  # other image sizes come and go: the cache stays bounded
+            other = F.pad(x, (0, extra, 0, extra)).contiguous(memory_format=torch.channels_last)
+            got = conv2d_packed(cache, other, w, b, padding=padding)
+            assert torch.allclose(got.float(), F.conv2d(other, w, b, padding=padding).float(), atol=tol, rtol=tol)
     assert len(cache) == (4 if fast else 0) and fast_path_available(PACKED_CONV, dtype) == fast
     assert out.shape == ref.shape and torch.allclose(out.float(), ref.float(), atol=tol, rtol=tol)
     if not fast:
@@ -105,6 +112,30 @@ def test_packed_transposed_convolution_equals_conv_transpose2d(size):
             out = conv_transpose2d_packed(cache, x, lambda: made.append(1) or w)
             assert out.shape == ref.shape and torch.allclose(out, ref, atol=1e-5)
     assert (len(cache), len(made)) == ((1, 1) if fast_path_available(PACKED_CONV_T, torch.float32) else (0, 3))
+
+
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("batch, height, width", [(1, 8, 8), (3, 5, 7)])
+def test_upsample_conv3x3_equals_nearest_upsampling_then_convolution(packed, batch, height, width):
+    """The polyphase form (a 2x2 convolution of the small input, phases interleaved) gives the 3x3 convolution of
+    the nearest-upsampled input, edges included, with and without a per-sample output scale, from a weight or a
+    function making it (reordered once where the packed path runs)."""
+    g = torch.Generator().manual_seed(batch * 100 + height)
+    x = torch.randn(batch, 16, height, width, generator=g).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(12, 16, 3, 3, generator=g) / 10
+    scale = torch.rand(batch, 12, generator=g) + 0.5
+    poly, made, cache = nearest_polyphase_weight(w), [], {}
+    with torch.no_grad():
+        ref = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), w, padding=1)
+        for s in (None, scale, None):
+            weight = (lambda: made.append(1) or poly) if packed else poly
+            out = upsample_conv3x3(x, weight, s, cache if packed else None)
+            want = ref if s is None else ref * s[:, :, None, None]
+            assert out.shape == (batch, 12, 2 * height, 2 * width)
+            assert out.is_contiguous(memory_format=torch.channels_last)
+            assert torch.allclose(out, want, atol=1e-5, rtol=1e-5), (out - want).abs().max()
+    if packed:
+        assert len(made) == (1 if fast_path_available(PACKED_CONV, torch.float32) else 3)
 
 
 def test_float32_fast_path_runs_on_every_x86_cpu_with_onednn():

@@ -166,3 +166,68 @@ def test_unencodable_states_are_refused(editor, sem_fixture):
     d, _ = sem_fixture
     with pytest.raises(ValueError, match="gender"):
         editor.edit(LayoutRequest(d["labA"], STATE, {"gender": "both"}))
+
+
+def _official_modulated_conv(conv, x, w, upsample):
+    """The official formulation: per-sample weights W * m, demodulated, as one grouped convolution."""
+    from torch.nn import functional as F
+    if upsample:
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+    b = x.shape[0]
+    m = conv.affine(w) + 1
+    weights = conv.weight[None] * m[:, None, :, None, None]
+    if conv.demod:
+        weights = weights * torch.rsqrt((weights**2).sum((2, 3, 4), keepdim=True) + 1e-8)
+    out = F.conv2d(x.reshape(1, -1, *x.shape[2:]), weights.reshape(-1, *conv.weight.shape[1:]),
+                   padding=(conv.k - 1) // 2, groups=b)
+    return out.reshape(b, -1, *out.shape[2:])
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("k, upsample, side", [(3, True, 8), (3, True, 20), (3, False, 8), (3, False, 20),
+                                               (1, False, 20)])
+def test_modulated_convolution_paths_equal_the_official_formulation(channels_last, batch, k, upsample, side):
+    """Every inference path of Conv2DMod (coarse levels with reordered weights and the polyphase upsampling,
+    finer levels with m and d folded into the weights for one image, the modulated input for a batch) and the
+    training path give the official per-sample grouped convolution."""
+    from smile_studio.nets.sem import PACK_MAX_SIDE, Conv2DMod
+
+    assert (side <= PACK_MAX_SIDE) == (side == 8)
+    torch.manual_seed(side + 10 * batch + k)
+    conv = Conv2DMod(24, 16, 144, k, demod=k == 3)
+    x = torch.randn(batch, 24, side, side)
+    w = torch.randn(batch, 144)
+    if channels_last:
+        conv, x = conv.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        ref = _official_modulated_conv(conv, x, w, upsample)
+        out = conv(x, w, upsample=upsample)
+        again = conv(x, w, upsample=upsample)  # cached weights (reordered, polyphase) reused
+    train = conv(x, w, upsample=upsample)
+    assert train.requires_grad
+    for got in (out, again, train.detach()):
+        assert got.shape == ref.shape == (batch, 16, side * (1 + upsample), side * (1 + upsample))
+        assert torch.allclose(got, ref, atol=2e-5, rtol=1e-4), (got - ref).abs().max()
+
+
+def test_generator_inference_equals_its_training_formulation(sem_fixture, golden_dir):
+    """The whole generator as the editor runs it (channels_last, reordered coarse weights, polyphase upsampling,
+    folded modulations) against the plain formulation autograd uses, one map and a batch of two styles (the
+    official eval noise depends on the batch size: a single style is compared with the first of the batch)."""
+    d, _ = sem_fixture
+    gen = SemGenerator(256)
+    gen.load_official(synth_state_dict(golden_dir / "manifests" / "sem256_G.json", 1))
+    gen.eval().requires_grad_(False)
+    x = torch.from_numpy(d["xA"])
+    fan = (torch.from_numpy(d["pp_x"]), torch.from_numpy(d["pp_x2"]))
+    style = torch.randn(2, 6, 64, generator=torch.Generator().manual_seed(3))
+    with torch.enable_grad():
+        plain = gen(x.requires_grad_(True), style, fan).detach()
+    fast = gen.to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        got = fast(x.detach().contiguous(memory_format=torch.channels_last), style, fan)
+        one = fast(x.detach().contiguous(memory_format=torch.channels_last), style[:1], fan)
+    scale = plain.abs().max()
+    assert (got - plain).abs().max() <= 1e-5 * scale and (one[0] - plain[0]).abs().max() <= 1e-5 * scale
+    assert (got.argmax(1) == plain.argmax(1)).float().mean() > 0.9999
