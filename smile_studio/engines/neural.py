@@ -213,7 +213,9 @@ class NeuralRenderEngine:
         style = self._style(gen, dtype, req)
         feats = self._map_features(gen, dtype, sem, req.labels)
         self._context = None  # let the last render's outputs go before the new ones are made
-        self._context = render_recorded(gen, feats, style, self._noise(), req.labels)
+        # a float32 context is kept in float16 (half the memory; its rounding is far below a stroke preview's error)
+        store = torch.float16 if dtype == torch.float32 else None
+        self._context = render_recorded(gen, feats, style, self._noise(), req.labels, store)
         return self._image(self._context.image[0], req)
 
     def _stroke_update(self, gen: SynGenerator, dtype: torch.dtype, req: RenderRequest) -> torch.Tensor | None:

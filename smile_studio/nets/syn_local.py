@@ -29,10 +29,15 @@ REACH = 3  # input pixels around a window that every layer's output in the windo
 WHOLE = 0.5  # a window over more than this fraction of a layer's output: the layer is recomputed whole
 
 
+FLOAT16_MAX = 65504.0
+
+
 @dataclass
 class RenderContext:
     """Every layer's output of one render (batch 1) and the demodulations it applied: what a local update reads
-    outside its window. ``labels`` is the map the outputs now belong to."""
+    outside its window. ``labels`` is the map the outputs now belong to. The convolutions' outputs may be kept
+    in a narrower dtype than they were computed in (:func:`render_recorded`'s ``store``); the images (ToRGB
+    outputs) never are."""
 
     side: int
     labels: np.ndarray
@@ -65,14 +70,30 @@ def _walk(gen: SynGenerator, side: int):
 
 @torch.no_grad()
 def render_recorded(gen: SynGenerator, features: MapFeatures, style: torch.Tensor, noise: list,
-                    labels: np.ndarray) -> RenderContext:
+                    labels: np.ndarray, store: torch.dtype | None = None) -> RenderContext:
     """The fast-path render of ``features``' map (:meth:`SynGenerator.run_layers`, stopping at the map's side),
-    keeping every layer's output."""
+    keeping every layer's output. ``store``: keep the convolutions' outputs in this dtype (float16 halves what
+    a float32 context holds, ~110 MB at 256; a layer whose values float16 cannot hold stays as computed)."""
     side = features.sem.shape[-1]
     style = style.reshape(1, NUM_LABELS, CODE_DIM).to(features.stem.dtype)
     ctx = RenderContext(side, np.array(labels, copy=True), style, noise, {}, {})
     gen.run_layers(features, style, noise, side, ctx.outputs, ctx.demod)
+    if store is not None:
+        convolutions = {name for name, layer, _ in gen._layers(side) if not isinstance(layer, ToRGB)}
+        for name, out in ctx.outputs.items():
+            if name in convolutions:
+                ctx.outputs[name] = _narrowed(out, store)
     return ctx
+
+
+def _narrowed(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    if t.dtype == dtype or t.element_size() <= torch.empty(0, dtype=dtype).element_size():
+        return t
+    if dtype == torch.float16:
+        lo, hi = t.aminmax()
+        if not (torch.isfinite(lo) and torch.isfinite(hi) and max(-lo.item(), hi.item()) < FLOAT16_MAX):
+            return t
+    return t.to(dtype)
 
 
 def scaled(box: Box, f: float, limit: int) -> Box:
@@ -115,8 +136,9 @@ def update_local(gen: SynGenerator, ctx: RenderContext, features: MapFeatures, l
         noise = None if ni is None else ctx.noise[ni]
         area = (window[2] - window[0]) * (window[3] - window[1])
         if area > WHOLE * out_res * out_res:
-            out, demod = run_layer(layer, x, skip, style, sem, spade, noise, features.demod.get(name))
-            ctx.outputs[name] = out
+            out, demod = run_layer(layer, x.to(style.dtype), skip, style, sem, spade, noise,
+                                   features.demod.get(name))
+            ctx.outputs[name] = out if rgb else _narrowed(out, ctx.outputs[name].dtype)
             if demod is not None:
                 ctx.demod[name] = demod
             continue
@@ -136,8 +158,8 @@ def _window(layer, rgb: bool, res: int, out_res: int, window: Box, x, skip, styl
     by REACH; ``demod``: the demodulation to apply (the whole image's, kept from its last render)."""
     if rgb:
         crop = grown(window, REACH, res)
-        part = _within(layer(_crop(x, crop), style, _crop(sem, crop), None, spade=_crop(spade, crop), fast=True),
-                       window, crop[:2])
+        part = _within(layer(_crop(x, crop).to(style.dtype), style, _crop(sem, crop), None,
+                             spade=_crop(spade, crop), fast=True), window, crop[:2])
         if skip is not None:  # the coarser image, up-sampled, plus this level's detail
             crop = grown(scaled(window, 0.5, res // 2), REACH, res // 2)
             part = part + _within(layer.upsample(_crop(skip, crop)), window, (2 * crop[0], 2 * crop[1]))
@@ -145,6 +167,6 @@ def _window(layer, rgb: bool, res: int, out_res: int, window: Box, x, skip, styl
     up = layer.conv.upsample
     crop = grown(scaled(window, 0.5, res) if up else window, REACH, res)
     covered = scaled(crop, 2, out_res) if up else crop  # the output pixels the crop's output covers
-    out = layer.forward_fast(_crop(x, crop), style, _crop(sem, crop), _crop(noise, covered), _crop(spade, crop),
-                             demod)
+    out = layer.forward_fast(_crop(x, crop).to(style.dtype), style, _crop(sem, crop), _crop(noise, covered),
+                             _crop(spade, crop), demod)
     return _within(out, window, covered[:2])

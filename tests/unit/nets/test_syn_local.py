@@ -80,3 +80,39 @@ def test_a_local_update_changes_the_window_and_keeps_the_rest(small):
     diff = (image - old).abs()[0].amax(0)
     assert diff[40:46, 40:46].max() > 1e-2
     assert diff[:, :24].max() == 0 and diff[:24].max() == 0  # outside the window at every level: untouched
+
+
+def test_a_float16_context_halves_the_memory_and_stays_within_its_rounding(small):
+    """Kept in float16, the convolutions' outputs take half the bytes, the images stay float32, an unchanged
+    window comes back within float16's rounding, and a dab's update differs from the float32 context's by far
+    less than the preview's own error (8-bit levels)."""
+    gen, labels, style, noise = small
+    feats = features(gen, labels)
+    full = render_recorded(gen, feats, style, noise, labels)
+    half = render_recorded(gen, feats, style, noise, labels, store=torch.float16)
+    images = {name for name, layer, _ in gen._layers(64) if isinstance(layer, syn_local.ToRGB)}
+    for name, out in half.outputs.items():
+        assert out.dtype == (torch.float32 if name in images else torch.float16), name
+        assert torch.allclose(out.float(), full.outputs[name], atol=1e-3 * full.outputs[name].abs().max()), name
+    convs = sum(t.numel() * t.element_size() for n, t in full.outputs.items() if n not in images)
+    assert full.nbytes - half.nbytes == convs // 2
+    assert torch.equal(half.image, full.image)
+    update_local(gen, half, feats, labels, (20, 22, 29, 33))
+    for name, out in full.outputs.items():
+        assert torch.allclose(half.outputs[name].float(), out, atol=2e-3 * out.abs().max()), name
+    changed = labels.copy()
+    changed[40:46, 40:46] = (labels[40, 40] + 5) % 19
+    dab = features(gen, changed)
+    a = update_local(gen, full, dab, changed, (34, 34, 52, 52))
+    b = update_local(gen, half, dab, changed, (34, 34, 52, 52))
+    levels = (a - b).abs() * 127.5
+    assert levels.max() < 1.0 and levels.mean() < 0.05
+
+
+def test_values_float16_cannot_hold_stay_as_computed():
+    big = torch.tensor([[1.0, -7e4]])
+    assert syn_local._narrowed(big, torch.float16) is big
+    assert syn_local._narrowed(torch.tensor([float("nan")]), torch.float16).dtype == torch.float32
+    assert syn_local._narrowed(torch.tensor([1.0, -6e4]), torch.float16).dtype == torch.float16
+    bf = torch.ones(2, dtype=torch.bfloat16)
+    assert syn_local._narrowed(bf, torch.float16) is bf  # never widened or swapped between 16-bit types
