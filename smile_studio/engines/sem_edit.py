@@ -4,7 +4,8 @@ Given a map, its six attribute values and targets for any subset of them, return
 vectors and the style used. The source style is ``S(map, y_src)``; the slots of the changed attributes are
 replaced — from the mapping network ``F(z, y_trg)`` with truncation towards a per-domain mean (latent mode), or
 from ``S(reference, y_ref)`` (reference mode) — so every attribute not asked for keeps its source slot.
-Heatmaps and source styles are cached per photo/map, so a second toggle on the same face runs only F, G, argmax.
+Heatmaps, source styles, G's encoder features and its FAN skips are cached per photo/map, so a second toggle on
+the same face runs only the mapping heads it needs, G's decoder and argmax.
 """
 
 from __future__ import annotations
@@ -89,14 +90,18 @@ class SemEditor:
 
         return self._cached(("enc", array_digest(labels)), compute)
 
+    def skips(self, labels: np.ndarray, photo: np.ndarray | None, encoded: tuple) -> dict:
+        """G's FAN skips for this map and photo (style-independent)."""
+        key = ("skips", array_digest(labels), None if photo is None or self.fan is None else array_digest(photo))
+        return self._cached(key, lambda: self.G.skips(encoded[1], self.heatmaps(photo)))
+
     @torch.no_grad()
     def prepare(self, labels: np.ndarray, photo: np.ndarray | None, attributes: dict) -> None:
         """Compute ahead what every edit of this face needs (landmark heatmaps, the face's style, G's encoder
         features, the domain means): run while the user looks at a face just opened, the first toggle then
         costs what a second one does."""
-        self.heatmaps(photo)
         self.source_style(labels, label_vector(validate_attributes(attributes)))
-        self.encoded(labels)
+        self.skips(labels, photo, self.encoded(labels))
         self.domain_means()
 
     def domain_means(self) -> torch.Tensor:
@@ -129,14 +134,16 @@ class SemEditor:
                     style[:, k] = ref_style[0, k]
             else:
                 z = torch.stack([torch.randn(NOISE_DIM, generator=torch.Generator().manual_seed(s)) for s in seeds])
-                yt = torch.from_numpy(y_trg)[None].repeat(v, 1).to(self.device)
-                lat = self.F(z.to(self.device), yt)
-                mean = self.domain_means()[torch.from_numpy(y_trg).bool().to(self.device)]  # (6, 64)
+                # only the heads of the changed attributes' target values run (the others' outputs are not used)
+                columns = [2 * k + int(np.argmax(y_trg[2 * k:2 * k + 2])) for k in slots]
+                lat = self.F.all_heads(z.to(self.device), columns)  # (V, len(slots), 64)
+                mean = self.domain_means()[columns]
                 lat = mean[None] + float(psi) * (lat - mean[None])
-                for k in slots:
-                    style[:, k] = lat[:, k]
-        fan = self.heatmaps(photo)
+                for i, k in enumerate(slots):
+                    style[:, k] = lat[:, i]
         x = self.one_hot(labels)
-        logits = self.G(x, style.to(self.dtype), fan, encoded=self.encoded(labels, x))
+        encoded = self.encoded(labels, x)
+        logits = self.G(x, style.to(self.dtype), self.heatmaps(photo), encoded=encoded,
+                        skips=self.skips(labels, photo, encoded))
         maps = logits.argmax(1).to(torch.uint8).cpu().numpy()
         return SemEdit(maps, style, base, y_src, y_trg, slots, seeds)

@@ -57,11 +57,12 @@ def select_by_label(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return out[y.unsqueeze(-1).expand_as(out) == 1].view(y.size(0), -1, out.size(-1))
 
 
-def stack_heads(heads: nn.ModuleList, h: torch.Tensor) -> torch.Tensor:
-    """Run the 12 per-domain heads; 16-d outputs are tiled x4 to 64 so they stack (SPLIT_STYLE): (B, 12, 64)."""
+def stack_heads(heads: nn.ModuleList, h: torch.Tensor, columns: list[int] | None = None) -> torch.Tensor:
+    """Run the 12 per-domain heads (or only those of ``columns``); 16-d outputs are tiled x4 to 64 so they stack
+    (SPLIT_STYLE): (B, 12 or len(columns), 64)."""
     outs = []
-    for head in heads:
-        o = head(h)
+    for j in range(len(heads)) if columns is None else columns:
+        o = heads[j](h)
         outs.append(o.repeat(1, STYLE_DIM // SMALL_DIM) if o.size(1) == SMALL_DIM else o)
     return torch.stack(outs, 1)
 
@@ -283,25 +284,34 @@ class SemGenerator(nn.Module):
             x = block(x)
         return x, cache
 
-    def decoder(self, x: torch.Tensor, cache: dict, s: torch.Tensor, fan) -> torch.Tensor:
+    def skips(self, cache: dict, fan) -> dict:
+        """The FAN high-pass skip added at each level {side: high_pass(mask * encoder feature)}: it depends on the
+        map and the photo, not on the style, so an editor computes it once per face."""
+        out = {}
+        for size, feature in cache.items():
+            f = fan[0] if size in self.hpf_details else fan[1]
+            out[size] = high_pass(F.interpolate(f, size=size, mode="bilinear") * feature)
+        return out
+
+    def decoder(self, x: torch.Tensor, cache: dict, s: torch.Tensor, fan, skips: dict | None = None
+                ) -> torch.Tensor:
         w = pack_style(s)
+        skips = self.skips(cache, fan) if skips is None else skips
         for block in self.decode:
             x = block(x, w)
-            size = x.size(2)
-            if size in self.hpf_keys:
-                f = fan[0] if size in self.hpf_details else fan[1]
-                f = F.interpolate(f, size=size, mode="bilinear")
-                x = x + high_pass(f * cache[size])
+            if x.size(2) in skips:
+                x = x + skips[x.size(2)]
         return self.to_rgb(F.relu(x), w)
 
-    def forward(self, x: torch.Tensor, s: torch.Tensor, fan, encoded: tuple | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, s: torch.Tensor, fan, encoded: tuple | None = None,
+                skips: dict | None = None) -> torch.Tensor:
         """x one-hot (B or 1, 19, S, S); s (B, 6, 64); fan = (mask, mask2), each (B or 1, 1, 256, 256). Raw
-        logits. ``encoded`` is a cached ``encoder(x)`` of the same map (it depends on the map alone); a map batch
-        of 1 serves every style of the batch."""
+        logits. ``encoded`` is a cached ``encoder(x)`` of the same map (it depends on the map alone), ``skips``
+        a cached :meth:`skips` of it and ``fan``; a map batch of 1 serves every style of the batch."""
         h, cache = encoded if encoded is not None else self.encoder(x)
         if h.shape[0] != s.shape[0]:
             h = h.expand(s.shape[0], -1, -1, -1)
-        return self.decoder(h, cache, s, fan)
+        return self.decoder(h, cache, s, fan, skips)
 
     def load_official(self, source) -> None:
         load_state_dict_strict(self, source)
@@ -325,9 +335,10 @@ class MappingNetwork(nn.Module):
     def from_checkpoint(cls, source) -> MappingNetwork:
         return build_from_checkpoint(source, lambda sd: cls(sd["shared.0.weight"].shape[0]))
 
-    def all_heads(self, z: torch.Tensor) -> torch.Tensor:
-        """Every domain's style (B, 12, 64), small heads tiled to 64."""
-        return stack_heads(self.unshared, self.shared(z))
+    def all_heads(self, z: torch.Tensor, columns: list[int] | None = None) -> torch.Tensor:
+        """Every domain's style (B, 12, 64), or those of the label ``columns`` (B, len(columns), 64); small heads
+        tiled to 64."""
+        return stack_heads(self.unshared, self.shared(z), columns)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return select_by_label(self.all_heads(z), y)

@@ -138,6 +138,33 @@ def test_edit_changes_exactly_the_requested_bits_and_slots(editor, sem_fixture, 
     assert not torch.equal(other.style, res.style)
 
 
+def test_edit_equals_the_networks_run_whole_without_caches(editor, sem_fixture):
+    """The editor's shortcuts (only the mapping heads of the changed values, cached heatmaps, style, encoder
+    features and FAN skips) give what the whole networks give: the replaced slots are the full mapping
+    network's truncated output for the target label, and the map is G's argmax on that style."""
+    from smile_studio.nets.runtime import image_tensor
+    from smile_studio.nets.sem import NOISE_DIM
+
+    d, _ = sem_fixture
+    photo = ((d["rgbA"][0].transpose(1, 2, 0) + 1) * 127.5).round().astype(np.uint8)
+    target = {"eyeglasses": "on", "hat": "on"}
+    editor.edit(LayoutRequest(d["labA"], STATE, {"bald": "on"}, seed=1, photo=photo))  # caches filled
+    res = editor.edit(LayoutRequest(d["labA"], STATE, target, seed=7, psi=0.7, photo=photo))
+    with torch.no_grad():
+        z = torch.randn(NOISE_DIM, generator=torch.Generator().manual_seed(7))[None]
+        y_trg = torch.from_numpy(label_vector({**STATE, **target}))[None]
+        full = editor.F(z, y_trg)  # (1, 6, 64), every head
+        mean = editor.F.all_heads(torch.randn(1000, NOISE_DIM, generator=torch.Generator().manual_seed(12345))
+                                  ).mean(0)[y_trg[0].bool()]
+        want = mean + 0.7 * (full[0] - mean)
+        for k in res.slots:
+            assert torch.allclose(res.style[0, k], want[k], atol=1e-5), k
+        x = editor.one_hot(d["labA"])
+        fan = editor.fan.get_heatmap(image_tensor(photo) / 127.5 - 1)
+        logits = editor.G(x, res.style, fan)
+    assert (logits.argmax(1).numpy().astype(np.uint8) == res.maps).mean() > 0.9999
+
+
 def test_psi_zero_gives_the_domain_mean_and_reference_mode(editor, sem_fixture):
     d, _ = sem_fixture
     res = editor.edit(LayoutRequest(d["labA"], STATE, {"hat": "on"}, seed=1, psi=0.0, variations=2))
