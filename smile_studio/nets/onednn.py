@@ -194,21 +194,27 @@ def conv2d_add(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
 # output phase is a 2-tap filter of the input. So the four (row, column) phases are one 2x2 convolution of the
 # input padded by 1, with 4*Cout outputs, whose results are interleaved. It spends 16 instead of 9 multiply-adds
 # per tap and output channel, but ordinary convolutions run ~4x faster than transposed ones on bf16 matrix units.
-_PHASE_TAPS = ((2, 0), (None, 1))  # per axis and phase: kernel index seen by filter taps 0 and 1
+_PHASE_TAPS = (((2,), (0,)), ((), (1,)))  # per axis and phase: kernel indices summed into filter taps 0 and 1
+
+
+def _phase_weight(w: torch.Tensor, taps) -> torch.Tensor:
+    """(Cout, Cin, 3, 3) -> (4*Cout, Cin, 2, 2): per (row phase, column phase), filter tap (i, j) is the sum of
+    the kernel entries ``taps`` lists for it (none: zero); output channels ordered (row phase, column phase, Cout)."""
+    cout, cin = w.shape[:2]
+    k = w.new_zeros(2, 2, cout, cin, 2, 2)
+    for a, row_taps in enumerate(taps):
+        for b, col_taps in enumerate(taps):
+            for th, rows in enumerate(row_taps):
+                for tw, cols in enumerate(col_taps):
+                    if rows and cols:
+                        k[a, b, :, :, th, tw] = w[:, :, list(rows)][:, :, :, list(cols)].sum((2, 3))
+    return k.reshape(4 * cout, cin, 2, 2)
 
 
 def polyphase_weight(w: torch.Tensor) -> torch.Tensor:
     """(Cout, Cin, 3, 3) weight of the transposed convolution (as ``conv_transpose2d(x, w.transpose(0, 1))``)
     -> (4*Cout, Cin, 2, 2), output channels ordered (row phase, column phase, Cout)."""
-    cout, cin = w.shape[:2]
-    k = w.new_zeros(2, 2, cout, cin, 2, 2)
-    for a, row_taps in enumerate(_PHASE_TAPS):
-        for b, col_taps in enumerate(_PHASE_TAPS):
-            for th, kh in enumerate(row_taps):
-                for tw, kw in enumerate(col_taps):
-                    if kh is not None and kw is not None:
-                        k[a, b, :, :, th, tw] = w[:, :, kh, kw]
-    return k.reshape(4 * cout, cin, 2, 2)
+    return _phase_weight(w, _PHASE_TAPS)
 
 
 def conv_transpose3x3_s2(x: torch.Tensor, poly: torch.Tensor, packed: dict | None = None) -> torch.Tensor:
@@ -237,14 +243,7 @@ _NEAREST_TAPS = (((0,), (1, 2)), ((0, 1), (2,)))  # per phase: kernel indices su
 
 def nearest_polyphase_weight(w: torch.Tensor) -> torch.Tensor:
     """(Cout, Cin, 3, 3) -> (4*Cout, Cin, 2, 2), output channels ordered (row phase, column phase, Cout)."""
-    cout, cin = w.shape[:2]
-    k = w.new_zeros(2, 2, cout, cin, 2, 2)
-    for a, row_taps in enumerate(_NEAREST_TAPS):
-        for b, col_taps in enumerate(_NEAREST_TAPS):
-            for th, rows in enumerate(row_taps):
-                for tw, cols in enumerate(col_taps):
-                    k[a, b, :, :, th, tw] = w[:, :, list(rows)][:, :, :, list(cols)].sum((2, 3))
-    return k.reshape(4 * cout, cin, 2, 2)
+    return _phase_weight(w, _NEAREST_TAPS)
 
 
 def upsample_conv3x3(x: torch.Tensor, poly: WeightSource, scale: torch.Tensor | None = None,
