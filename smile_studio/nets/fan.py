@@ -115,7 +115,7 @@ class FAN(nn.Module):
     def get_heatmap(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """RGB in [-1, 1] -> the two (B, 1, 256, 256) face masks of the generator's skips."""
         x = F.interpolate(rgb, size=256, mode="bilinear")
-        heat = self(x * 0.5 + 0.5)[:, :-1]
+        heat = self(x * 0.5 + 0.5)[:, :-1].contiguous()  # (the masks are summed over channels: plain layout)
         heat = F.interpolate(heat, scale_factor=x.size(2) // heat.size(2), mode="bilinear", align_corners=True)
         return preprocess(heat)
 
@@ -133,7 +133,7 @@ LIPEDGES, LIPUPPER, LIPLOWER, LIPINNER = (76, 83), (77, 82), (83, 88), (88, 96)
 def _normalise(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     n, c, h, w = x.shape
     flat = x.contiguous().view(n * c, -1)
-    lo, hi = flat.min(1, keepdim=True)[0], flat.max(1, keepdim=True)[0]
+    lo, hi = torch.aminmax(flat, dim=1, keepdim=True)
     return ((flat - lo) / (hi - lo + eps)).view(n, c, h, w)
 
 
@@ -154,7 +154,8 @@ def preprocess(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     Moving rows commutes with powers and with summing channels, so each group is raised to its power and summed
     first and only its one-channel sum is moved (the official code moves every channel of the 256x256 maps)."""
     sw = x.size(2) // 256
-    y = _normalise(torch.where(x < 0.1, torch.zeros_like(x), x)[:, CHIN[0]:])  # channels below the chin are unused
+    used = x[:, CHIN[0]:]  # channels below the chin are unused
+    y = _normalise(used.masked_fill(used < 0.1, 0.0))
 
     def part(start: int, end: int, shift: int = 0, power: int = 1) -> torch.Tensor:
         g = y[:, start - CHIN[0]:end - CHIN[0]]
