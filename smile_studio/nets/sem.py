@@ -32,6 +32,9 @@ _NOISE_CACHE: dict[tuple, torch.Tensor] = {}
 # Inputs at most this side (the 512-channel coarse levels) are convolved with weights reordered once and kept:
 # there the per-call reorder of a 512x512x3x3 weight costs more than the convolution itself.
 PACK_MAX_SIDE = 16
+# Below this input side a 3x3 convolution then pooling costs ~1 ms: not worth a pooled 4x4 copy of its weight (17 MB
+# for 512 channels).
+POOLED_MIN_SIDE = 16
 
 
 def eval_noise(batch: int, height: int, width: int) -> torch.Tensor:
@@ -120,7 +123,7 @@ class ResBlk(nn.Module):
             sc = self.conv1x1(sc)
         r = instance_norm(self.norm1, x) if self.normalize else x
         r = F.leaky_relu(r, 0.2)
-        if self.downsample and not torch.is_grad_enabled():
+        if self.downsample and not torch.is_grad_enabled() and r.shape[-1] >= POOLED_MIN_SIDE:
             r = self._pooled_conv1(r)
         else:
             r = self.conv1(r)

@@ -258,3 +258,28 @@ def test_generator_inference_equals_its_training_formulation(sem_fixture, golden
     scale = plain.abs().max()
     assert (got - plain).abs().max() <= 1e-5 * scale and (one[0] - plain[0]).abs().max() <= 1e-5 * scale
     assert (got.argmax(1) == plain.argmax(1)).float().mean() > 0.9999
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("side", [8, 16, 32, 40])
+def test_downsampling_block_inference_equals_its_training_formulation(channels_last, side):
+    """The pooled 4x4 form of conv-then-pool (reordered once at coarse sides, kept as it is at fine ones, not used
+    below POOLED_MIN_SIDE) and the layout-keeping instance norm give the plain block's output."""
+    from smile_studio.nets.sem import POOLED_MIN_SIDE, ResBlk
+
+    torch.manual_seed(side)
+    block = ResBlk(24, 32, normalize=True, downsample=True)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(torch.randn_like(p) * 0.1)  # instance norms' affine away from 1 and 0
+    block.requires_grad_(False)
+    x = torch.randn(2, 24, side, side) * 2 + 0.5
+    if channels_last:
+        block, x = block.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    with torch.enable_grad():
+        plain = block(x)
+    with torch.no_grad():
+        fast, again = block(x), block(x)
+    assert fast.shape == plain.shape == (2, 32, side // 2, side // 2)
+    assert torch.allclose(fast, plain, atol=1e-5, rtol=1e-4) and torch.equal(fast, again)
+    assert ("_pooled" in vars(block) or "_packed_pooled" in vars(block)) == (side >= POOLED_MIN_SIDE)
