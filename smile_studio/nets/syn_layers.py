@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import SQRT2, Blur, ConvLayer, EqualLinear, FusedLeakyReLU, Upsample, derived
+from .layers import SQRT2, Blur, ConvLayer, EqualLinear, FusedLeakyReLU, Upsample, derived, layout_of, scaled_copy
 from .onednn import conv2d_add, conv2d_packed, conv_transpose2d_packed, conv_transpose3x3_s2, polyphase_weight
 
 NUM_LABELS = 19
@@ -125,8 +125,8 @@ class SPADEMod(nn.Module):
             return self.mlp_gamma(act)
         conv = self.mlp_gamma[0]
         scale = scale.float()
-        w, b = conv.weight.float() * conv.scale * scale, conv.bias.float() * scale
-        return F.conv2d(act, w.to(act.dtype), b.to(act.dtype), padding=conv.padding)
+        w = scaled_copy(conv.weight.float(), conv.scale * scale, act.dtype, layout_of(act))
+        return F.conv2d(act, w, (conv.bias.float() * scale).to(act.dtype), padding=conv.padding)
 
     def forward_banded(self, sem: torch.Tensor, band: np.ndarray, labels: np.ndarray) -> torch.Tensor:
         """The same gamma, computing the second convolution only near region borders (batch 1).
@@ -214,12 +214,12 @@ class RegionModConv(nn.Module):
             prep["poly"] = polyphase_weight(self.weight.float() * self.scale).to(dtype)
         return prep
 
-    def scaled_weight(self, dtype: torch.dtype, out_scale: torch.Tensor | None = None) -> torch.Tensor:
-        """The weight with its runtime scale (times ``out_scale`` (Cout,) per output channel) in ``dtype``."""
-        w = self.weight.float() * self.scale
-        if out_scale is not None:
-            w = w * out_scale.float().view(-1, 1, 1, 1)
-        return w.to(dtype)
+    def scaled_weight(self, dtype: torch.dtype, out_scale: torch.Tensor | None = None,
+                      memory_format: torch.memory_format = torch.channels_last) -> torch.Tensor:
+        """The weight with its runtime scale (times ``out_scale`` (Cout,) per output channel) in ``dtype``, laid
+        out as the fast path's inputs are (channels_last)."""
+        factor = self.scale if out_scale is None else out_scale.float().view(-1, 1, 1, 1) * self.scale
+        return scaled_copy(self.weight.float(), factor, dtype, memory_format)
 
     def upsample_conv(self, x: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
         """Stride-2 transposed convolution + blur of the modulated input; ``scale`` (Cout,) multiplies the
@@ -230,9 +230,10 @@ class RegionModConv(nn.Module):
                 return self.blur(conv_transpose3x3_s2(x, p["poly"], p["packed_poly"]))
             return self.blur(conv_transpose3x3_s2(x, p["poly"] * scale.to(x.dtype).repeat(4).view(-1, 1, 1, 1)))
         if scale is None:  # the weights as they are (a coarse level, where weights outweigh the output)
-            return self.blur(conv_transpose2d_packed(p["packed_t"], x, lambda: self.scaled_weight(x.dtype).transpose(
-                0, 1)))
-        return self.blur(F.conv_transpose2d(x, self.scaled_weight(x.dtype, scale).transpose(0, 1), stride=2))
+            return self.blur(conv_transpose2d_packed(p["packed_t"], x, lambda: self.scaled_weight(
+                x.dtype, memory_format=torch.contiguous_format).transpose(0, 1)))
+        return self.blur(F.conv_transpose2d(x, self.scaled_weight(x.dtype, scale, torch.contiguous_format).transpose(
+            0, 1), stride=2))
 
     # -- style branch ------------------------------------------------------------------------------------------
     def region_vectors(self, style: torch.Tensor) -> torch.Tensor:

@@ -191,3 +191,30 @@ def test_layer_tests_pass_with_onednn_capped_at_avx2():
     assert "'packed convolution float32': True" in info and "'packed convolution bfloat16': False" in info
     assert "'packed transposed convolution float32': True" in info
     assert info.strip().endswith("torch.float32")
+
+
+def test_scaled_weights_are_made_in_the_inputs_layout():
+    """Weights scaled for a channels_last input come out channels_last (the convolution would otherwise copy them
+    on every call), with the values of the plain product; with gradients on, the product stays differentiable."""
+    from smile_studio.nets.layers import EqualConv2d, layout_of, scaled_copy
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(16, 8, 3, 3, generator=g)
+    factor = torch.rand(16, 1, 1, 1, generator=g)
+    with torch.no_grad():
+        for fmt in (torch.channels_last, torch.contiguous_format):
+            for dtype in (torch.float32, torch.bfloat16):
+                out = scaled_copy(w, factor, dtype, fmt)
+                assert out.dtype == dtype and out.is_contiguous(memory_format=fmt)
+                assert torch.equal(out, (w * factor).to(dtype))
+    x = torch.randn(1, 8, 6, 6, generator=g)
+    assert layout_of(x) == torch.contiguous_format
+    assert layout_of(x.contiguous(memory_format=torch.channels_last)) == torch.channels_last
+    conv = EqualConv2d(8, 16, 3, padding=1)
+    with torch.no_grad():
+        fast = conv(x.contiguous(memory_format=torch.channels_last))
+    plain = conv(x)
+    assert plain.requires_grad and torch.allclose(fast, plain.detach(), atol=1e-5)
+    leaf = w.clone().requires_grad_(True)
+    scaled_copy(leaf, 2.0, torch.float32).sum().backward()
+    assert torch.equal(leaf.grad, torch.full_like(w, 2.0))
