@@ -163,9 +163,8 @@ def preprocess(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return _shift(total, shift) if shift else total
 
     s, e = NOSE
-    eyes = EYES
-    inner = (part(s, s + 1) + part(s + 1, e, 4 * sw) + part(*NOSTRILS, 8 * sw, 4) + part(*eyes, -8, 3)
-             + part(*eyes, -24) + part(LIPINNER[1], x.size(1)))
+    inner = (part(s, s + 1) + part(s + 1, e, 4 * sw) + part(*NOSTRILS, 8 * sw, 4) + part(*EYES, -8, 3)
+             + part(*EYES, -24) + part(LIPINNER[1], x.size(1)))
     lips = (part(LIPEDGES[0], LIPUPPER[0]) + part(*LIPUPPER, -8 * sw, 4) + part(LIPUPPER[1], LIPEDGES[1])
             + part(*LIPLOWER, 8 * sw, 4) + part(*LIPINNER, -2 * sw, 3))
     m1 = torch.nan_to_num(inner + part(*CHIN, 0, 3) + part(*EYEBROWS, -7 * sw, 2) + lips, nan=0.0)

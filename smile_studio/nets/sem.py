@@ -162,23 +162,19 @@ class Conv2DMod(nn.Module):
     def _inference(self, x: torch.Tensor, m: torch.Tensor, d: torch.Tensor | None, upsample: bool) -> torch.Tensor:
         """Upsampling is one polyphase convolution of the small input (16 instead of 36 multiply-adds per output,
         no upsampled copy). Coarse levels (side <= PACK_MAX_SIDE) convolve the modulated input with weights
-        reordered once; finer levels of one image fold m and d into their small weights instead (no pass over the
-        activations for them)."""
+        reordered once (the reordered copy is the only one kept); finer levels of one image fold m and d into
+        their small weights instead (no pass over the activations for them)."""
         dtype, pad = x.dtype, (self.k - 1) // 2
         poly = upsample and self.k == 3
+        packed = None
         if x.shape[-1] <= PACK_MAX_SIDE and packed_path_applies(x):
-            x = x * m[:, :, None, None].to(dtype)
-            if poly:  # the reordered copy is the only one kept
-                return upsample_conv3x3(x, lambda: self._polyphase_weight(dtype), d,
-                                        derived(self, "_packed_poly", [self.weight], dict, dtype))
-            if upsample:
-                x = F.interpolate(x, scale_factor=2, mode="nearest")
-            out = conv2d_packed(derived(self, "_packed", [self.weight], dict, dtype), x, self._weight(dtype),
-                                padding=pad)
-            return out if d is None else out * d[:, :, None, None].to(dtype)
-        weight = derived(self, "_poly", [self.weight], lambda: self._polyphase_weight(dtype), dtype) if poly \
-            else self._weight(dtype)
-        if x.shape[0] == 1:  # one image: scale the weight's input (and output) channels
+            packed = derived(self, "_packed", [self.weight], dict, dtype)
+            weight = (lambda: self._polyphase_weight(dtype)) if poly else self._weight(dtype)
+        elif poly:
+            weight = derived(self, "_poly", [self.weight], lambda: self._polyphase_weight(dtype), dtype)
+        else:
+            weight = self._weight(dtype)
+        if packed is None and x.shape[0] == 1:  # one image: scale the weight's input (and output) channels
             scale = m.float()[0, None, :, None, None]
             if d is not None:
                 scale = scale * d[0].repeat(4 if poly else 1)[:, None, None, None]
@@ -186,10 +182,10 @@ class Conv2DMod(nn.Module):
         else:
             x = x * m[:, :, None, None].to(dtype)
         if poly:
-            return upsample_conv3x3(x, weight, d)
+            return upsample_conv3x3(x, weight, d, packed)
         if upsample:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-        out = F.conv2d(x, weight, padding=pad)
+        out = F.conv2d(x, weight, padding=pad) if packed is None else conv2d_packed(packed, x, weight, padding=pad)
         return out if d is None else out * d[:, :, None, None].to(dtype)
 
     def _weight(self, dtype: torch.dtype) -> torch.Tensor:
