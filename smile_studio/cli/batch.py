@@ -82,12 +82,13 @@ def output_stems(inputs: list[Path]) -> dict[Path, str]:
 
 
 BATCH_MANIFEST = ".smile-batch.json"  # output name -> what produced it, so that a rerun skips finished work
+MANIFEST_LOCK_TIMEOUT = 120.0  # seconds: other shards hold the lock only to merge one entry
 
 
 def _recipe_key(args: argparse.Namespace, path: Path, engines: str) -> str:
     st = path.stat()
     what = {k: getattr(args, k, None) for k in ("set", "attributes", "seed", "psi", "reference", "style", "size",
-                                                "crop")}
+                                                "crop", "face")}
     what.update(input=str(path.resolve()), bytes=st.st_size, mtime=st.st_mtime_ns, engines=engines)
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -98,6 +99,20 @@ def _read_manifest(out: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _record_done(out: Path, name: str, key: str) -> None:
+    """Add one finished output to the folder's batch record. Shards running at the same time into one folder
+    share the record: each takes its lock, re-reads it and merges its entry, so no shard's entries are lost."""
+    from filelock import FileLock, Timeout
+
+    try:
+        with FileLock(out / f"{BATCH_MANIFEST}.lock", timeout=MANIFEST_LOCK_TIMEOUT):
+            manifest = _read_manifest(out)
+            manifest[name] = key
+            atomic_write_bytes(out / BATCH_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    except Timeout:
+        raise CliError(f"{out}: another batch has held {BATCH_MANIFEST} for {MANIFEST_LOCK_TIMEOUT:.0f} s") from None
 
 
 _WORKER: dict = {}  # in a --workers process: the recipe and engines it built once
@@ -210,8 +225,7 @@ def run_batch(args: argparse.Namespace) -> int:
             failed += 1
             print(f"FAIL  {path.name}: {outcome}")
             return
-        manifest[render_path.name] = key
-        atomic_write_bytes(out / BATCH_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        _record_done(out, render_path.name, key)
         print(f"ok    {path.name} -> {render_path.name}" + (f"  ({'; '.join(outcome)})" if outcome else ""))
 
     from tqdm import tqdm

@@ -16,6 +16,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .runtime import onednn_bf16_supported
+
 # -- convolutions with weights reordered once ----------------------------------------------------------------
 # The oneDNN-specific calls below are fast paths: each (path, dtype) pair is probed once per process on a tiny
 # input against the plain PyTorch operation, and a failure (bf16 on a CPU with AVX2 only, say) switches off only
@@ -67,7 +69,7 @@ def _probe(path: str, dtype: torch.dtype) -> bool:
     """Run the path once on a tiny input and compare it with plain PyTorch; any error or mismatch -> False."""
     if not torch.backends.mkldnn.is_available():
         return False
-    if dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if dtype == torch.bfloat16 and not onednn_bf16_supported():
         return False  # no bf16 instructions oneDNN can use (AVX2-only CPUs): bf16 would be emulated or refused
     g = torch.Generator().manual_seed(0)
     x = torch.randn(1, 8, 6, 6, generator=g).to(dtype).contiguous(memory_format=torch.channels_last)

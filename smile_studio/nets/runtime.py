@@ -16,14 +16,38 @@ def pick_device(prefer: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+CPU_CAP_ENV = "SMILE_CPU_CAP"
+CPU_CAPS = ("avx2",)
+
+
+def cpu_cap() -> str | None:
+    """The CPU level this process was told to behave as (``SMILE_CPU_CAP=avx2``), or None: the CPU's own."""
+    cap = os.environ.get(CPU_CAP_ENV, "").strip().lower()
+    if not cap:
+        return None
+    if cap not in CPU_CAPS:
+        raise ValueError(f"{CPU_CAP_ENV}={cap!r}: the only cap is 'avx2' (unset it to use the whole CPU)")
+    return cap
+
+
+def onednn_bf16_supported() -> bool:
+    """Whether oneDNN has bf16 instructions to use here (never under the AVX2 cap): elsewhere bf16 would be
+    emulated or refused."""
+    if cpu_cap() == "avx2" or not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (RuntimeError, AttributeError):
+        return False
+
+
 def has_bf16_matrix_units() -> bool:
     """Whether this CPU multiplies bf16 matrices natively (AMX or AVX-512 BF16) and oneDNN may use them (an
-    ``ONEDNN_MAX_CPU_ISA`` cap can forbid it), where bf16 inference is ~3x faster than float32; elsewhere bf16
-    is emulated and slower."""
+    ``ONEDNN_MAX_CPU_ISA`` cap or ``SMILE_CPU_CAP=avx2`` forbids it), where bf16 inference is ~3x faster than
+    float32; elsewhere bf16 is emulated and slower."""
     probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     try:
-        return (torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-                and any(bool(getattr(torch.cpu, n)()) for n in probes if hasattr(torch.cpu, n)))
+        return onednn_bf16_supported() and any(bool(getattr(torch.cpu, n)()) for n in probes if hasattr(torch.cpu, n))
     except (RuntimeError, AttributeError):
         return False
 
@@ -51,8 +75,10 @@ def cpu_description() -> str:
         level = torch.backends.cpu.get_cpu_capability()
     except (RuntimeError, AttributeError):
         level = "unknown"
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
-    return f"{name} ({' '.join(have)}; PyTorch kernels: {level}{f'; oneDNN capped at {cap}' if cap else ''})"
+    caps = [f"oneDNN capped at {os.environ['ONEDNN_MAX_CPU_ISA']}"] if os.environ.get("ONEDNN_MAX_CPU_ISA") else []
+    if cpu_cap():
+        caps.append(f"behaving as {cpu_cap().upper()} only ({CPU_CAP_ENV})")
+    return f"{name} ({' '.join(have)}; PyTorch kernels: {level}{''.join('; ' + c for c in caps)})"
 
 
 def preview_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:

@@ -330,3 +330,42 @@ def test_batch_renders_groups_of_faces_in_one_pass_on_the_smile_engines(samples_
     for n in names:
         a, b = read_image(one / n).astype(int), read_image(grouped / n).astype(int)
         assert np.abs(a - b).max() <= 1, n
+
+
+def test_two_shards_started_together_into_one_folder_edit_every_face_once(samples_dir, tmp_path):
+    """Shards of a job array start at the same moment and write one folder: each face is edited exactly once,
+    their shared record keeps every entry, and a plain rerun skips them all."""
+    import shutil
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for i in range(8):
+        stem = ("maskgan_0", "maskgan_1", "maskgan_2", "maskgan_3")[i % 4]
+        for ext in (".jpg", ".png"):
+            shutil.copy(samples_dir / f"{stem}{ext}", src / f"face{i}{ext}")
+    cmd = [sys.executable, "-m", "smile_studio", "batch", str(src), "--set", "eyeglasses=on", "--out-dir", str(out)]
+    shards = [subprocess.Popen(cmd + ["--shard", f"{k}/2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True) for k in (1, 2)]
+    outputs = [p.communicate(timeout=600) for p in shards]
+    assert [p.returncode for p in shards] == [0, 0], outputs
+    edited = [line.split()[1] for o, _ in outputs for line in o.splitlines() if line.startswith("ok ")]
+    assert sorted(edited) == [f"face{i}.jpg" for i in range(8)]  # every face, each once
+    record = json.loads((out / ".smile-batch.json").read_text())
+    assert sorted(record) == [f"face{i}.png" for i in range(8)]
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0 and "0 of 8 faces edited, 8 already done" in rerun.stdout, rerun.stdout
+
+
+def test_a_rerun_for_another_face_of_the_photos_is_not_skipped(samples_dir, tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    import shutil
+
+    shutil.copy(samples_dir / "maskgan_0.jpg", src / "a.jpg")
+    out = tmp_path / "out"
+    assert main(["batch", str(src), "--set", "hat=on", "--out-dir", str(out)]) == 0
+    assert main(["batch", str(src), "--set", "hat=on", "--out-dir", str(out)]) == 0
+    assert "1 already done" in capsys.readouterr().out
+    main(["batch", str(src), "--set", "hat=on", "--out-dir", str(out), "--face", "2"])
+    text = capsys.readouterr().out
+    assert "skip  a.jpg" not in text and "0 already done" in text  # another face: new work (this photo has one)

@@ -143,7 +143,9 @@ def test_float32_fast_path_runs_on_every_x86_cpu_with_onednn():
     if not torch.backends.mkldnn.is_available():
         pytest.fail("this torch build has no oneDNN: the CPU fast paths cannot run")
     assert fast_path_available(PACKED_CONV, torch.float32) and fast_path_available(PACKED_CONV_T, torch.float32)
-    bf16_units = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    from smile_studio.nets.runtime import onednn_bf16_supported
+
+    bf16_units = onednn_bf16_supported()
     assert fast_path_available(PACKED_CONV, torch.bfloat16) == bf16_units
     assert fast_path_available(CONV_ADD, torch.bfloat16) == bf16_units
 
@@ -174,23 +176,35 @@ def test_a_failing_bf16_path_switches_off_only_itself(monkeypatch):
     assert torch.allclose(out32, F.conv2d(x32, w32, padding=1), atol=1e-5)
 
 
-@pytest.mark.slow
-def test_layer_tests_pass_with_onednn_capped_at_avx2():
-    """The same tests in a process whose oneDNN may use AVX2 only (what an AVX2 laptop or AMD server offers):
-    bf16 falls back exactly, float32 keeps its fast path, previews are float32."""
-    if os.environ.get("ONEDNN_MAX_CPU_ISA"):
-        pytest.skip("already running under an ISA cap")
-    env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2", ATEN_CPU_CAPABILITY="avx2")
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
-                         capture_output=True, text=True, env=env, timeout=600)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
-    probe = ("import torch; from smile_studio.nets.runtime import preview_dtype; "
+@pytest.mark.parametrize("kernel_caps", [False, True])
+def test_the_avx2_switch_alone_makes_the_process_an_avx2_cpu(kernel_caps):
+    """``SMILE_CPU_CAP=avx2`` by itself (the package sets PyTorch's and oneDNN's own caps from it) or beside them:
+    bf16 falls back exactly, float32 keeps its fast paths, previews are float32, and ``info`` says so (the whole
+    network and engine suite runs again under it: tests/test_cpu_cap.py)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")}
+    env["SMILE_CPU_CAP"] = "avx2"
+    if kernel_caps:
+        env.update(ONEDNN_MAX_CPU_ISA="AVX2", ATEN_CPU_CAPABILITY="avx2")
+    probe = ("import smile_studio, torch; from smile_studio.nets.runtime import preview_dtype, cpu_description; "
              "from smile_studio.nets.onednn import fast_paths_report as r; "
-             "print(r(), preview_dtype(torch.device('cpu')))")
-    info = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300).stdout
+             "print(r(), torch.backends.cpu.get_cpu_capability(), cpu_description()); "
+             "print(preview_dtype(torch.device('cpu')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+    info = out.stdout
+    assert out.returncode == 0, out.stderr[-2000:]
     assert "'packed convolution float32': True" in info and "'packed convolution bfloat16': False" in info
     assert "'packed transposed convolution float32': True" in info
+    assert "'convolution with fused sum bfloat16': False" in info
+    assert " AVX2 " in info and "behaving as AVX2 only (SMILE_CPU_CAP)" in info
     assert info.strip().endswith("torch.float32")
+
+
+def test_an_unknown_cpu_cap_is_refused_by_name(monkeypatch):
+    from smile_studio.nets.runtime import cpu_cap
+
+    monkeypatch.setenv("SMILE_CPU_CAP", "sse2")
+    with pytest.raises(ValueError, match="SMILE_CPU_CAP='sse2'"):
+        cpu_cap()
 
 
 def test_scaled_weights_are_made_in_the_inputs_layout():
