@@ -36,14 +36,27 @@ def run_weights(args: argparse.Namespace) -> int:
 
 
 def _table(states) -> list[str]:
+    """The status rows: file names whole (a user renames files to them), the "enables" column as wide as the
+    terminal allows (whole when the output is not a terminal)."""
+    import shutil
+    import sys
+
     from ..weights import CHECKPOINT_BY_KEY, display_path
 
-    rows = [f"{'file':<36} {'state':<11} {'enables':<52} where"]
-    for st in states:
-        c = CHECKPOINT_BY_KEY[st.key]
-        name = c.filename if len(c.filename) <= 36 else c.filename[:33] + "..."
-        where = display_path(st.path) if st.path else "-"
-        rows.append(f"{name:<36} {st.state:<11} {c.enables[:52]:<52} {where}")
+    checkpoints = [CHECKPOINT_BY_KEY[st.key] for st in states]
+    wheres = [display_path(st.path) if st.path else "-" for st in states]
+    name_w = max(len("file"), *(len(c.filename) for c in checkpoints))
+    enables_w = max(len(c.enables) for c in checkpoints)
+    if sys.stdout.isatty():
+        room = shutil.get_terminal_size().columns - name_w - 11 - 3 - max(len(w) for w in wheres) - 1
+        enables_w = max(24, min(enables_w, room))
+
+    def cut(text: str) -> str:
+        return text if len(text) <= enables_w else text[:enables_w - 1] + "…"
+
+    rows = [f"{'file':<{name_w}} {'state':<11} {'enables':<{enables_w}} where"]
+    for st, c, where in zip(states, checkpoints, wheres, strict=True):
+        rows.append(f"{c.filename:<{name_w}} {st.state:<11} {cut(c.enables):<{enables_w}} {where}")
         if st.state in ("unusable", "changed"):
             rows.append(f"    {st.detail}")
     return rows

@@ -6,6 +6,7 @@ written; nothing half-written is ever left under a final name."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import tarfile
@@ -33,13 +34,38 @@ class ImportReport:
     installed: dict[str, Path] = field(default_factory=dict)  # registry key -> installed file
     unrecognised: list[str] = field(default_factory=list)  # weight-like files that hold no known network
     skipped: list[str] = field(default_factory=list)  # other files, with the reason
+    chosen: list[str] = field(default_factory=list)  # several files held one network: which one was installed
 
     def lines(self) -> list[str]:
         out = [f"installed {CHECKPOINT_BY_KEY[k].filename} ({CHECKPOINT_BY_KEY[k].network})"
                for k in self.installed]
+        out += self.chosen
         out += [f"not a known network: {n}" for n in self.unrecognised]
         out += [f"skipped: {n}" for n in self.skipped]
         return out
+
+
+def check_archive_whole(path: Path) -> None:
+    """ImportRefused unless the archive at ``path`` reads whole: every zip member's CRC, or every tar member read
+    to its end (a gzip's CRC and length are checked at the end of the stream). A single file passes (its network
+    is checked when it is recognised)."""
+    kind = _archive_kind(path)
+    try:
+        if kind == "zip":
+            with zipfile.ZipFile(path) as zf:
+                bad = zf.testzip()
+            if bad is not None:
+                raise ImportRefused(f"{path.name}: the archive entry {bad!r} is damaged (its CRC does not match)")
+        elif kind == "tar":
+            with tarfile.open(path) as tf:
+                for member in tf:
+                    if member.isfile():
+                        with tf.extractfile(member) as f:
+                            while f.read(1 << 20):
+                                pass
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, RuntimeError, NotImplementedError,
+            zlib.error) as exc:
+        raise ImportRefused(f"{path.name}: a damaged or truncated archive ({exc})") from exc
 
 
 def _check_name(name: str) -> None:
@@ -99,11 +125,52 @@ def import_path(source: str | os.PathLike, dest: Path | None = None,
     report = ImportReport()
     with tempfile.TemporaryDirectory(prefix=".import-", dir=dest) as tmp:
         staging = Path(tmp)
+        found: dict[str, list[tuple[str, Path]]] = {}
         for name, path in _files_of(source, staging, report):
             if progress is not None:
                 progress(name)
-            _install_one(name, path, dest, report, extracted=path.parent == staging)
+            key = _recognised(name, path, report)
+            if key is not None:
+                found.setdefault(key, []).append((name, path))
+        for key, files in found.items():
+            name, path = _preferred(key, files, report)
+            _install_one(key, path, dest, report, extracted=path.parent == staging)
     return report
+
+
+def _recognised(name: str, path: Path, report: ImportReport) -> str | None:
+    """The registry key of the network ``path`` holds, or None (noted in the report)."""
+    from ..nets.checkpoint import CheckpointError, read_checkpoint
+
+    try:
+        keys = recognise(read_checkpoint(path, name))
+    except CheckpointError as exc:
+        report.unrecognised.append(f"{name} ({exc})")
+        return None
+    if not keys:
+        report.unrecognised.append(name)
+        return None
+    return keys[0]
+
+
+def _preferred(key: str, files: list[tuple[str, Path]], report: ImportReport) -> tuple[str, Path]:
+    """The one of several files holding ``key``'s network to install: its official name, else an EMA copy
+    (what the official code evaluates and publishes), else the first; the choice is reported, never silent."""
+    if len(files) == 1:
+        return files[0]
+    c = CHECKPOINT_BY_KEY[key]
+    official = {c.filename.lower(), *(a.lower() for a in c.aliases)}
+
+    def rank(item: tuple[str, Path]) -> int:
+        base = Path(item[0]).name.lower()
+        return 0 if base in official else 1 if "ema" in re.split(r"[^a-z0-9]+", Path(base).stem) else 2
+
+    best = min(files, key=rank)  # min keeps the first of equals
+    others = ", ".join(n for n, _ in files if n != best[0])
+    why = ("its official name" if rank(best) == 0 else "the EMA copy" if rank(best) == 1
+           else "the first found; rename the one you want to " + c.filename)
+    report.chosen.append(f"{len(files)} files hold the {c.network}: installed {best[0]} ({why}), not {others}")
+    return best
 
 
 def _files_of(source: Path, staging: Path, report: ImportReport):
@@ -169,20 +236,10 @@ def _extract(members: list[tuple[str, int]], open_member: Callable, staging: Pat
     report.skipped += [f"{n} (not a weight file)" for n, _ in members if not _weight_like(n)]
 
 
-def _install_one(name: str, path: Path, dest: Path, report: ImportReport, extracted: bool = False) -> None:
-    """Install ``path`` under its network's name if it holds one; ``extracted``: a file of ours in the staging
-    folder (moved into place) rather than the user's own file (copied)."""
-    from ..nets.checkpoint import CheckpointError, read_checkpoint
-
-    try:
-        keys = recognise(read_checkpoint(path, name))
-    except CheckpointError as exc:
-        report.unrecognised.append(f"{name} ({exc})")
-        return
-    if not keys:
-        report.unrecognised.append(name)
-        return
-    c = CHECKPOINT_BY_KEY[keys[0]]
+def _install_one(key: str, path: Path, dest: Path, report: ImportReport, extracted: bool = False) -> None:
+    """Install ``path`` (holding ``key``'s network) under its network's name; ``extracted``: a file of ours in the
+    staging folder (moved into place) rather than the user's own file (copied)."""
+    c = CHECKPOINT_BY_KEY[key]
     final = dest / c.subdir / c.filename
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.importing")

@@ -1,11 +1,22 @@
 """Downloading weights from their published sources, only when asked (``smile-studio weights fetch`` or the
-Weights dialog): sources tried in order, resume with HTTP Range after an interruption, connect and read timeouts
-(a stalled server never hangs the app), a free-disk check first, cancellation between chunks, progress with size,
-speed and ETA. Google Drive answers large files with a confirmation page; gdown's parser of that page finds the
-real download link. The official archive is then imported by content (:mod:`.archive`)."""
+Weights dialog): sources tried in order; within one source, a dropped connection, a stall or a busy server is
+retried with HTTP Range resume and a doubling pause (a bounded number of tries, as wget and pip do); connect and
+read timeouts (a stalled server never hangs the app), a free-disk check first, cancellation between chunks,
+progress with size, speed and ETA. Google Drive answers large files with a confirmation page; gdown's parser of
+that page finds the real download link. The official archive is checked whole (every member's CRC), its sha256
+recorded, then imported by content (:mod:`.archive`).
+
+Integrity of a resumed file: each source has its own ``.part`` (bytes of one server are never continued from
+another), with a small record of the size the server announced and its ETag / Last-Modified, sent back as
+``If-Range`` so that a file changed on the server restarts instead of being spliced. A transfer must announce its
+length (``Content-Length`` / ``Content-Range``) or be checked whole by the caller: a connection closed early is
+otherwise indistinguishable from the end of the file."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 import shutil
 import threading
 import time
@@ -15,14 +26,19 @@ from pathlib import Path
 
 import requests
 
-from .archive import ImportReport, import_path
+from .archive import ImportRefused, ImportReport, check_archive_whole, import_path
 from .locations import install_dir
 from .registry import CHECKPOINTS, OFFICIAL_ARCHIVE_SOURCES
+from .verify import sha256_of
 
 CHUNK = 1 << 20
 TIMEOUT = (10.0, 30.0)  # connect, read (seconds without a byte)
 FREE_MARGIN = 64 * 2**20
 MAX_PAGE_BYTES = 2 * 2**20  # a confirmation page is small; a larger HTML answer is not one
+RETRIES = 5  # further tries of one source after a dropped connection, a stall or a busy server (wget: 20, pip: 5)
+BACKOFF = 1.0  # seconds before the first retry, doubled each time (1, 2, 4, 8, 16)
+RETRY_STATUS = (408, 425, 429, 500, 502, 503, 504)  # answers worth asking again
+FETCH_RECORD = "fetched.json"  # archive sha256s, by source, in the install folder
 
 
 class FetchError(Exception):
@@ -31,6 +47,10 @@ class FetchError(Exception):
 
 class Cancelled(Exception):
     """The user cancelled; the partial file is kept, and the next fetch resumes it."""
+
+
+class _Retry(Exception):
+    """A failure worth another try of the same source (the partial file is kept for the Range request)."""
 
 
 @dataclass(frozen=True)
@@ -62,24 +82,82 @@ def _confirmation_link(page: str) -> str | None:
         return None
 
 
+def part_path(dest: Path, url: str) -> Path:
+    """The partial file of ``url`` for ``dest``: one per source, so that a resume continues the same server's
+    bytes."""
+    return dest.with_name(f"{dest.name}.{hashlib.sha256(url.encode()).hexdigest()[:12]}.part")
+
+
+def _read_meta(part: Path) -> dict:
+    try:
+        meta = json.loads(part.with_name(part.name + ".json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _write_meta(part: Path, meta: dict) -> None:
+    try:
+        part.with_name(part.name + ".json").write_text(json.dumps(meta))
+    except OSError as exc:
+        raise FetchError(f"could not write {part.name}.json: {exc.strerror or exc}") from exc
+
+
+def _discard(part: Path) -> None:
+    part.unlink(missing_ok=True)
+    part.with_name(part.name + ".json").unlink(missing_ok=True)
+
+
 def download(url: str, dest: Path, *, session: requests.Session | None = None, progress: ProgressFn | None = None,
-             cancel: threading.Event | None = None, timeout: tuple[float, float] = TIMEOUT) -> Path:
-    """``url`` into ``dest`` (written as ``dest.part`` first, renamed when complete; an existing ``.part`` is
-    resumed with an HTTP Range request). FetchError / Cancelled otherwise."""
+             cancel: threading.Event | None = None, timeout: tuple[float, float] = TIMEOUT,
+             retries: int | None = None, backoff: float | None = None, whole: Callable[[Path], bool] | None = None,
+             log: Callable[[str], None] | None = None) -> Path:
+    """``url`` into ``dest`` (written as its source's ``.part`` first, renamed when complete; an existing part is
+    resumed with an HTTP Range request). A dropped connection, a stall or a busy server is retried ``retries``
+    times with a doubling pause, each try resuming where the last stopped. ``whole``: checks a file whose length
+    the server did not announce (without it such a transfer is refused). FetchError / Cancelled otherwise."""
     session = session or requests.Session()
-    part = dest.with_name(dest.name + ".part")
+    retries = RETRIES if retries is None else retries
+    pause = BACKOFF if backoff is None else backoff
+    part = part_path(dest, url)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(retries + 1):
+        try:
+            _attempt(url, dest, part, session, progress, cancel, timeout, whole)
+            return dest
+        except _Retry as exc:
+            if attempt == retries:
+                raise FetchError(f"{url}: {exc}; gave up after {retries + 1} tries (fetch again to resume)") from exc
+            wait = pause * 2**attempt
+            if log is not None:
+                log(f"  {exc}; retrying in {wait:.0f} s (try {attempt + 2} of {retries + 1})")
+            if cancel is not None and cancel.wait(wait):
+                raise Cancelled(f"{dest.name}: cancelled; fetch again to resume") from None
+            if cancel is None:
+                time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _attempt(url: str, dest: Path, part: Path, session: requests.Session, progress: ProgressFn | None,
+             cancel: threading.Event | None, timeout: tuple[float, float], whole: Callable[[Path], bool] | None
+             ) -> None:
+    source = url
     for _ in range(4):  # the file itself, or at most three confirmation pages before it
         have = part.stat().st_size if part.exists() else 0
-        headers = {"Range": f"bytes={have}-"} if have else {}
+        meta = _read_meta(part) if have else {}
+        headers = {"Range": f"bytes={have}-"} if have and meta.get("total") else {}
+        if headers and (meta.get("etag") or meta.get("modified")):
+            headers["If-Range"] = meta.get("etag") or meta["modified"]
         try:
             response = session.get(url, stream=True, timeout=timeout, headers=headers, allow_redirects=True)
         except requests.RequestException as exc:
-            raise FetchError(f"{url}: {_why(exc)}") from exc
+            raise _Retry(_why(exc)) from exc
         with response:
-            if response.status_code == 416 and have:  # the part is already complete
-                part.replace(dest)
-                return dest
+            if response.status_code == 416 and headers:
+                _finish_416(response, part, dest, meta, have)
+                return
+            if response.status_code in RETRY_STATUS:
+                raise _Retry(f"the server answered HTTP {response.status_code} {response.reason or ''}".rstrip())
             if response.status_code not in (200, 206):
                 raise FetchError(f"{url}: the server answered HTTP {response.status_code} {response.reason or ''}"
                                  .rstrip())
@@ -90,19 +168,57 @@ def download(url: str, dest: Path, *, session: requests.Session | None = None, p
                     raise FetchError(f"{url}: answered with a web page, not the file (the link may have moved)")
                 url = link
                 continue
-            if response.status_code == 200 and have:
-                part.unlink()  # the server ignored the Range request: start again
-                have = 0
-            length = response.headers.get("Content-Length")
-            total = have + int(length) if length and length.isdigit() else None
+            have, total = _resume_point(response, part, have)
+            if total is None and whole is None:
+                raise FetchError(f"{url}: the server did not say how large the file is, so a connection closed "
+                                 "early could not be told from a complete file")
             _check_free(dest.parent, (total - have) if total is not None else 0)
+            if have == 0:
+                _write_meta(part, {"source": source, "total": total, "etag": response.headers.get("ETag"),
+                                   "modified": response.headers.get("Last-Modified")})
             _stream(response, part, have, total, dest.name, url, progress, cancel)
-        if total is not None and part.stat().st_size != total:
-            raise FetchError(f"{url}: the connection closed at {part.stat().st_size} of {total} bytes; fetch "
-                             "again to resume")
+        size = part.stat().st_size
+        if total is not None and size != total:
+            raise _Retry(f"the connection closed at {size} of {total} bytes")
+        if total is None and not whole(part):
+            _discard(part)  # without an announced length there is nothing to resume from
+            raise _Retry(f"the file ended at {size} bytes and is not whole")
         part.replace(dest)
-        return dest
+        part.with_name(part.name + ".json").unlink(missing_ok=True)
+        return
     raise FetchError(f"{url}: too many confirmation pages")
+
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+def _resume_point(response: requests.Response, part: Path, have: int) -> tuple[int, int | None]:
+    """(bytes kept, the whole file's size or None) for this answer: a 206 must continue exactly where the part
+    ends; a 200 starts again from the first byte."""
+    if response.status_code == 206:
+        m = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+        if m is None or int(m.group(1)) != have:
+            _discard(part)  # a range we did not ask for: start again
+            raise _Retry("the server resumed at another offset; starting again")
+        return have, int(m.group(3)) if m.group(3) != "*" else None
+    if have:
+        _discard(part)  # the server ignored the Range request (or the file changed: If-Range): start again
+    length = response.headers.get("Content-Length")
+    return 0, int(length) if length and length.isdigit() else None
+
+
+def _finish_416(response: requests.Response, part: Path, dest: Path, meta: dict, have: int) -> None:
+    """'Range not satisfiable' for a part that may already hold the whole file: complete only when its size is
+    the size announced (now, or when the download started); anything else is discarded and fetched again."""
+    m = re.match(r"bytes\s+\*/(\d+)", response.headers.get("Content-Range", ""))
+    total = int(m.group(1)) if m else meta.get("total")
+    if total is not None and have == total:
+        part.replace(dest)
+        part.with_name(part.name + ".json").unlink(missing_ok=True)
+        return
+    _discard(part)
+    raise _Retry(f"the partial file ({have} bytes) does not match the file on the server ({total} bytes); "
+                 "starting again")
 
 
 def _stream(response, part: Path, have: int, total: int | None, name: str, url: str,
@@ -119,7 +235,7 @@ def _stream(response, part: Path, have: int, total: int | None, name: str, url: 
                     speed = got / max(time.monotonic() - start, 1e-6)
                     progress(Progress(name, have + got, total, speed, url))
     except requests.RequestException as exc:
-        raise FetchError(f"{url}: {_why(exc)} after {have + got} bytes; fetch again to resume") from exc
+        raise _Retry(f"{_why(exc)} after {have + got} bytes") from exc
     except OSError as exc:
         raise FetchError(f"could not write {part.name}: {exc.strerror or exc}") from exc
 
@@ -140,9 +256,12 @@ def _check_free(folder: Path, need: int) -> None:
 
 def fetch_official(sources: Sequence[str] = OFFICIAL_ARCHIVE_SOURCES, dest: Path | None = None, *,
                    progress: ProgressFn | None = None, cancel: threading.Event | None = None,
-                   log: Callable[[str], None] = print, timeout: tuple[float, float] = TIMEOUT) -> ImportReport:
-    """The official archive from the first source that delivers it, imported by content into ``dest``; the
-    archive is removed once its files are installed. FetchError when every source failed (each one's reason)."""
+                   log: Callable[[str], None] = print, timeout: tuple[float, float] = TIMEOUT,
+                   retries: int | None = None, backoff: float | None = None) -> ImportReport:
+    """The official archive from the first source that delivers it whole (every member's CRC checked before
+    anything is installed), its sha256 recorded in ``fetched.json`` and printed, then imported by content into
+    ``dest``; the archive is removed once its files are installed. FetchError when every source failed (each
+    one's reason)."""
     dest = Path(dest or install_dir())
     archive = dest / "smile_official_weights.zip"
     errors = []
@@ -150,15 +269,51 @@ def fetch_official(sources: Sequence[str] = OFFICIAL_ARCHIVE_SOURCES, dest: Path
     for url in sources:
         try:
             log(f"fetching the official SMILE archive from {url}")
-            download(url, archive, session=session, progress=progress, cancel=cancel, timeout=timeout)
+            download(url, archive, session=session, progress=progress, cancel=cancel, timeout=timeout,
+                     retries=retries, backoff=backoff, whole=_is_whole, log=log)
+            check_archive_whole(archive)
+        except ImportRefused as exc:  # complete but damaged: these bytes cannot be resumed into a good file
+            archive.unlink(missing_ok=True)
+            errors.append(f"{url}: {exc}")
+            log(f"  failed: {exc}")
+            continue
         except FetchError as exc:
             errors.append(str(exc))
             log(f"  failed: {exc}")
             continue
+        digest = sha256_of(archive)
+        log(f"archive complete: {archive.stat().st_size} bytes, sha256 {digest}")
+        _record_fetch(dest, url, archive.stat().st_size, digest)
         report = import_path(archive, dest)
         archive.unlink(missing_ok=True)
         return report
     raise FetchError("no source delivered the archive: " + "; ".join(errors))
+
+
+def _is_whole(path: Path) -> bool:
+    try:
+        check_archive_whole(path)
+    except ImportRefused:
+        return False
+    return True
+
+
+def _record_fetch(dest: Path, url: str, size: int, digest: str) -> None:
+    """Append the archive's source, size and sha256 to ``fetched.json`` (what a user compares with a published
+    hash, or with a colleague's copy)."""
+    from ..core.imageio import atomic_write_bytes
+
+    record = dest / FETCH_RECORD
+    try:
+        entries = json.loads(record.read_text())
+    except (OSError, ValueError):
+        entries = []
+    entries = (entries if isinstance(entries, list) else []) + [
+        {"source": url, "bytes": size, "sha256": digest, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]
+    try:
+        atomic_write_bytes(record, json.dumps(entries, indent=1).encode())
+    except OSError as exc:
+        raise FetchError(f"could not write {record}: {exc.strerror or exc}") from exc
 
 
 FACE_ALIGNMENT_KEYS = ("s3fd", "fan68")
@@ -189,7 +344,7 @@ def fetch_published(keys: tuple[str, ...], dest: Path | None = None, *, progress
             out.append(final)
             continue
         log(f"fetching {c.filename} from {url}")
-        download(url, final, progress=progress, cancel=cancel, timeout=timeout)
+        download(url, final, progress=progress, cancel=cancel, timeout=timeout, log=log)
         try:
             check_file(c, final)
         except CheckpointError as exc:

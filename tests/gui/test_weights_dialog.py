@@ -33,7 +33,8 @@ def test_fetch_cancel_then_fetch_switches_the_window_to_smile(qtbot, face_doc, t
     assert w.render_engine.name == "offline" and "Get the SMILE weights" in w.banner.text()
     with WeightsServer() as srv:
         srv.files["/full.zip"] = full_archive
-        dialog = w.weights_dialog(sources=[srv.url("/slow/full.zip")])
+        srv.throttled.add("/full.zip")  # a slow link, so that the cancel lands mid-download
+        dialog = w.weights_dialog(sources=[srv.url("/full.zip")])
         assert "not ready" in dialog.summary.text()
         qtbot.mouseClick(dialog.fetch_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: dialog.progress.value() > 0, timeout=10_000)  # progress while it downloads
@@ -44,7 +45,7 @@ def test_fetch_cancel_then_fetch_switches_the_window_to_smile(qtbot, face_doc, t
         parts = list((tmp_path / "weights").glob("*.part"))
         assert parts, "the partial download is kept for a resume"
         kept = parts[0].stat().st_size
-        dialog.sources = (srv.url("/full.zip"),)
+        srv.throttled.clear()  # the same source, fast again
         qtbot.mouseClick(dialog.fetch_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: dialog.thread is None, timeout=60_000)
         assert "Installed" in dialog.message.text() and "ready" in dialog.summary.text()

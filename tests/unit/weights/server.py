@@ -13,6 +13,8 @@ class WeightsServer:
     def __init__(self):
         self.files: dict[str, bytes] = {}
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
+        self.throttled: set[str] = set()  # paths served as on a slow link (like the /slow/ prefix)
+        self.cuts: dict[str, int] = {}  # path -> how many more transfers of it die after a third of what is left
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -50,6 +52,7 @@ class WeightsServer:
                     file_id = re.search(r"id=([\w-]+)", self.path).group(1)
                     path = f"/{file_id}"
                 cut, slow, stall = path.startswith("/cut/"), path.startswith("/slow/"), path.startswith("/stall/")
+                slow = slow or path in server.throttled
                 if path.startswith("/nolength/"):  # no Content-Length: the size is known only at the end
                     body = server.files.get(path.removeprefix("/nolength"))
                     if body is None:
@@ -69,8 +72,8 @@ class WeightsServer:
                 rng = self.headers.get("Range")
                 if rng and not cut:
                     start = int(re.match(r"bytes=(\d+)-", rng).group(1))
-                    if start >= len(body):
-                        return self._plain(416, b"")
+                    if start >= len(body):  # as RFC 9110 asks: the size of the file in Content-Range
+                        return self._plain(416, b"", {"Content-Range": f"bytes */{len(body)}"})
                     self.send_response(206)
                     self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
                 else:
@@ -78,6 +81,12 @@ class WeightsServer:
                 self.send_header("Content-Type", "application/octet-stream")
                 self.send_header("Content-Length", str(len(body) - start))
                 self.end_headers()
+                if server.cuts.get(path, 0) > 0:  # a flaky link: this transfer dies a third of the way through
+                    server.cuts[path] -= 1
+                    self.wfile.write(body[start:start + (len(body) - start) // 3])
+                    self.wfile.flush()
+                    self.connection.close()
+                    return None
                 if cut:  # the connection dies halfway through
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
@@ -109,8 +118,10 @@ class WeightsServer:
                 self.wfile.write(body[start:])
                 return None
 
-            def _plain(self, code, body):
+            def _plain(self, code, body, headers=None):
                 self.send_response(code)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

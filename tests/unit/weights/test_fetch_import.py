@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import threading
 import time
@@ -15,9 +16,9 @@ import pytest
 import torch
 
 from smile_studio.cli import main
-from smile_studio.weights import checkpoint_path, installed, smile_ready, state_of
+from smile_studio.weights import checkpoint_path, fetch, installed, smile_ready, state_of
 from smile_studio.weights.archive import ImportRefused, import_path
-from smile_studio.weights.fetch import Cancelled, FetchError, download, fetch_official
+from smile_studio.weights.fetch import Cancelled, FetchError, download, fetch_official, part_path
 from smile_studio.weights.registry import CHECKPOINT_BY_KEY
 
 from .server import WeightsServer
@@ -62,6 +63,12 @@ def small_archive() -> bytes:
                  "SMILE/README.txt": b"readme"})
 
 
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    """Retries pause 10 ms here instead of 1, 2, 4... seconds (their count and resume are what is tested)."""
+    monkeypatch.setattr(fetch, "BACKOFF", 0.01)
+
+
 @pytest.fixture
 def weights(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "weights"
@@ -73,7 +80,7 @@ def test_fetch_falls_back_to_the_second_source_and_installs_by_content(weights, 
     with WeightsServer() as srv:
         srv.files["/a.zip"] = small_archive
         report = fetch_official([srv.url("/busy"), srv.url("/a.zip")], log=lambda s: None)
-        assert [p for p, _ in srv.requests] == ["/busy", "/a.zip"]
+        assert [p for p, _ in srv.requests] == ["/busy"] * (1 + fetch.RETRIES) + ["/a.zip"]  # 503: retried
     assert set(report.installed) == {"fan", "sem_F"}
     assert checkpoint_path("fan") == weights / "wing.ckpt" and checkpoint_path("sem_F").is_file()
     assert state_of(CHECKPOINT_BY_KEY["fan"]).state in ("unverified", "verified")
@@ -85,9 +92,10 @@ def test_a_download_cut_midway_resumes_and_ends_identical(tmp_path, small_archiv
     dest = tmp_path / "a.zip"
     with WeightsServer() as srv:
         srv.files["/a.zip"] = small_archive
+        srv.cuts["/a.zip"] = 1
         with pytest.raises(FetchError, match="resume"):
-            download(srv.url("/cut/a.zip"), dest)
-        part = dest.with_name("a.zip.part")
+            download(srv.url("/a.zip"), dest, retries=0)
+        part = part_path(dest, srv.url("/a.zip"))
         kept = part.stat().st_size
         assert part.is_file() and 0 < kept < len(small_archive) and not dest.exists()
         seen = []
@@ -95,6 +103,104 @@ def test_a_download_cut_midway_resumes_and_ends_identical(tmp_path, small_archiv
         assert srv.requests[-1][1] == f"bytes={kept}-"  # resumed where it stopped, not restarted
     assert hashlib.sha256(dest.read_bytes()).hexdigest() == hashlib.sha256(small_archive).hexdigest()
     assert seen[-1].done == seen[-1].total == len(small_archive) and seen[-1].eta == 0
+    assert not part.exists() and not list(tmp_path.glob("*.part*"))
+
+
+def test_one_fetch_survives_a_connection_cut_three_times_and_records_the_sha256(weights, small_archive, capsys):
+    """The acceptance case: the archive's link dies a third of the way through three times; one command resumes
+    each time (Range requests from where the file stops), installs, and records the archive's sha256."""
+    with WeightsServer() as srv:
+        srv.files["/a.zip"] = small_archive
+        srv.cuts["/a.zip"] = 3
+        code = main(["weights", "fetch", "--source", srv.url("/a.zip"), "--no-face-alignment"])
+        ranges = [r for p, r in srv.requests if p == "/a.zip"]
+    out = capsys.readouterr().out
+    digest = hashlib.sha256(small_archive).hexdigest()
+    assert code == 1 and "installed wing.ckpt" in out  # installed (the engines need more files: exit 1)
+    assert len(ranges) == 4 and ranges[0] is None and all(r and r.startswith("bytes=") for r in ranges[1:])
+    assert out.count("retrying in") == 3 and f"sha256 {digest}" in out
+    record = json.loads((weights / "fetched.json").read_text())
+    assert record[-1]["sha256"] == digest and record[-1]["bytes"] == len(small_archive)
+    assert not list(weights.glob("*.part*")) and not list(weights.glob("*.zip"))
+
+
+def test_retries_are_bounded_and_a_part_is_never_continued_from_another_source(tmp_path, small_archive):
+    dest = tmp_path / "a.zip"
+    with WeightsServer() as srv:
+        srv.files["/a.zip"] = srv.files["/b.zip"] = small_archive
+        srv.cuts["/a.zip"] = 10
+        with pytest.raises(FetchError, match="gave up after 3 tries"):
+            download(srv.url("/a.zip"), dest, retries=2)
+        assert len(srv.requests) == 3
+        download(srv.url("/b.zip"), dest)  # another source: its own part, from its first byte
+        assert srv.requests[-1] == ("/b.zip", None)
+        assert part_path(dest, srv.url("/a.zip")).is_file()  # kept for a later fetch from that source
+    assert dest.read_bytes() == small_archive
+
+
+def test_a_transfer_without_a_length_must_be_checked_whole(tmp_path, small_archive):
+    """No Content-Length: an early close cannot be told from the end, so the file is refused unless the caller
+    checks it whole (a zip's CRCs); a truncated archive from such a server is fetched again, never installed."""
+    from smile_studio.weights.fetch import fetch_official
+
+    with WeightsServer() as srv:
+        srv.files["/a.zip"] = small_archive
+        srv.files["/short.zip"] = small_archive[: len(small_archive) * 2 // 3]
+        with pytest.raises(FetchError, match="did not say how large"):
+            download(srv.url("/nolength/a.zip"), tmp_path / "x.zip")
+        with pytest.raises(FetchError, match="not whole") as info:
+            fetch_official([srv.url("/nolength/short.zip")], dest=tmp_path / "w", log=lambda s: None, retries=1)
+        assert "no source delivered" in str(info.value)
+        report = fetch_official([srv.url("/nolength/a.zip")], dest=tmp_path / "w", log=lambda s: None)
+    assert set(report.installed) == {"fan", "sem_F"}
+    assert not list((tmp_path / "w").glob("*.part*"))
+
+
+def test_416_completes_only_a_part_of_the_announced_size(tmp_path, small_archive):
+    dest = tmp_path / "a.zip"
+    with WeightsServer() as srv:
+        srv.files["/a.zip"] = small_archive
+        url = srv.url("/a.zip")
+        part = part_path(dest, url)
+        part.write_bytes(small_archive + b"junk after the end")  # longer than the file: 416, and wrong
+        part.with_name(part.name + ".json").write_text(json.dumps({"total": len(small_archive)}))
+        download(url, dest)
+        assert [r for _, r in srv.requests] == [f"bytes={len(small_archive) + 18}-", None]  # refused, restarted
+        assert dest.read_bytes() == small_archive
+        dest.unlink()
+        part.write_bytes(small_archive)  # the whole file, interrupted before the rename
+        part.with_name(part.name + ".json").write_text(json.dumps({"total": len(small_archive)}))
+        download(url, dest)
+    assert dest.read_bytes() == small_archive and not part.exists()
+
+
+def test_an_archive_with_a_damaged_member_installs_nothing(weights, small_archive):
+    from smile_studio.weights.fetch import fetch_official
+
+    first = zipfile.ZipFile(io.BytesIO(small_archive)).infolist()[0]
+    i = first.header_offset + 30 + len(first.filename) + first.file_size // 2  # inside its (stored) data
+    damaged = small_archive[:i] + bytes([small_archive[i] ^ 0xFF]) + small_archive[i + 1:]
+    with WeightsServer() as srv:
+        srv.files["/bad.zip"] = damaged
+        with pytest.raises(FetchError, match="CRC"):
+            fetch_official([srv.url("/bad.zip")], log=lambda s: None)
+    assert not weights.exists() or not [p for p in weights.rglob("*") if p.is_file()]
+
+
+def test_two_files_of_one_network_are_reported_and_the_ema_copy_wins(weights, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    plain, ema = _mapping(), _mapping()
+    for v in ema.values():
+        v.add_(1.0)
+    torch.save(plain, run / "smileSEM_F.pth")
+    torch.save(ema, run / "smileSEM_F_ema.pth")
+    report = import_path(run)
+    assert set(report.installed) == {"sem_F"}
+    assert any("2 files hold the SMILE_SEM mapping network: installed smileSEM_F_ema.pth" in line
+               for line in report.lines())
+    got = torch.load(report.installed["sem_F"], weights_only=True)
+    assert all(torch.equal(got[k], ema[k]) for k in ema)
 
 
 def test_404_and_a_stalled_server_fail_fast_with_clear_messages(tmp_path):
@@ -103,7 +209,7 @@ def test_404_and_a_stalled_server_fail_fast_with_clear_messages(tmp_path):
             download(srv.url("/nothing.zip"), tmp_path / "x.zip")
         t0 = time.perf_counter()
         with pytest.raises(FetchError, match="stopped answering"):
-            download(srv.url("/stall"), tmp_path / "y.zip", timeout=(2, 0.5))
+            download(srv.url("/stall"), tmp_path / "y.zip", timeout=(2, 0.5), retries=0)
         assert time.perf_counter() - t0 < 4  # the read timeout fired: no hang
         with pytest.raises(FetchError, match="no source delivered") as info:
             fetch_official([srv.url("/busy"), srv.url("/nothing.zip")], dest=tmp_path, log=lambda s: None)
@@ -122,7 +228,7 @@ def test_cancel_keeps_the_partial_file_for_a_resume(tmp_path, small_archive):
         srv.files["/a.zip"] = small_archive
         with pytest.raises(Cancelled):
             download(srv.url("/a.zip"), dest, progress=stop_after_first_chunk, cancel=cancel)
-        assert not dest.exists() and dest.with_name("a.zip.part").is_file()
+        assert not dest.exists() and part_path(dest, srv.url("/a.zip")).is_file()
         download(srv.url("/a.zip"), dest)
     assert dest.read_bytes() == small_archive
 
@@ -308,7 +414,7 @@ def test_ctrl_c_cancels_a_cli_fetch_cleanly_and_keeps_the_partial_file(weights, 
                                  srv.url("/stall/a.zip"), "--no-face-alignment"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        part = weights / "smile_official_weights.zip.part"
+        part = part_path(weights / "smile_official_weights.zip", srv.url("/stall/a.zip"))
         watcher = subprocess.Popen(["bash", "-c", f'for i in $(seq 1200); do [ -s "{part}" ] && break; sleep 0.05; '
                                                   f'done; kill -INT {proc.pid}'])
         out, err = proc.communicate(timeout=120)
@@ -382,3 +488,10 @@ def test_a_single_checkpoint_file_is_imported_as_itself(weights, tmp_path):
     single = tmp_path / "2DFAN-or-anything.pth.tar"  # PyTorch checkpoints are zips: not to be taken for archives
     single.write_bytes(_bytes(_fan()))
     assert list(import_path(single).installed) == ["fan"]
+
+
+def test_status_shows_long_names_and_what_each_file_enables_whole(weights, capsys):
+    assert main(["weights", "status"]) == 1
+    out = capsys.readouterr().out
+    for c in CHECKPOINT_BY_KEY.values():
+        assert any(line.startswith(c.filename + " ") and c.enables in line for line in out.splitlines()), c.key
