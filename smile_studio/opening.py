@@ -34,6 +34,16 @@ def _reduced(img: Image.Image) -> Image.Image:
     return img.resize((max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale))), Image.NEAREST)
 
 
+def _decoded(img: Image.Image, name: str, notes: list[str]) -> np.ndarray:
+    """The class ids of a label map image; colours no class has (a palette index above 18, a blended edge) are
+    given the nearest class, and a note says how many pixels were."""
+    result = decode_label_image(_reduced(img))
+    if result.snapped_pixels:
+        notes.append(f"{name}: {result.snapped_pixels} pixels in {len(result.unknown_colors)} colours that are no "
+                     "class were given the nearest class's")
+    return result.labels
+
+
 def _aspect_differs(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return abs(a[0] / a[1] - b[0] / b[1]) > 0.02 * (a[0] / a[1])
 
@@ -55,7 +65,7 @@ def _map_for(photo: Path, map_path: str | Path | None, photo_size: tuple[int, in
             if _aspect_differs(img.size, photo_size):
                 raise LabelMapError(f"{cand.name} is {img.size[0]}x{img.size[1]} but the photo is "
                                     f"{photo_size[0]}x{photo_size[1]}: not the same picture's map")
-            labels = decode_label_image(_reduced(img)).labels
+            labels = _decoded(img, cand.name, notes)
         except ValueError as exc:  # LabelMapError and ImageReadError are ValueErrors
             if map_path:
                 raise
@@ -78,7 +88,7 @@ def open_document(path: str | Path, size: int = 256, map_path: str | Path | None
     img = open_image(path)
     notes = [img.info["smile_reduced"]] if "smile_reduced" in img.info else []
     if map_path is None and looks_like_label_map(img):
-        labels = _square(decode_label_image(_reduced(img)).labels, size, cv2.INTER_NEAREST)
+        labels = _square(_decoded(img, path.name, notes), size, cv2.INTER_NEAREST)
         return Document(LabelMap(labels), name=path.name, attributes=attributes_from_map(labels), notes=tuple(notes))
     rgb = read_image(img)
     labels = _map_for(path, map_path, (rgb.shape[1], rgb.shape[0]), notes)

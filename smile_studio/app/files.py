@@ -46,6 +46,9 @@ class FileActions:
         except ProjectError as exc:
             self.notify(f"The autosave could not be opened: {exc}", error=True)
             return
+        if not self.maybe_save(f"recovering {doc.name}"):
+            self._kept_open(f"The autosave of {doc.name}")
+            return
         self.set_document(doc)
         self.saved_version = None  # recovered work is unsaved
         self._update_title()
@@ -103,8 +106,9 @@ class FileActions:
 
         if isinstance(result, NoFaceDetected):
             self._no_face = path
-            self.notify(f"No face was detected in {path.name}. Press 'Place eyes…' and click the two eye "
-                        "centres to align it by hand.", error=True)
+            still = f" {self.doc.name} stays open." if self.doc is not None else ""
+            self.notify(f"No face was detected in {path.name}.{still} Press 'Place eyes…' and click the two eye "
+                        f"centres to align {path.name} by hand.", error=True)
             self.place_eyes_button.setVisible(True)
             return False
         if isinstance(result, (ValueError, OSError)):
@@ -113,7 +117,8 @@ class FileActions:
         if isinstance(result, Exception):  # a file must never take the editor down
             self.notify(f"Could not open {path.name}: unexpected {type(result).__name__}: {result}", error=True)
             return False
-        if not self.maybe_save():
+        if not self.maybe_save(f"opening {path.name}"):
+            self._kept_open(path.name)
             return False
         doc = result
         self.set_document(doc, path if path.suffix == ".smile" else None)
@@ -139,7 +144,8 @@ class FileActions:
         if dialog.exec() != dialog.DialogCode.Accepted or dialog.result_eyes() is None:
             return False
         doc = document_from_photo(rgb, path.name, WORK_SIZE, eyes=dialog.result_eyes())
-        if not self.maybe_save():
+        if not self.maybe_save(f"opening {path.name}"):
+            self._kept_open(path.name)
             return False
         self.place_eyes_button.setVisible(False)
         self._no_face = None
@@ -148,15 +154,25 @@ class FileActions:
         self.notify(f"Opened {path.name} with the eyes placed by hand.")
         return True
 
-    def open_sample(self) -> None:
+    def open_sample(self) -> bool:
+        """File > Open sample: through the same unsaved-changes question as File > Open."""
         from ..resources import bundled_sample
 
+        if not self.maybe_save("opening the sample"):
+            self._kept_open("The sample")
+            return False
         s = bundled_sample(WORK_SIZE)
         if s is None:
             self.set_document(Document(LabelMap.blank(WORK_SIZE), name="blank"))
             self.notify("The bundled sample is missing; started with a blank map.", error=True)
-            return
+            return True
         self.set_document(s.document())
+        self.notify(f"Opened the sample ({s.document().name}).")
+        return True
+
+    def _kept_open(self, what: str) -> None:
+        """After 'Cancel' in the unsaved-changes question: say what stays, not the 'Opening…' line before it."""
+        self.notify(f"{what} was not opened; {self.doc.name if self.doc is not None else 'your work'} stays open.")
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open photo, map or project", "",
@@ -288,16 +304,18 @@ class FileActions:
             self._action(self.recent_menu, p, None, lambda p=p: self.open_in_background(p))
         self.recent_menu.setEnabled(bool(self.recent_files()))
 
-    def ask_save(self) -> QMessageBox.StandardButton:
+    def ask_save(self, before: str = "closing") -> QMessageBox.StandardButton:
+        name = self.doc.name if self.doc is not None else "your work"
         return QMessageBox.question(
-            self, TITLE, "Save your changes before closing?",
+            self, TITLE, f"Save your changes to {name} before {before}?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
 
-    def maybe_save(self) -> bool:
-        """True when it is fine to drop the current document."""
+    def maybe_save(self, before: str = "closing") -> bool:
+        """True when it is fine to drop the current document (``before``: what is about to happen, for the
+        question)."""
         if not self.modified:
             return True
-        answer = self.ask_save()
+        answer = self.ask_save(before)
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
         return answer == QMessageBox.StandardButton.Discard

@@ -75,9 +75,10 @@ class ProposalActions:
         res, idx = self.proposal
         self.proposal = None
         self.attributes.set_proposal_active(False)
-        self.attributes.info.setText(f"Accepted variation {idx + 1} (seed {res.seeds[idx]}); Ctrl+Z undoes it.")
         self.doc.apply_attribute_edit(res.maps[idx], res.attributes,
                                       label=f"Attributes ({', '.join(k for k in res.attributes)})")
+        self.attributes.info.setText(f"Accepted variation {idx + 1} (seed {res.seeds[idx]}); Ctrl+Z undoes it.")
+        self._accepted_version = self.doc.version  # the line goes with the next change (an undo included)
         self.canvas.set_labels(self.doc.labels)
         self._refresh_panels()
         self.request_render(FINAL)

@@ -46,7 +46,7 @@ def run_selftest() -> int:
             os.environ["SMILE_STUDIO_CONFIG_DIR"] = str(Path(tmp) / "config")  # leave the user's settings alone
             step = "opening the window"
             window = MainWindow(autosave_ms=3600_000)
-            window.ask_save = lambda: QMessageBox.StandardButton.Discard  # no question at the end
+            window.ask_save = lambda *a: QMessageBox.StandardButton.Discard  # no question at the end
             window.show()
             window.set_engines(*offline_engines(sample_exemplar()), "offline default (self-test)")
             step = "opening the bundled sample"

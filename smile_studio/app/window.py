@@ -65,6 +65,8 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self._stroke_t0: float | None = None
         self._prepare_after_render = False
         self._open_serial = 0
+        self._message_for: tuple[Document | None, int | None] = (None, None)  # what the message describes
+        self._accepted_version: int | None = None  # the version an "Accepted variation" line describes
         self._pending_open: tuple[int, Path] | None = None
         self._open_tasks: dict[int, PoolTask] = {}
         self.stroke_latencies: list[float] = []
@@ -271,13 +273,26 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self._weights_dialog.show()
         return self._weights_dialog
 
-    def notify(self, text: str, error: bool = False) -> None:
-        """A non-modal message above the canvas (errors never block painting)."""
+    def notify(self, text: str, error: bool = False, until_edit: bool = False) -> None:
+        """A non-modal message above the canvas (errors never block painting). A message describes the open
+        document: it goes when another document opens, and with ``until_edit`` at the document's next change
+        (an undo included)."""
         self.message.setText(text)
         self.message.setStyleSheet("background:#5a1f1f;color:white;padding:4px;" if error
                                    else "background:#1f3a5a;color:white;padding:4px;")
         self.message.setVisible(True)
         self.statusBar().showMessage(text, 8000)
+        self._message_for = (self.doc, self.doc.version if until_edit and self.doc is not None else None)
+
+    def _expire_messages(self) -> None:
+        """Hide what no longer describes the document on screen (another document, or a later version)."""
+        doc, version = self._message_for
+        if self.message.isVisible() and (doc is not self.doc or (version is not None and version != doc.version)):
+            self.message.setVisible(False)
+            self.statusBar().clearMessage()
+        if self._accepted_version is not None and (self.doc is None or self.doc.version != self._accepted_version):
+            self._accepted_version = None
+            self.attributes.info.setText("")
 
     def set_document(self, doc: Document, path: Path | None = None) -> None:
         self.place_eyes_button.setVisible(False)
@@ -288,6 +303,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.attributes.set_proposal_active(False)
         doc.subscribe(self._doc_changed)
         self.saved_version = doc.version
+        self._expire_messages()
         self.canvas.set_photo(doc.photo, doc.size)
         self.canvas.set_labels(doc.labels)
         self.preview.set_before(doc.photo if doc.photo is not None else colorize(doc.source_labels))
@@ -298,6 +314,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.request_render(FINAL)
 
     def _doc_changed(self, kind: str) -> None:
+        self._expire_messages()
         self.canvas.set_labels(self.doc.labels)
         if kind != "map":
             self._refresh_panels()

@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .imageio import HARD_MAX_PIXELS
 from .labels import NUM_CLASSES, PALETTE
+
+MAX_MAP_PIXELS = HARD_MAX_PIXELS  # a map beside a photo may be as large as the largest photo opened
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +109,14 @@ def read_label_map(path: str | os.PathLike | bytes) -> LabelReadResult:
     name = "<bytes>" if isinstance(path, bytes) else str(path)
     try:
         with Image.open(io.BytesIO(path) if isinstance(path, bytes) else path) as img:
+            w, h = img.size
+            if w * h > MAX_MAP_PIXELS:  # refused from the header, before any pixel is decoded
+                raise LabelMapError(f"{name}: {w}x{h} pixels is larger than any label map "
+                                    f"({MAX_MAP_PIXELS // 1_000_000} megapixels at most)")
             img.load()
             return decode_label_image(img)
+    except Image.DecompressionBombError as exc:  # PIL's own limit, met while opening
+        raise LabelMapError(f"{name}: the image declares more pixels than any label map ({exc})") from None
     except FileNotFoundError as exc:
         raise LabelMapError(f"{name}: no such file") from exc
     except UnidentifiedImageError as exc:

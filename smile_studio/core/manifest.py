@@ -131,6 +131,10 @@ def parse_manifest(raw: bytes, name: str) -> Manifest:
         raise ManifestError(f"{name}: the manifest is invalid at {where}: {first['msg']}") from None
 
 
+# what the standard zip tools write: ours (deflate), and archive managers that re-pack a project (bzip2, LZMA)
+COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
 def check_members(zf: zipfile.ZipFile, name: str) -> set[str]:
     """The member names, after refusing what no project of ours holds: too many or duplicate entries, encrypted
     or unknown compression, absolute or parent-relative names, declared sizes over the limits."""
@@ -145,7 +149,7 @@ def check_members(zf: zipfile.ZipFile, name: str) -> set[str]:
     for info in infos:
         if info.flag_bits & 0x1:
             raise ManifestError(f"{name}: {info.filename} is encrypted; projects are never encrypted")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        if info.compress_type not in COMPRESSIONS:
             raise ManifestError(f"{name}: {info.filename} uses a compression this app does not read")
         if info.filename.startswith(("/", "\\")) or ".." in info.filename.replace("\\", "/").split("/"):
             raise ManifestError(f"{name}: entry {info.filename!r} points outside the project")

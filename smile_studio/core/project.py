@@ -130,6 +130,9 @@ def _image(zf: zipfile.ZipFile, name: str, project: str = "project", side: int |
         raise ProjectError(f"{project}: {name} in the project is damaged ({exc})") from exc
 
 
+MIN_ALIGNMENT_DET = 1e-8  # a real crop scales a photo by 1/50 at the least: a determinant of 4e-4
+
+
 def _alignment(data: bytes, project: str) -> np.ndarray:
     """The (2, 3) float alignment, its .npy header checked before any array is allocated."""
     buf = io.BytesIO(data)
@@ -145,6 +148,8 @@ def _alignment(data: bytes, project: str) -> np.ndarray:
     arr = np.load(io.BytesIO(data), allow_pickle=False).astype(np.float64)
     if not np.isfinite(arr).all():
         raise ProjectError(f"{project}: alignment.npy holds values that are not finite")
+    if not abs(np.linalg.det(arr[:, :2])) > MIN_ALIGNMENT_DET:  # every photo point would land on one line or point
+        raise ProjectError(f"{project}: alignment.npy is degenerate (it maps the photo onto a line or a point)")
     return arr
 
 

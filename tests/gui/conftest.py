@@ -22,7 +22,7 @@ def make_window(qtbot, layout=None, render=None, note="offline default (classica
 
     w = MainWindow(autosave_ms=3600_000)
     qtbot.addWidget(w)
-    w.ask_save = lambda: __import__("PySide6.QtWidgets", fromlist=["QMessageBox"]).QMessageBox.StandardButton.Discard
+    w.ask_save = lambda *a: __import__("PySide6.QtWidgets", fromlist=["QMessageBox"]).QMessageBox.StandardButton.Discard
     w.resize(1200, 800)
     w.show()
     qtbot.waitExposed(w)

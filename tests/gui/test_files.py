@@ -214,10 +214,10 @@ def test_close_with_unsaved_changes_asks_first(qtbot, window, tmp_path):
     window.doc.paint((30, 30), (30, 30), C.HAIR, 5)
     assert window.modified
     asked = []
-    window.ask_save = lambda: asked.append(1) or QMessageBox.StandardButton.Cancel
+    window.ask_save = lambda *a: asked.append(a) or QMessageBox.StandardButton.Cancel
     assert not window.close() and window.isVisible() and asked  # Cancel keeps the window and the work
     window.project_path = tmp_path / "kept.smile"
-    window.ask_save = lambda: QMessageBox.StandardButton.Save
+    window.ask_save = lambda *a: QMessageBox.StandardButton.Save
     assert window.close() and (tmp_path / "kept.smile").is_file()  # Save writes the project, then closes
     assert load_project(tmp_path / "kept.smile").labels[30, 30] == C.HAIR
 

@@ -76,3 +76,29 @@ def test_a_huge_colour_map_opens_within_seconds(map512, tmp_path):
     assert doc.labels.shape == (256, 256) and took < 10, f"{took:.1f} s"
     small = open_document(tmp_path / "big.png", 512).labels
     assert (small == map512).mean() > 0.97
+
+
+def test_a_beside_map_with_colours_of_no_class_says_so_in_the_notes(samples_dir, tmp_path):
+    """A palette map whose indices go above 18 (colours no class has) is snapped to the nearest classes; the
+    Python API's document says how many pixels were, as the editor and the command line do."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    from smile_studio.core.labelio import read_label_map
+    from smile_studio.core.labels import PALETTE
+    from smile_studio.opening import open_document
+
+    shutil.copy(samples_dir / "maskgan_0.jpg", tmp_path / "a.jpg")
+    ids = read_label_map(samples_dir / "maskgan_0.png").labels.copy()
+    ids[:40, :40] = 25
+    img = Image.fromarray(ids, "P")
+    pal = np.zeros((256, 3), np.uint8)
+    pal[:len(PALETTE)] = PALETTE
+    pal[25] = (250, 5, 250)
+    img.putpalette(pal.ravel().tolist())
+    img.save(tmp_path / "a.png")
+    doc = open_document(tmp_path / "a.jpg")
+    assert any("a.png: 1600 pixels in 1 colours that are no class" in n for n in doc.notes), doc.notes
+    assert doc.labels.max() < 19

@@ -1,0 +1,91 @@
+"""What the editor says stays true of what is on screen: the unsaved-changes question guards every way of
+replacing the document (File > Open sample included), and messages that describe a document or one of its
+versions go when it is replaced or changed."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMessageBox
+
+from smile_studio.core.labels import ClassId as C
+
+from .conftest import drag
+from .driving import wait_final
+
+
+def _menu_action(window, text: str) -> QAction:
+    return next(a for a in window.findChildren(QAction) if a.text() == text)
+
+
+def test_open_sample_asks_before_replacing_unsaved_work(qtbot, window):
+    window.doc.paint((30, 30), (30, 30), C.HAIR, 5)
+    work = window.doc.labels.copy()
+    asked = []
+    window.ask_save = lambda *a: asked.append(a) or QMessageBox.StandardButton.Cancel
+    _menu_action(window, "Open &sample").trigger()
+    assert asked == [("opening the sample",)]
+    assert window.doc.name == "synthetic face" and np.array_equal(window.doc.labels, work) and window.modified
+    assert "was not opened" in window.message.text() and "synthetic face stays open" in window.message.text()
+    window.ask_save = lambda *a: QMessageBox.StandardButton.Discard
+    _menu_action(window, "Open &sample").trigger()
+    assert window.doc.name != "synthetic face" and not window.modified
+
+
+def test_a_cancelled_prompt_does_not_leave_opening_on_screen(qtbot, window, samples_dir):
+    window.doc.paint((30, 30), (30, 30), C.HAIR, 5)
+    window.ask_save = lambda *a: QMessageBox.StandardButton.Cancel
+    window.open_in_background(samples_dir / "maskgan_0.jpg")
+    assert "Opening maskgan_0.jpg" in window.message.text()
+    qtbot.waitUntil(lambda: not window.opening, timeout=30_000)
+    assert "Opening" not in window.message.text() and "maskgan_0.jpg was not opened" in window.message.text()
+    assert window.doc.name == "synthetic face"
+
+
+def test_the_question_names_the_document_and_what_is_about_to_happen(qtbot, window, monkeypatch):
+    window.doc.paint((30, 30), (30, 30), C.HAIR, 5)
+    shown = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text, buttons: shown.append(text) or QMessageBox.StandardButton.Cancel)
+    fixture_answer = window.ask_save
+    del window.ask_save  # the window's own question, not the fixture's stand-in
+    assert not window.maybe_save("opening b.jpg")
+    window.ask_save = fixture_answer  # closing the window at the end must not ask
+    assert shown == ["Save your changes to synthetic face before opening b.jpg?"]
+
+
+def test_accepted_variation_line_goes_with_the_undo(qtbot, window):
+    wait_final(qtbot, window)
+    toggle = window.attributes.toggles["eyeglasses"]
+    qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton, pos=QPoint(10, toggle.height() // 2))
+    qtbot.mouseClick(window.attributes.propose, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.proposal is not None, timeout=5000)
+    qtbot.mouseClick(window.attributes.accept, Qt.MouseButton.LeftButton)
+    assert "Accepted variation 1" in window.attributes.info.text()
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.doc.attributes["eyeglasses"] == "off"  # the undo happened
+    assert "Accepted" not in window.attributes.info.text()
+
+
+def test_a_message_about_one_document_goes_when_another_opens(qtbot, window, samples_dir):
+    window.notify("Recovered synthetic face from the autosave.")
+    assert window.message.isVisible()
+    assert window.open_path(samples_dir / "maskgan_0.jpg")
+    assert "Recovered" not in window.message.text() and "Opened maskgan_0.jpg" in window.message.text()
+    window.notify("Painted hair; Ctrl+Z undoes it.", until_edit=True)
+    window.canvas.resetTransform()
+    window.canvas.centerOn(128, 128)
+    drag(qtbot, window.canvas, [(100, 100), (110, 104), (120, 108)])  # a real stroke: a new version
+    assert not window.message.isVisible()
+
+
+def test_no_face_says_the_open_document_stays(qtbot, window, tmp_path):
+    from smile_studio.core.imageio import write_image
+
+    blank = tmp_path / "wall.png"
+    write_image(blank, np.full((300, 300, 3), 128, np.uint8))
+    assert not window.open_path(blank)
+    assert "No face was detected in wall.png. synthetic face stays open." in window.message.text()
+    assert window.doc.name == "synthetic face"
