@@ -86,12 +86,19 @@ def run_train(args: argparse.Namespace) -> int:
         result = train(config, run, resume=args.resume)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
+    for note in result.notes if result.main else ():
+        print(f"note: {note}")
+    if result.interrupted:  # every rank exits 3: a scheduler sees the whole job as pre-empted, not failed
+        if result.main:
+            print(f"stopped at step {result.end_step}; checkpoint saved. Continue with: smile-studio train "
+                  f"{args.network} {run} --resume")
+        return 3
     if not result.main:
         return 0
-    if result.interrupted:
-        print(f"stopped at step {result.end_step}; checkpoint saved. Continue with: smile-studio train "
-              f"{args.network} {run} --resume")
-        return 3
+    if result.complete:
+        print(f"{run} is complete: step {result.end_step} of {config.iterations}; nothing to train (raise "
+              "--iterations to continue it)")
+        return 0
     if result.digests:
         print(f"step {result.end_step}: checkpoint in {run / 'checkpoints'} "
               f"({len(result.digests)} replica(s) identical: {result.digests[0][:12]})")

@@ -6,6 +6,7 @@ everything an exact resume needs (optimisers, the networks being trained, the st
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from pathlib import Path
 
@@ -31,13 +32,39 @@ def save(run: Path, step: int, files: dict[str, object], keep: int) -> Path:
     for name, obj in files.items():
         buf = io.BytesIO()
         torch.save(obj, buf)
-        (staging / name).write_bytes(buf.getvalue())
+        _write_synced(staging / name, buf.getvalue())
+    _sync_folder(staging)  # the files' names are on disk before the folder is renamed into place
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
+    _sync_folder(root)  # the rename itself survives a power loss
     atomic_write_bytes(root / "latest", final.name.encode())
+    _sync_folder(root)
     for old in sorted(p for p in root.glob("step_*") if p.is_dir())[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    """Write and flush to the disk: after a power loss a checkpoint folder is complete or absent, never a
+    folder of empty files under a final name."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder (its entries: names created or renamed in it); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def latest(run: Path) -> Path | None:

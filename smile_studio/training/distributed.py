@@ -68,6 +68,16 @@ def digest(modules: dict[str, nn.Module]) -> str:
     return h.hexdigest()
 
 
+def any_rank(flag: bool, place: Place) -> bool:
+    """Whether ``flag`` is set on any rank (one all-reduce): a signal that reached one process stops them all at
+    the same step."""
+    if place.world == 1:
+        return flag
+    t = torch.tensor([1 if flag else 0], device=place.device if place.device.type == "cuda" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
 def replica_digests(modules: dict[str, nn.Module], place: Place) -> list[str]:
     """Every rank's digest (rank order); a single process gives its own."""
     mine = digest(modules)

@@ -106,8 +106,8 @@ class SemRecipe(Recipe):
         with torch.no_grad(), self.autocast():
             fake = torch.softmax(G(b["x"], F_(b["z"], b["y_trg"]), b["fan"]).float(), 1)
         x = b["x"].clone().requires_grad_(True)
+        out_real = D(x, b["y_org"]).float()  # float32: R1's gradient would underflow in fp16 activations
         with self.autocast():
-            out_real = D(x, b["y_org"]).float()
             out_fake = D(fake, b["y_trg"]).float()
         grad = torch.autograd.grad(out_real.sum(), x, create_graph=True)[0]
         r1 = 0.5 * grad.pow(2).reshape(grad.shape[0], -1).sum(1).mean()

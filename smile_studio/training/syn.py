@@ -82,8 +82,12 @@ class SynRecipe(Recipe):
             fakes = self._render(G, rgb, sem)
         regularise = step % c.r1_every == 0
         real_in = rgb.clone().requires_grad_(regularise)
-        with self.autocast():
+        if regularise:  # float32: R1's gradient would underflow in fp16 activations
             real = D(real_in, sem)[0].float()
+        else:
+            with self.autocast():
+                real = D(real_in, sem)[0].float()
+        with self.autocast():
             fake = D(fakes, torch.cat([sem, sem]))[0].float()
         loss = F.softplus(-real).mean() + F.softplus(fake).mean()
         parts = {"D/real": F.softplus(-real).mean().detach(), "D/fake": F.softplus(fake).mean().detach()}

@@ -77,7 +77,7 @@ def test_resume_continues_exactly(network, prepared64, tmp_path):
     assert resumed.digests == straight.digests
     assert_same(state_dicts(checkpoints.latest(tmp_path / "a")), state_dicts(checkpoints.latest(tmp_path / "b")))
     # the losses of steps 5-8 are the same numbers: same samples, same random draws
-    assert [s[LOSS[network]] for s in straight.losses[4:]] == [s[LOSS[network]] for s in resumed.losses]
+    assert [s[LOSS[network]] for s in list(straight.losses)[4:]] == [s[LOSS[network]] for s in resumed.losses]
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(prepared64, tmp_path):
