@@ -178,7 +178,9 @@ def _loop(config: TrainConfig, run: Path, place: Place, data: PreparedData, reci
         if log is not None:
             log.close()
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            # once stopping, the process is on its way to exit 3: torchrun sends SIGTERM to the ranks still
+            # running as soon as one has exited non-zero, which must not turn their exit 3 into a kill
+            signal.signal(signum, signal.SIG_IGN if result.interrupted else handler)
     return result
 
 
