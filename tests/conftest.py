@@ -115,4 +115,7 @@ def prepared64(samples_dir, tmp_path_factory):
                               "hat": "on" if i == 2 else "off"}
     assert len(states) >= 6
     (out / "attributes.json").write_text(json.dumps({"size": 64, "attributes": states}))
+    from smile_studio.training.data import write_split
+
+    write_split(out, list(states), test=2, seed=0)  # two held out: eval edits those, training never sees them
     return out

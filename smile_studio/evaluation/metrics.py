@@ -35,15 +35,35 @@ def rmse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return ((a - b) * 255).pow(2).mean((1, 2, 3)).sqrt()
 
 
+class _Given(nn.Module):
+    """Features computed beforehand pass through unchanged: torchmetrics' FID then only accumulates them."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features
+
+
 class FID:
-    """Accumulates two sets' Inception features; :meth:`score` is their Fréchet distance."""
+    """Accumulates two sets' Inception features; :meth:`score` is their Fréchet distance (torchmetrics). A real
+    image shared by several sets (every target value it has) is run through Inception once: :meth:`features`,
+    then :meth:`add_features` to each set."""
 
     def __init__(self, inception: nn.Module, device: torch.device | str = "cpu"):
-        self.metric = FrechetInceptionDistance(feature=inception, normalize=True).to(device)
-        self.device = torch.device(device)
+        self.inception, self.device = inception, torch.device(device)
+        self.metric = FrechetInceptionDistance(feature=_Given(inception.num_features)).to(self.device)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B, num_features)."""
+        return self.inception(images.to(self.device).float())
+
+    def add_features(self, features: torch.Tensor, real: bool) -> None:
+        self.metric.update(features.to(self.device), real=real)
 
     def add(self, images: torch.Tensor, real: bool) -> None:
-        self.metric.update(images.to(self.device).float(), real=real)
+        self.add_features(self.features(images), real)
 
     def score(self) -> float:
         return float(self.metric.compute())

@@ -1,17 +1,21 @@
-"""The two evaluations, over a prepared folder (``smile-studio data prepare``):
+"""The two evaluations, over a prepared folder (``smile-studio data prepare``) and its split (``split.json``):
 
-* **reconstruction** (SMILE_SYN, Table 3): each photo's region codes re-render its own map; LPIPS, PSNR, SSIM,
-  RMSE against the photo, FID of the reconstructions against the photos, milliseconds per image.
-* **attribute edits** (SMILE_SEM + SMILE_SYN, Table 2, the official protocol): every image is edited towards
-  every attribute value it lacks, ``fakes`` latent-guided edits each (seeds 0..fakes-1), rendered with the
-  source photo's codes. Per target value: FID of the renders against the real photos that have the value, LPIPS
-  diversity among the fakes; overall: AttNet AP / F1 per attribute (probabilities averaged over the fakes vs the
-  target labels), HopeNet pose error (photo vs mean over the fakes), cycle agreement (the source map vs the
-  edit translated back with the source style) and, with BiSeNet, the parse of each render against its map.
+* **reconstruction** (SMILE_SYN, Table 3): each held-out photo's region codes re-render its own map; LPIPS,
+  PSNR, SSIM, RMSE against the photo, FID of the reconstructions against those photos, milliseconds per image.
+* **attribute edits** (SMILE_SEM + SMILE_SYN, Table 2, the official protocol): every held-out (test) image is
+  edited towards every attribute value it lacks, ``fakes`` latent-guided edits each with seeds of its own
+  (image i: i*fakes ... i*fakes + fakes - 1), each rendered with a random SMILE_SYN style (the official latent
+  protocol; seeded per image). Per target value: FID of the renders against the **training** photos that have
+  the value (the official ``train_<attr>`` folders; a test image never enters the real side), LPIPS diversity
+  among the fakes; overall: AttNet AP / F1 per attribute on the renders (probabilities averaged over the fakes
+  vs the target labels), HopeNet pose error (photo vs mean over the fakes), cycle agreement (the source map vs
+  the edit translated back with the source style) and, with BiSeNet, the parse of each render against its map.
+  Not computed: the official mask-mode AttNet score on the semantic maps (``attr_mask``); the report says so.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import defaultdict
 
@@ -26,6 +30,10 @@ from ..training.dataset import PreparedData
 from . import metrics
 from .networks import Networks
 from .report import Section
+
+NOT_COMPUTED = ("attribute AP/F1 on the edited maps (the official mask-mode AttNet, attr_mask): not implemented; "
+                "AP/F1 are measured on the renders")
+REAL_BATCH = 16  # real photos per Inception pass
 
 # AttNet's 7 outputs (Male, Female, Eyeglasses, Hair, Bangs, Earrings, Hat) as the probability of each of the 12
 # domains: ATTNET_OF[domain] = (column, True when the column's probability is the domain's, False: 1 - it)
@@ -54,15 +62,25 @@ def _render(nets: Networks, sem: torch.Tensor, style: torch.Tensor) -> torch.Ten
     return ((out + 1) / 2).clamp(0, 1)
 
 
+def _progress(total: int, what: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=what, unit="image", file=sys.stderr, disable=not sys.stderr.isatty())
+
+
 @torch.no_grad()
 def reconstruction(data: PreparedData, nets: Networks, limit: int | None = None) -> Section:
-    section = Section("Reconstruction (SMILE_SYN)", "one row: all images")
+    """``data``: the held-out images (their own photos are the reference)."""
+    section = Section("Reconstruction (SMILE_SYN)", f"one row: the {data.split or 'all'} images")
     if nets.syn is None:
         section.skipped.append(f"SMILE_SYN: {nets.missing.get('SMILE_SYN')}")
         return section
     fid = metrics.FID(nets.inception, nets.device) if nets.inception is not None else None
     values: dict[str, list[float]] = defaultdict(list)
-    for i in range(min(len(data), limit or len(data))):
+    count = min(len(data), limit or len(data))
+    bar = _progress(count, "reconstruction")
+    for i in range(count):
+        bar.update()
         rgb, labels, _ = data[i]
         rgb, sem = rgb[None].to(nets.device), one_hot(labels[None]).to(nets.device)
         t0 = time.perf_counter()
@@ -77,6 +95,7 @@ def reconstruction(data: PreparedData, nets: Networks, limit: int | None = None)
         if fid is not None:
             fid.add(real, real=True)
             fid.add(out, real=False)
+    bar.close()
     row = {k: float(np.mean(v)) for k, v in values.items()}
     if fid is not None and len(values["PSNR"]) >= 2:
         row["FID"] = fid.score()
@@ -86,34 +105,40 @@ def reconstruction(data: PreparedData, nets: Networks, limit: int | None = None)
 
 
 @torch.no_grad()
-def attribute_edits(data: PreparedData, nets: Networks, fakes: int = 10, limit: int | None = None) -> Section:
+def attribute_edits(sources: PreparedData, reals: PreparedData, nets: Networks, fakes: int = 10,
+                    limit: int | None = None) -> Section:
+    """``sources``: the held-out images edited; ``reals``: the training images, FID's real side per value."""
     from ..engines.base import LayoutRequest
 
-    section = Section("Attribute edits (SMILE_SEM + SMILE_SYN)", "one row per target attribute value")
+    section = Section("Attribute edits (SMILE_SEM + SMILE_SYN)", f"one row per target attribute value; sources: "
+                      f"the {sources.split or 'all'} images, FID's real side: the {reals.split or 'all'} images")
     for name, net in (("SMILE_SEM", nets.sem), ("SMILE_SYN", nets.syn)):
         if net is None:
             section.skipped.append(f"{name}: {nets.missing.get(name)}")
     if section.skipped:
         return section
-    count = min(len(data), limit or len(data))
+    section.notes.append(NOT_COMPUTED)
+    count = min(len(sources), limit or len(sources))
     fids = {d: metrics.FID(nets.inception, nets.device) for d in DOMAINS} if nets.inception is not None else {}
     per_domain: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     probs, targets, pose_err, cycle, parsed = [], [], [], [], []
+    bar = _progress(count, "attribute edits")
     for i in range(count):
-        rgb, labels, y = data[i]
+        bar.update()
+        rgb, labels, y = sources[i]
         rgb = rgb[None].to(nets.device)
         photo = ((rgb[0].permute(1, 2, 0) + 1) * 127.5).round().byte().cpu().numpy()
         state = attributes_from_vector(y.numpy())
         source = labels.numpy().astype(np.uint8)
-        # per photo, as the app caches them: its region codes and (for the pose error) its head pose
-        style = _style(nets, rgb, one_hot(labels[None]).to(nets.device), i).repeat(fakes, 1, 1)
+        seed = i * fakes  # this image's own latent seeds (and its random render styles)
+        style = nets.syn.map_style(nets.syn.random_z(seed, fakes).to(nets.device))
         real_pose = _angles(nets, (rgb + 1) / 2)[0] if nets.hopenet is not None else None
         for d, domain in enumerate(DOMAINS):
             if y[d] > 0.5:
                 continue
             attr = ATTRIBUTES[d // 2]
             t0 = time.perf_counter()
-            edit = nets.sem.edit(LayoutRequest(source, state, {attr.key: attr.values[d % 2]}, seed=0,
+            edit = nets.sem.edit(LayoutRequest(source, state, {attr.key: attr.values[d % 2]}, seed=seed,
                                                variations=fakes, photo=photo))
             maps = torch.from_numpy(edit.maps.astype(np.int64)).to(nets.device)
             images = _render(nets, one_hot(maps), style)
@@ -130,7 +155,8 @@ def attribute_edits(data: PreparedData, nets: Networks, fakes: int = 10, limit: 
                 pose_err.append(((real_pose - _angles(nets, images).mean(0)) ** 2).tolist())
             if nets.bisenet is not None:
                 parsed.append(_parse_agreement(nets, images, maps))
-    _real_sets(data, nets, fids)
+    bar.close()
+    _real_sets(reals, nets, fids)
     for domain in DOMAINS:
         row = {k: float(np.mean(v)) for k, v in per_domain[domain].items()}
         if fids and fids[domain].metric.fake_features_num_samples >= 2 and \
@@ -158,14 +184,24 @@ def attribute_edits(data: PreparedData, nets: Networks, fakes: int = 10, limit: 
     return section
 
 
-def _real_sets(data: PreparedData, nets: Networks, fids: dict) -> None:
-    """FID's real side per domain: the real photos that have the domain (the official ``train_<attr>``)."""
-    for i in range(len(data)):
-        rgb, _, y = data[i]
-        real01 = _resize((rgb[None].to(nets.device) + 1) / 2, nets.syn.size)
+def _real_sets(reals: PreparedData, nets: Networks, fids: dict) -> None:
+    """FID's real side per value: the training photos that have it (the official ``train_<attr>``), each run
+    through Inception once, in batches, and added to every value it has."""
+    if not fids:
+        return
+    any_fid = next(iter(fids.values()))
+    bar = _progress(len(reals), "real photos")
+    for first in range(0, len(reals), REAL_BATCH):
+        items = [reals[i] for i in range(first, min(first + REAL_BATCH, len(reals)))]
+        bar.update(len(items))
+        rgb = torch.stack([rgb for rgb, _, _ in items]).to(nets.device)
+        features = any_fid.features(_resize((rgb + 1) / 2, nets.syn.size))
+        ys = torch.stack([y for _, _, y in items])
         for d, domain in enumerate(DOMAINS):
-            if y[d] > 0.5:
-                fids[domain].add(real01, real=True)
+            have = ys[:, d] > 0.5
+            if have.any():
+                fids[domain].add_features(features[have.to(features.device)], real=True)
+    bar.close()
 
 
 def _cycle_agreement(nets: Networks, maps: torch.Tensor, labels: torch.Tensor, photo: np.ndarray,

@@ -13,6 +13,7 @@ class Section:
     caption: str
     rows: dict[str, dict[str, float]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # measures (or the whole section) not computed, and why
+    notes: list[str] = field(default_factory=list)  # how this section departs from the official protocol
 
     def note_missing(self, nets, needs: dict[str, str]) -> None:
         for key, measure in needs.items():
@@ -40,6 +41,7 @@ class Section:
             width = max(len(k) for k in self.rows["overall"]) + 2
             lines += [f"  {k.ljust(width)}{_cell(v)}" for k, v in self.rows["overall"].items()]
         lines += [f"  skipped {line}" for line in self.skipped]
+        lines += [f"  not measured: {line}" for line in self.notes]
         return "\n".join(lines)
 
 
@@ -56,6 +58,6 @@ def to_json(sections: list[Section], meta: dict) -> str:
         return None if isinstance(v, float) and math.isnan(v) else v
 
     return json.dumps({"meta": meta, "sections": [
-        {"title": s.title, "caption": s.caption, "skipped": s.skipped,
+        {"title": s.title, "caption": s.caption, "skipped": s.skipped, "not_measured": s.notes,
          "rows": {n: {k: clean(v) for k, v in r.items()} for n, r in s.rows.items()}} for s in sections]},
         indent=1)

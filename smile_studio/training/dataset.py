@@ -1,5 +1,5 @@
-"""What training reads: a folder written by ``smile-studio data prepare`` (``images/``, ``maps/``,
-``attributes.json``), and the order samples are drawn in.
+"""What training and evaluation read: a folder written by ``smile-studio data prepare`` (``images/``, ``maps/``,
+``attributes.json``, ``split.json``), one of its splits, and the order samples are drawn in.
 
 Every sample is addressed by its global number n (step, accumulation slot, rank, position in the batch), and the
 image it draws is a pure function of (seed, n). Resuming at a step therefore draws exactly what the interrupted
@@ -22,12 +22,35 @@ from ..core.imageio import read_image
 from ..core.labelio import read_label_map
 from ..core.labels import DOMAINS, label_vector
 
+SPLITS = ("train", "test")
+
+
+def read_split(root: Path) -> dict:
+    """``split.json`` of a prepared folder: {"method", "seed", "train": [ids], "test": [ids]}."""
+    path = Path(root) / "split.json"
+    if not path.is_file():
+        raise ValueError(f"{root}: no split.json (which images are held out); add one with 'smile-studio data "
+                         f"split {root}' or prepare the folder again")
+    try:
+        split = json.loads(path.read_text())
+        if not all(isinstance(split[k], list) for k in SPLITS) or set(split["train"]) & set(split["test"]):
+            raise ValueError("train and test must be disjoint lists of ids")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a split ({exc})") from exc
+    return split
+
+
+def has_split(root: str | Path) -> bool:
+    return (Path(root) / "split.json").is_file()
+
 
 class PreparedData(Dataset):
     """(rgb (3, S, S) in [-1, 1], labels (S, S) int64, y (12,) two-hot) per prepared image."""
 
-    def __init__(self, root: str | Path, size: int):
-        self.root, self.size = Path(root), size
+    def __init__(self, root: str | Path, size: int, split: str | None = None):
+        """``split``: "train" or "test" (the ids ``split.json`` lists; an error without one), or None for every
+        image (a folder prepared before splits existed, or a look at all of it)."""
+        self.root, self.size, self.split = Path(root), size, split
         index = self.root / "attributes.json"
         if not index.is_file():
             raise ValueError(f"{self.root}: no attributes.json; make the folder with 'smile-studio data prepare'")
@@ -35,10 +58,12 @@ class PreparedData(Dataset):
             states = json.loads(index.read_text())["attributes"]
         except (ValueError, KeyError) as exc:
             raise ValueError(f"{index}: not a prepared-data index ({exc})") from exc
-        self.ids = sorted(k for k in states if (self.root / "images" / f"{k}.png").is_file()
+        wanted = set(states) if split is None else set(read_split(self.root)[split])
+        self.ids = sorted(k for k in states if k in wanted and (self.root / "images" / f"{k}.png").is_file()
                           and (self.root / "maps" / f"{k}.png").is_file())
         if not self.ids:
-            raise ValueError(f"{self.root}: no prepared images (images/<id>.png with maps/<id>.png)")
+            raise ValueError(f"{self.root}: no prepared images{f' in its {split} split' if split else ''} "
+                             "(images/<id>.png with maps/<id>.png)")
         self.labels = np.stack([label_vector(states[k]) for k in self.ids])  # (N, 12)
 
     def __len__(self) -> int:

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from ..core.imageio import atomic_write_bytes, encode_png
 from . import checkpoints
 from .config import TrainConfig
-from .dataset import PreparedData, StepBatches
+from .dataset import PreparedData, StepBatches, has_split
 from .distributed import Place, any_rank, replica_digests, start, stop
 from .recipe import Recipe
 from .sem import SemRecipe
@@ -89,7 +89,8 @@ def train(config: TrainConfig, run: Path, resume: bool = False, show_progress: b
     """Train ``config`` into the folder ``run`` (its config.json, checkpoints/, samples/, scalars.jsonl)."""
     place = start(config.device)
     try:
-        data = PreparedData(config.data, config.size)
+        # only the training images: the held-out ones are what `eval` edits (all of them in older folders)
+        data = PreparedData(config.data, config.size, "train" if has_split(config.data) else None)
         torch.manual_seed(config.seed)  # initial weights: the same on every rank (DDP also broadcasts rank 0's)
         recipe = (SemRecipe if config.network == "sem" else SynRecipe)(config, place, data.labels)
         first, notes = 0, []

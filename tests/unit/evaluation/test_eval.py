@@ -130,7 +130,7 @@ def test_eval_reports_a_table_and_json(prepared64, judges, tiny_networks, tmp_pa
     assert {"pose MSE yaw", "pose MSE pitch", "pose MSE roll"} <= set(overall)
     per_value = {k: v for k, v in edits["rows"].items() if k != "overall"}
     assert len(per_value) >= 6 and all("LPIPS div." in r and r["ms/edit"] > 0 for r in per_value.values())
-    assert report["meta"]["images"] == 3 and report["meta"]["fakes"] == 2
+    assert report["meta"]["images"] == 2 and report["meta"]["fakes"] == 2  # the two held-out images
 
 
 def test_missing_judges_are_named_and_skipped(prepared64, tiny_networks, tmp_path, monkeypatch, capsys):
@@ -143,3 +143,45 @@ def test_missing_judges_are_named_and_skipped(prepared64, tiny_networks, tmp_pat
     assert "skipped LPIPS:" in text and "PSNR" in text
     assert main(["eval", str(prepared64), "--size", "64", "--only", "edits", "--limit", "1"]) == 1
     assert "skipped SMILE_SEM:" in capsys.readouterr().out
+
+
+def test_eval_edits_held_out_images_only_and_keeps_them_out_of_fids_real_side(prepared64, judges, tiny_networks,
+                                                                               tmp_path, monkeypatch, capsys):
+    """The documented workflow (prepare, train, eval on one folder): the sources are the test split, every real
+    sample of FID is a training image, and the report says which split it used."""
+    from smile_studio.engines.sem_edit import SemEditor
+    from smile_studio.evaluation import metrics as metrics_module
+    from smile_studio.training.dataset import PreparedData
+
+    split = json.loads((prepared64 / "split.json").read_text())
+    read: list[tuple[str | None, str]] = []
+    real_getitem = PreparedData.__getitem__
+
+    def spy_getitem(self, i):
+        read.append((self.split, self.ids[i]))
+        return real_getitem(self, i)
+
+    monkeypatch.setattr(PreparedData, "__getitem__", spy_getitem)
+    edited, real_edit = [], SemEditor.edit
+    monkeypatch.setattr(SemEditor, "edit", lambda self, req: edited.append(req.labels.copy()) or real_edit(self, req))
+    reals, real_add = [], metrics_module.FID.add_features
+    monkeypatch.setattr(metrics_module.FID, "add_features",
+                        lambda self, f, real: (reals.append(len(f)) if real else None) or real_add(self, f, real))
+    syn, sem = tiny_networks
+    out = tmp_path / "report.json"
+    assert main(["eval", str(prepared64), "--size", "64", "--syn", str(syn), "--sem", str(sem), "--fakes", "2",
+                 "--only", "edits", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"held-out images: 2 of {len(split['train']) + 2}" in text and "not measured: attribute AP/F1" in text
+    sources = {i for s, i in read if s == "test"}
+    assert sources == set(split["test"]) and {i for s, i in read if s == "train"} == set(split["train"])
+    assert {s for s, _ in read} == {"test", "train"}
+    test_maps = [PreparedData(prepared64, 64, "test")[k][1].numpy() for k in range(2)]
+    train_maps = [PreparedData(prepared64, 64, "train")[k][1].numpy() for k in range(len(split["train"]))]
+    assert edited and all(any(np.array_equal(m, t) for t in test_maps) for m in edited)
+    assert not any(np.array_equal(m, t) for m in edited for t in train_maps)
+    # each training photo enters the real side once per value it has, and no test photo ever does
+    states = json.loads((prepared64 / "attributes.json").read_text())["attributes"]
+    assert sum(reals) == sum(len(states[k]) for k in split["train"])
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["source_ids"] == split["test"] and "seeded random held-out set of 2" in meta["split"]

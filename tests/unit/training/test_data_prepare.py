@@ -69,3 +69,37 @@ def test_prepare_celebamask_reports_what_it_skips(samples_dir, tmp_path, capsys)
     assert set(report["skipped"]) == {"3", "7"}
     assert main(["data", "prepare", str(tmp_path / "nowhere"), str(out)]) == 2
     assert main(["data", "prepare", str(samples_dir), str(out)]) == 2  # not a CelebAMask-HQ folder
+
+
+def test_prepare_splits_by_celeba_official_partition_when_its_files_are_there(samples_dir, tmp_path, capsys):
+    src = tmp_path / "CelebAMask-HQ"
+    _celebamask(src, samples_dir)
+    # CelebAMask-HQ's mapping (idx orig_idx orig_file) and CelebA's partition (file, 0 train / 1 val / 2 test)
+    (src / "CelebA-HQ-to-CelebA-mapping.txt").write_text(
+        "idx orig_idx orig_file\n0 119613 119614.jpg\n1 99094 099095.jpg\n2001 200 000201.jpg\n")
+    (src / "list_eval_partition.txt").write_text("119614.jpg 0\n099095.jpg 2\n000201.jpg 1\n")
+    assert main(["data", "prepare", str(src), str(tmp_path / "out"), "--size", "64"]) == 0
+    split = json.loads((tmp_path / "out" / "split.json").read_text())
+    assert split["train"] == ["0"] and split["test"] == ["1", "2001"] and "official" in split["method"]
+    assert "1 train, 2 held out (CelebA official partition" in capsys.readouterr().out
+
+
+def test_prepare_without_a_partition_holds_out_a_seeded_set_and_training_never_reads_it(samples_dir, tmp_path):
+    from smile_studio.training.dataset import PreparedData
+
+    src = tmp_path / "CelebAMask-HQ"
+    _celebamask(src, samples_dir)
+    out = tmp_path / "out"
+    assert main(["data", "prepare", str(src), str(out), "--size", "64", "--test", "1", "--split-seed", "3"]) == 0
+    split = json.loads((out / "split.json").read_text())
+    assert len(split["test"]) == 1 and len(split["train"]) == 2 and split["seed"] == 3
+    assert sorted(split["train"] + split["test"]) == ["0", "1", "2001"]
+    assert PreparedData(out, 64, "train").ids == split["train"]
+    assert PreparedData(out, 64, "test").ids == split["test"]
+    again = tmp_path / "again"
+    assert main(["data", "prepare", str(src), str(again), "--size", "64", "--test", "1", "--split-seed", "3"]) == 0
+    assert json.loads((again / "split.json").read_text()) == split  # seeded: the same draw
+    (out / "split.json").unlink()
+    assert main(["data", "split", str(out), "--test", "2"]) == 0
+    assert len(json.loads((out / "split.json").read_text())["test"]) == 2
+    assert main(["data", "split", str(out), "--test", "3"]) == 2  # nothing would be left to train on
