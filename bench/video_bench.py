@@ -18,7 +18,7 @@ import numpy as np
 from common import SHARED, machine_line
 
 from smile_studio.cli.main import build_parser
-from smile_studio.cli.recipe import build_recipe, engines_for
+from smile_studio.cli.recipe import build_recipe, engines_for, settle_options
 from smile_studio.cli.video import FrameEditor
 from smile_studio.core.imageio import read_image
 from smile_studio.video.clip import transcode, write_clip
@@ -49,6 +49,7 @@ def main() -> None:
         for label, smoothing in (("smoothed landmarks", "1.0"), ("raw landmarks", "0")):
             args = build_parser().parse_args(["video", str(clip), str(Path(tmp) / "out.mp4"), "--set", opts.set,
                                               "--engine", opts.engine, "--smoothing", smoothing])
+            settle_options(args)
             layout, render, why = engines_for(args.engine)
             editor = FrameEditor(build_recipe(args), layout, render, args, 24.0)
             t0 = time.perf_counter()

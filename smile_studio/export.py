@@ -60,7 +60,6 @@ def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: 
 
 
 SETTINGS_FORMAT = "smile-studio-settings"
-RECIPE_FORMAT = "smile-studio-recipe"  # an edit to repeat on other faces (File > Save recipe, `batch RECIPE ...`)
 
 
 def edit_settings(name: str, size: int, attributes: dict, styles, references, engines: dict, *,

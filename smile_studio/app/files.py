@@ -240,14 +240,14 @@ class FileActions:
         was opened, the seed and psi of the attribute panel, every region's seeded style. A reference style
         names a photo on the shelf, not a file, so it is left out (and said)."""
         from ..core.labels import CLASSES
-        from ..export import RECIPE_FORMAT
+        from ..core.recipe_file import RecipeFile
 
         doc, before = self.doc, getattr(self, "_opened_attributes", {})
         changed = {k: v for k, v in doc.attributes.items() if before.get(k) != v}
         styles = {CLASSES[i].key: f"seed:{s.seed}" for i, s in enumerate(doc.styles) if s.kind == "seed"}
         left_out = [CLASSES[i].key for i, s in enumerate(doc.styles) if s.kind == "reference"]
-        recipe = {"format": RECIPE_FORMAT, "version": 1, "set": changed, "seed": self.attributes.seed.value(),
-                  "psi": self.attributes.psi.value() / 100, "styles": styles, "engine": "auto"}
+        recipe = RecipeFile(set=changed, seed=self.attributes.seed.value(), psi=self.attributes.psi.value() / 100,
+                            styles=styles, engine="auto").model_dump(exclude_none=True)
         return recipe, left_out
 
     def save_recipe_to(self, path: str | Path) -> bool:

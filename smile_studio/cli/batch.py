@@ -13,6 +13,7 @@ from ..core.imageio import IMAGE_SUFFIXES, atomic_write_bytes, encode_png
 from ..core.labelio import encode_indexed_png
 from .errors import CliError
 from .recipe import (
+    PRECEDENCE,
     add_recipe_arguments,
     at_photo_size,
     build_recipe,
@@ -29,7 +30,7 @@ EXIT_PARTIAL = 3  # some faces failed (each is reported); the others were writte
 def add_batch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="RECIPE.json IN_DIR OUT_DIR, or IN_DIR with the recipe as options and --out-dir (a folder of "
-                        "photos and/or label maps; a photo's x.png map beside x.jpg is used)")
+                        "photos and/or label maps; a photo's x.png map beside x.jpg is used); " + PRECEDENCE)
     add_recipe_arguments(p)
     p.add_argument("--out-dir", help="folder for NAME.png renders and NAME_map.png maps (created when missing)")
     p.add_argument("--overwrite", action="store_true", help="redo outputs an earlier run with this recipe finished")
@@ -43,13 +44,13 @@ def add_batch_arguments(p: argparse.ArgumentParser) -> None:
 
 def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
     """(input folder, output folder), reading a recipe file into ``args`` when one is given."""
-    from .recipe import read_recipe_file
+    from .recipe import settle_options
 
     if len(args.paths) == 3 and args.paths[0].lower().endswith(".json"):
-        for key, value in read_recipe_file(args.paths[0]).items():
-            setattr(args, key, value)
+        settle_options(args, args.paths[0])
         return Path(args.paths[1]), Path(args.paths[2])
     if len(args.paths) == 1 and args.out_dir:
+        settle_options(args)
         return Path(args.paths[0]), Path(args.out_dir)
     raise CliError("batch takes RECIPE.json IN_DIR OUT_DIR, or IN_DIR with --out-dir OUT_DIR")
 

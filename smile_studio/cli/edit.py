@@ -20,6 +20,7 @@ from .recipe import (
     check_outputs,
     engines_for,
     load_face,
+    settle_options,
     write_all,
 )
 
@@ -35,6 +36,7 @@ def add_edit_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_edit(args: argparse.Namespace) -> int:
+    settle_options(args)
     check_outputs(args.out, args.map_out)
     if args.map_out and Path(args.map_out).suffix.lower() != ".png":
         raise CliError(f"{args.map_out}: label maps are written as indexed PNG (use .png)")

@@ -8,7 +8,6 @@ Inputs are read and validated completely before anything is written, and every e
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +16,9 @@ import numpy as np
 from ..core.document import Document, Reference, StyleSource, check_seed
 from ..core.imageio import atomic_write_files, output_format
 from ..core.labels import NUM_CLASSES, class_id, normalise_value
+from ..core.recipe_file import RecipeError, parse_recipe
 from ..engines.base import EngineError, LayoutRequest, RenderRequest
 from ..engines.registry import ENGINES, select_engines
-from ..export import RECIPE_FORMAT
 from ..opening import open_document
 from ..resources import sample_exemplar
 from .errors import CliError
@@ -52,20 +51,39 @@ def parse_assignments(text: str | None, what: str) -> dict[str, str]:
     return out
 
 
+# the options a recipe file may also set, with their built-in defaults (an option left out on the command line
+# takes the recipe's value, else this)
+RECIPE_DEFAULTS = {"set": "", "attributes": "", "seed": 0, "psi": 1.0, "reference": None, "style": "",
+                   "engine": "auto", "size": 256, "crop": False}
+PRECEDENCE = "options given here override the recipe file's values, which override the defaults"
+
+
 def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--set", default="", help="attribute targets, e.g. eyeglasses=on,hat=off,gender=male")
-    p.add_argument("--attributes", default="", help="the input's current attributes (default: read from the map)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the latent (random) edit")
-    p.add_argument("--psi", type=float, default=1.0, help="truncation: 0 = mean shape/style, 1 = full variation")
+    p.add_argument("--set", default=None, help="attribute targets, e.g. eyeglasses=on,hat=off,gender=male")
+    p.add_argument("--attributes", default=None, help="the input's current attributes (default: read from the map)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the latent (random) edit (default 0)")
+    p.add_argument("--psi", type=float, default=None,
+                   help="truncation: 0 = mean shape/style, 1 = full variation (default 1)")
     p.add_argument("--reference", help="reference photo or map: edited attributes copy its shapes")
-    p.add_argument("--style", default="", help="per-region styles, e.g. hair=ref:REF.jpg,skin=seed:7,cloth=source")
-    p.add_argument("--engine", choices=tuple(ENGINES), default="auto",
-                   help="; ".join(f"{k}: {v}" for k, v in ENGINES.items()))
-    p.add_argument("--size", type=int, choices=(256, 512), default=256)
+    p.add_argument("--style", default=None, help="per-region styles, e.g. hair=ref:REF.jpg,skin=seed:7,cloth=source")
+    p.add_argument("--engine", choices=tuple(ENGINES), default=None,
+                   help="; ".join(f"{k}: {v}" for k, v in ENGINES.items()) + " (default auto)")
+    p.add_argument("--size", type=int, choices=(256, 512), default=None, help="working size (default 256)")
     p.add_argument("--face", type=int, default=1, metavar="N",
                    help="which face of a photo with several: 1 = the largest (default), 2 = the next, ...")
-    p.add_argument("--crop", action="store_true",
+    p.add_argument("--crop", action="store_true", default=None,
                    help="write the aligned render (256 or 512 square) instead of the edit put back into the photo")
+
+
+def settle_options(args: argparse.Namespace, recipe_path: str | None = None) -> None:
+    """Fill the recipe options the command line left out: from the recipe file when one is given, else the
+    defaults (:data:`PRECEDENCE`)."""
+    from_file = read_recipe_file(recipe_path) if recipe_path else {}
+    for key, default in RECIPE_DEFAULTS.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, from_file.get(key, default))
+    if args.engine not in ENGINES:
+        raise CliError(f"{recipe_path}: the recipe's engine {args.engine!r} is not one of {', '.join(ENGINES)}")
 
 
 @dataclass(frozen=True)
@@ -158,33 +176,26 @@ def at_photo_size(face: Document, labels: np.ndarray, image: np.ndarray, styles)
 
 
 def read_recipe_file(path: str) -> dict:
-    """A recipe JSON (what File > Save recipe writes; ``{"set": {"eyeglasses": "on"}, "seed": 1}`` is enough) as
-    the command-line options it stands for."""
+    """A recipe JSON (what File > Save recipe writes; ``{"set": {"eyeglasses": "on"}, "seed": 1}`` is enough),
+    checked against its schema (:mod:`smile_studio.core.recipe_file`), as the command-line options it sets."""
     try:
-        data = json.loads(Path(path).read_text())
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise CliError(f"{path}: no such recipe") from None
-    except (OSError, ValueError) as exc:
-        raise CliError(f"{path}: not a recipe ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format", RECIPE_FORMAT) != RECIPE_FORMAT:
-        raise CliError(f"{path}: not a SMILE Studio recipe")
-    if int(data.get("version", 1)) > 1:
-        raise CliError(f"{path}: written by a newer SMILE Studio (recipe version {data['version']})")
-    unknown = set(data) - {"format", "version", "set", "attributes", "seed", "psi", "reference", "styles", "engine",
-                           "size", "crop"}
-    if unknown:
-        raise CliError(f"{path}: unknown recipe keys {sorted(unknown)}")
-
-    def pairs(value, what):
-        if not isinstance(value, dict):
-            raise CliError(f"{path}: {what} must be an object of name: value")
-        return ",".join(f"{k}={v}" for k, v in value.items())
-
-    out = {"set": pairs(data.get("set", {}), "set"), "attributes": pairs(data.get("attributes", {}), "attributes"),
-           "style": pairs(data.get("styles", {}), "styles")}
+    except OSError as exc:
+        raise CliError(f"{path}: not a recipe ({exc.strerror or exc})") from exc
+    try:
+        recipe = parse_recipe(raw, path)
+    except RecipeError as exc:
+        raise CliError(str(exc)) from None
+    out = {}
+    for key, option in (("set", "set"), ("attributes", "attributes"), ("styles", "style")):
+        value = getattr(recipe, key)
+        if value:
+            out[option] = ",".join(f"{k}={v}" for k, v in value.items())
     for key in ("seed", "psi", "reference", "engine", "size", "crop"):
-        if key in data:
-            out[key] = data[key]
+        if getattr(recipe, key) is not None:
+            out[key] = getattr(recipe, key)
     return out
 
 

@@ -13,7 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CliError
-from .recipe import add_recipe_arguments, apply_recipe, at_photo_size, build_recipe, engines_for, read_recipe_file
+from .recipe import (
+    PRECEDENCE,
+    add_recipe_arguments,
+    apply_recipe,
+    at_photo_size,
+    build_recipe,
+    engines_for,
+    settle_options,
+)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
 
@@ -21,7 +29,7 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
 def add_video_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="the clip (any format FFmpeg reads)")
     p.add_argument("output", help="the edited clip: .mp4, .mkv or .mov (H.264; the audio is copied)")
-    p.add_argument("--recipe", help="a recipe file (File > Save recipe); the options below override nothing else")
+    p.add_argument("--recipe", help=f"a recipe file (File > Save recipe); {PRECEDENCE}")
     add_recipe_arguments(p)
     p.add_argument("--start", type=int, default=0, help="first frame to write (0-based)")
     p.add_argument("--end", type=int, help="frame to stop before (default: the end)")
@@ -86,9 +94,7 @@ def run_video(args: argparse.Namespace) -> int:
 
     from ..video.clip import VideoError, probe, transcode
 
-    if args.recipe:
-        for key, value in read_recipe_file(args.recipe).items():
-            setattr(args, key, value)
+    settle_options(args, args.recipe)
     if Path(args.output).suffix.lower() not in VIDEO_SUFFIXES:
         raise CliError(f"{args.output}: write the clip as {', '.join(VIDEO_SUFFIXES)}")
     if Path(args.output).resolve() == Path(args.input).resolve():

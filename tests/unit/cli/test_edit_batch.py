@@ -369,3 +369,46 @@ def test_a_rerun_for_another_face_of_the_photos_is_not_skipped(samples_dir, tmp_
     main(["batch", str(src), "--set", "hat=on", "--out-dir", str(out), "--face", "2"])
     text = capsys.readouterr().out
     assert "skip  a.jpg" not in text and "0 already done" in text  # another face: new work (this photo has one)
+
+
+@pytest.mark.parametrize("recipe, field", [
+    ({"crop": "false"}, "crop"), ({"size": 300}, "size"), ({"seed": "7"}, "seed"), ({"psi": 3}, "psi"),
+    ({"set": {"eyeglasses": True}}, "set.eyeglasses"), ({"version": "two"}, "version"),
+    ({"engine": "fastest"}, "engine"), ({"styles": ["hair"]}, "styles")])
+def test_a_recipe_with_a_wrong_type_is_refused_naming_the_field(samples_dir, tmp_path, capsys, recipe, field):
+    src = three_faces_and_a_broken_file(samples_dir, tmp_path)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(recipe))
+    assert main(["batch", str(path), str(src), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "r.json" in err and field in err and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.png"))
+
+
+def test_explicit_options_override_the_recipe_and_absent_ones_keep_it(samples_dir, tmp_path, capsys):
+    """Precedence: an option on the command line beats the recipe, the recipe beats the default; a recipe without
+    ``set`` or ``styles`` does not blank what the command line gave."""
+    src = tmp_path / "in"
+    src.mkdir()
+    import shutil
+
+    for ext in (".jpg", ".png"):
+        shutil.copy(samples_dir / f"maskgan_0{ext}", src / f"a{ext}")
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"set": {"eyeglasses": "on"}, "seed": 3, "crop": True}))
+    flags = tmp_path / "flags"
+    assert main(["batch", str(recipe), str(src), str(flags), "--seed", "0", "--size", "512"]) == 0
+    plain = tmp_path / "plain"
+    assert main(["batch", str(src), "--set", "eyeglasses=on", "--seed", "0", "--size", "512", "--crop",
+                 "--out-dir", str(plain)]) == 0
+    assert np.array_equal(read_image(flags / "a.png"), read_image(plain / "a.png"))  # seed 0 and 512 won
+    assert read_image(flags / "a.png").shape == (512, 512, 3)  # the recipe's crop kept (not overridden)
+    only_seed = tmp_path / "seed.json"
+    only_seed.write_text(json.dumps({"seed": 0}))
+    mixed = tmp_path / "mixed"
+    assert main(["batch", str(only_seed), str(src), str(mixed), "--set", "eyeglasses=on", "--size", "512",
+                 "--crop"]) == 0
+    assert np.array_equal(read_image(mixed / "a.png"), read_image(plain / "a.png"))  # --set not blanked
+    usage = subprocess.run([sys.executable, "-m", "smile_studio", "batch", "--help"], capture_output=True,
+                           text=True).stdout
+    assert "options given here override the recipe file's values" in " ".join(usage.split())
