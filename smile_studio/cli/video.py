@@ -1,4 +1,5 @@
-"""``smile-studio video IN OUT``: one layout edit carried through a clip. Per frame the face is detected, its
+"""``smile-studio video IN OUT``: one layout edit carried through a clip (upright: a phone's rotation metadata is
+applied; its timestamps kept, so variable frame rates stay in sync with the sound). Per frame the face is detected, its
 landmarks smoothed over time (One-Euro filter), aligned, parsed and edited with the first face's attributes,
 the recipe's seed and its styles locked, and put back into the frame; frames without a face pass unchanged. The
 audio is copied. The summary reports the temporal stability: the mean frame-to-frame change inside the face,
@@ -20,6 +21,7 @@ from .recipe import (
     at_photo_size,
     build_recipe,
     engines_for,
+    make_folder,
     settle_options,
 )
 
@@ -112,8 +114,8 @@ def run_video(args: argparse.Namespace) -> int:
     layout, render, why = engines_for(args.engine)
     print(f"engine: {why}")
     editor = FrameEditor(recipe, layout, render, args, float(info.fps))
+    make_folder(Path(args.output).parent)
     bar = tqdm(total=end - args.start, desc="video", unit="frame", file=sys.stderr)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     try:
         written = transcode(args.input, args.output, editor, args.start, end, crf=args.crf,
                             progress=lambda n: bar.update(1), info=info)

@@ -33,7 +33,7 @@ def make_clip(path, samples_dir, audio: bool, blank: bool = False) -> list[np.nd
     return frames
 
 
-def add_tone(silent, path) -> None:
+def add_tone(silent, path, seconds: float = FRAMES / FPS) -> None:
     """``silent`` with a 440 Hz tone as its sound track (the video packets copied)."""
     with av.open(str(silent)) as src, av.open(str(path), "w") as box:
         v = box.add_stream_from_template(src.streams.video[0])
@@ -43,7 +43,7 @@ def add_tone(silent, path) -> None:
             if packet.dts is not None:
                 packet.stream = v
                 box.mux(packet)
-        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000 * FRAMES // FPS) / 16000)).astype(np.float32)
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(16000 * seconds)) / 16000)).astype(np.float32)
         for k in range(0, len(tone), 1024):
             chunk = av.AudioFrame.from_ndarray(tone[None, k:k + 1024], format="fltp", layout="mono")
             chunk.sample_rate, chunk.pts = 16000, k
@@ -132,3 +132,82 @@ def test_one_euro_filter_steadies_a_still_point_and_follows_a_moving_one():
     assert abs(followed[-1] - ramp[-1]) < 10  # lags by less than two frames' motion
     moving.reset()
     assert moving(3.0, np.array([7.0]))[0] == 7.0
+
+
+def _numbered_frames(count: int, h: int = 48, w: int = 64) -> list[np.ndarray]:
+    """Frames that say which they are (a grey level per frame) and which way is up (a white top-left corner)."""
+    frames = []
+    for i in range(count):
+        rgb = np.full((h, w, 3), 20 + (i * 7) % 200, np.uint8)
+        rgb[:8, :12] = 255
+        frames.append(rgb)
+    return frames
+
+
+def test_long_clips_interleave_audio_with_video(tmp_path):
+    """A 14-s clip (longer than the muxer's 10-s buffer): in the written file, sound and picture never drift more
+    than half a second apart in file order (the old code muxed the sound after every video packet)."""
+    from smile_studio.video.clip import transcode
+
+    frames = _numbered_frames(140)
+    write_clip(tmp_path / "silent.mp4", frames, 10, crf=20)
+    add_tone(tmp_path / "silent.mp4", tmp_path / "long.mp4", seconds=14)
+    assert transcode(tmp_path / "long.mp4", tmp_path / "out.mp4", lambda i, rgb: rgb, crf=30) == 140
+    latest = {"video": None, "audio": None}
+    worst = 0.0
+    with av.open(str(tmp_path / "out.mp4")) as box:
+        for packet in box.demux():
+            if packet.dts is None:
+                continue
+            latest[packet.stream.type] = float(packet.dts * packet.time_base)
+            if None not in latest.values():
+                worst = max(worst, abs(latest["video"] - latest["audio"]))
+    assert latest["audio"] is not None and worst < 0.5, worst  # measured: 0.25 s (the old two-pass mux: 1.06 s)
+    assert abs(audio_seconds(tmp_path / "out.mp4") - 14) < 0.2
+
+
+def test_variable_frame_rate_clips_keep_their_timestamps(tmp_path):
+    """A phone's variable frame rate: frames 40 ms or 100 ms apart. The output frames keep those times (a
+    constant-rate output would drift from the sound by the end)."""
+    from smile_studio.video.clip import transcode
+
+    times = list(np.cumsum([0.0] + [0.04 if i % 3 else 0.1 for i in range(1, 30)]))
+    write_clip(tmp_path / "silent.mp4", _numbered_frames(30), 25, crf=10, times=times)
+    add_tone(tmp_path / "silent.mp4", tmp_path / "vfr.mp4", seconds=times[-1] + 0.04)
+    assert transcode(tmp_path / "vfr.mp4", tmp_path / "out.mp4", lambda i, rgb: rgb, start=5, crf=10) == 25
+    with av.open(str(tmp_path / "out.mp4")) as box:
+        got = [float(f.time) for f in box.decode(video=0)]
+    want = [t - times[5] for t in times[5:]]
+    assert np.allclose(got, want, atol=0.002), (got[:6], want[:6])
+
+
+def test_a_rotated_phone_clip_comes_out_upright(tmp_path):
+    from smile_studio.video.clip import transcode
+
+    stored = _numbered_frames(6)  # stored landscape 64x48, shown turned by the player
+    write_clip(tmp_path / "turned.mp4", stored, 12, crf=0, rotation=90)
+    info = probe(tmp_path / "turned.mp4")
+    assert (info.width, info.height, info.rotation) == (48, 64, 1)
+    seen = []
+    assert transcode(tmp_path / "turned.mp4", tmp_path / "out.mp4", lambda i, rgb: seen.append(rgb.shape) or rgb,
+                     crf=0) == 6
+    assert seen == [(64, 48, 3)] * 6  # the edit sees the face the right way up
+    out = decoded(tmp_path / "out.mp4")
+    assert out[0].shape == (64, 48, 3)
+    assert np.abs(out[0].astype(int) - np.rot90(stored[0], 1)).mean() < 3  # upright pixels, no metadata
+    with av.open(str(tmp_path / "out.mp4")) as box:
+        assert next(box.decode(video=0)).rotation == 0
+
+
+def test_a_failing_edit_is_one_line_and_leaves_no_output(clip, tmp_path):
+    from smile_studio.video.clip import VideoError, transcode
+
+    def failing(i, rgb):
+        if i == 3:
+            raise RuntimeError("out of memory on the engine")
+        return rgb
+
+    with pytest.raises(VideoError, match="frame 3: the edit failed .RuntimeError: out of memory") as info:
+        transcode(clip, tmp_path / "out.mp4", failing)
+    assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # neither the output nor its partial file
