@@ -155,6 +155,15 @@ def _dlib_faces(models, rgb: np.ndarray, k: int) -> list[Face]:
     return faces
 
 
+def dlib_faces(rgb: np.ndarray) -> list[Face]:
+    """The upright faces dlib finds, with their 68 points (no fallback: RuntimeError when dlib or its landmark
+    model is not installed). What a bundle's self-test proves it ships."""
+    models = _dlib()
+    if models is None:
+        raise RuntimeError("dlib or its 68-point landmark model (face-recognition-models) is not installed")
+    return _dlib_faces(models, rgb, 0)
+
+
 def _unrotate(points: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarray:
     """Coordinates in ``np.rot90(img, k)`` -> coordinates in ``img`` (height, width = ``shape``)."""
     h, w = shape
