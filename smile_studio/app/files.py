@@ -174,10 +174,23 @@ class FileActions:
         """After 'Cancel' in the unsaved-changes question: say what stays, not the 'Opening…' line before it."""
         self.notify(f"{what} was not opened; {self.doc.name if self.doc is not None else 'your work'} stays open.")
 
+    def start_folder(self) -> str:
+        """Where file dialogs start: the folder last used in any of them (the home folder at first)."""
+        value = self.settings.value("last_folder", "")
+        return value if isinstance(value, str) and value and Path(value).is_dir() else str(Path.home())
+
+    def remember_folder(self, path: str | Path) -> None:
+        path = Path(path)
+        self.settings.setValue("last_folder", str(path if path.is_dir() else path.parent))
+
+    def _in_start_folder(self, name: str) -> str:
+        return str(Path(self.start_folder()) / name)
+
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open photo, map or project", "",
+        path, _ = QFileDialog.getOpenFileName(self, "Open photo, map or project", self.start_folder(),
                                               f"Images and projects ({IMAGE_GLOBS} *.smile)")
         if path:
+            self.remember_folder(path)
             self.open_in_background(path)
 
     def save_to(self, path: str | Path) -> bool:
@@ -201,8 +214,10 @@ class FileActions:
         return self.save_to(self.project_path)
 
     def save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", self.suggested_project_name(),
-                                              "SMILE Studio project (*.smile)")
+        suggested = self._in_start_folder(self.suggested_project_name())
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", suggested, "SMILE Studio project (*.smile)")
+        if path:
+            self.remember_folder(path)
         return bool(path) and self.save_to(path if path.endswith(".smile") else path + ".smile")
 
     def suggested_project_name(self) -> str:
@@ -267,13 +282,20 @@ class FileActions:
         return True
 
     def save_recipe_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save recipe", "recipe.json", "Recipe (*.json)")
+        path, _ = QFileDialog.getSaveFileName(self, "Save recipe", self._in_start_folder("recipe.json"),
+                                              "Recipe (*.json)")
         if path:
+            self.remember_folder(path)
             self.save_recipe_to(path if path.endswith(".json") else path + ".json")
 
     def export_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export bundle to folder")
+        """File > Export: the bundle's folder is named like a file (a new folder is created; an existing one
+        receives the files)."""
+        stem = self.suggested_project_name().removesuffix(".smile")
+        folder, _ = QFileDialog.getSaveFileName(self, "Export bundle as a folder", self._in_start_folder(
+            f"{stem}-export"), "Folder (*)", options=QFileDialog.Option.DontConfirmOverwrite)
         if folder:
+            self.remember_folder(Path(folder).parent)
             self.export_to(folder)
 
     def autosave(self) -> bool:

@@ -15,14 +15,15 @@ from PySide6.QtWidgets import (
 from ..core.document import Reference, StyleSource
 from ..core.labelio import colorize
 from ..opening import open_document
-from .config import IMAGE_FILTER, config_dir
+from .config import IMAGE_FILTER, data_dir
 from .scheduler import FINAL
 
 
 class ReferenceActions:
     def add_reference_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add reference photos", "", IMAGE_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add reference photos", self.start_folder(), IMAGE_FILTER)
         if paths:
+            self.remember_folder(paths[0])
             self.add_references(paths)
 
     def paste_reference(self) -> list[Reference]:
@@ -36,7 +37,7 @@ class ReferenceActions:
         if image.isNull():
             self.notify("The clipboard holds no image to use as a reference.", error=True)
             return []
-        folder = config_dir() / "pasted"
+        folder = data_dir() / "pasted"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}.png"
         if not image.save(str(path), "PNG"):

@@ -15,7 +15,7 @@ class Tool:
 
 TOOLS: tuple[Tool, ...] = (
     Tool("brush", "B", "paint the selected class"),
-    Tool("eraser", "E", "paint background"),
+    Tool("eraser", "E", "restore the map as the face was opened"),
     Tool("fill", "G", "flood-fill a region (contiguous or every pixel of that class)"),
     Tool("polygon", "P", "fill a polygon; double-click, right-click or Enter closes it"),
     Tool("eyedropper", "I", "pick the class under the cursor"),

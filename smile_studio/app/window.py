@@ -26,7 +26,7 @@ from ..core.labelio import colorize
 from ..core.labels import CLASSES
 from ..engines.base import RenderRequest
 from .canvas import FileDropMixin, MapCanvas
-from .config import TITLE, config_dir
+from .config import TITLE, data_dir, settings_file
 from .files import FileActions
 from .menus import MenusAndToolbar
 from .panels import AttributePanel, PalettePanel, StylePanel
@@ -52,7 +52,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.setWindowTitle(f"{TITLE} {__version__}")
         self.setObjectName("mainWindow")
         self.setAcceptDrops(True)
-        self.settings = QSettings(str(config_dir() / "settings.ini"), QSettings.Format.IniFormat)
+        self.settings = QSettings(str(settings_file()), QSettings.Format.IniFormat)
         self.engine_note = engine_note or ""
         self.doc: Document | None = None
         self.project_path: Path | None = None
@@ -79,7 +79,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.worker.start()
         self.idle = QTimer(self, singleShot=True, interval=120)
         self.idle.timeout.connect(lambda: self.request_render(FINAL))
-        self.autosaver = Autosaver(config_dir() / "autosave")
+        self.autosaver = Autosaver(data_dir() / "autosave")
         self.autosave_timer = QTimer(self, interval=autosave_ms)
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
@@ -372,9 +372,9 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         if self.doc is None:
             return
         self.reject_proposal()
-        cls = 0 if self.canvas.tool == "eraser" else self.current_class
-        self._stroke_cls = cls
-        self.doc.begin(f"Paint {CLASSES[cls].name}")
+        erasing = self.canvas.tool == "eraser"
+        self._stroke_cls = None if erasing else self.current_class  # None: restore the map as opened
+        self.doc.begin("Erase" if erasing else f"Paint {CLASSES[self.current_class].name}")
         self._paint(p, p)
 
     def _stroke_move(self, a: QPointF, b: QPointF) -> None:
@@ -383,8 +383,12 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
 
     def _paint(self, a: QPointF, b: QPointF) -> None:
         t0 = time.perf_counter()
-        self.doc.paint((a.x(), a.y()), (b.x(), b.y()), self._stroke_cls, self.canvas.brush_size, self.protection,
-                       mirror=self.mirror_paint.isChecked())
+        if self._stroke_cls is None:
+            self.doc.erase((a.x(), a.y()), (b.x(), b.y()), self.canvas.brush_size, self.protection,
+                           mirror=self.mirror_paint.isChecked())
+        else:
+            self.doc.paint((a.x(), a.y()), (b.x(), b.y()), self._stroke_cls, self.canvas.brush_size,
+                           self.protection, mirror=self.mirror_paint.isChecked())
         self.stroke_latencies.append(time.perf_counter() - t0)
         self.request_render(PREVIEW)
 

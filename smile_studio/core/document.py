@@ -195,7 +195,14 @@ class Document:
 
     def erase(self, p0: Point, p1: Point, size: float, writable: np.ndarray | None = None,
               mirror: bool = False) -> int:
-        return self.paint(p0, p1, 0, size, writable, mirror)
+        """Erasing restores the map as the face was opened (its source map) under the brush: a stray stroke of
+        hair over the skin goes back to skin, not to background."""
+        atoms = [self.labelmap.restore_segment(p0, p1, self.source_labels, size, writable)]
+        if mirror:
+            w = self.labelmap.shape[1]
+            atoms.append(self.labelmap.restore_segment((w - p0[0], p0[1]), (w - p1[0], p1[1]), self.source_labels,
+                                                       size, writable))
+        return self._map_edit(atoms, "Erase")
 
     def fill(self, x: float, y: float, cls: int, contiguous: bool = True,
              writable: np.ndarray | None = None) -> int:

@@ -161,6 +161,20 @@ class LabelMap:
         mask, origin = found
         return self._write_mask(mask, cls, writable, origin)
 
+    def restore_segment(self, p0: Point, p1: Point, source: np.ndarray, size: float,
+                        writable: np.ndarray | None = None) -> MapAtom | None:
+        """The eraser: under a round brush swept from p0 to p1, the classes of ``source`` (the map as the face
+        was opened) come back."""
+        found = self._capsule_mask(p0, p1, size / 2.0)
+        if found is None:
+            return None
+        mask, origin = found
+        rows, cols = np.nonzero(mask)
+        if rows.size == 0:
+            return None
+        flat_idx = (rows + origin[0]) * self.shape[1] + (cols + origin[1])
+        return self._write(flat_idx, np.asarray(source, np.uint8).reshape(-1)[flat_idx], writable)
+
     def stroke(self, points: Sequence[Point], cls: int, size: float,
                writable: np.ndarray | None = None) -> list[MapAtom]:
         """A whole polyline stroke; a single point stamps. Returns the atoms of every segment."""

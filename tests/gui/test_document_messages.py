@@ -89,3 +89,51 @@ def test_no_face_says_the_open_document_stays(qtbot, window, tmp_path):
     assert not window.open_path(blank)
     assert "No face was detected in wall.png. synthetic face stays open." in window.message.text()
     assert window.doc.name == "synthetic face"
+
+
+def test_the_eraser_restores_the_class_the_face_was_opened_with(qtbot, window):
+    opened = window.doc.source_labels.copy()
+    window.set_class(C.HAIR)
+    drag(qtbot, window.canvas, [(60, 70), (70, 72), (80, 74)])  # hair over the skin
+    painted = window.doc.labels.copy()
+    assert ((painted == C.HAIR) & (opened != C.HAIR)).sum() > 50
+    qtbot.keyClick(window, Qt.Key.Key_E)
+    assert window.canvas.tool == "eraser"
+    window.canvas.brush_size = 30
+    drag(qtbot, window.canvas, [(55, 72), (70, 72), (85, 72)])
+    erased = (painted != window.doc.labels)
+    assert erased.sum() > 50 and np.array_equal(window.doc.labels[erased], opened[erased])
+    assert not (window.doc.labels[erased] == 0).all()  # skin came back, not background
+    window.undo()
+    assert np.array_equal(window.doc.labels, painted)  # one undo step
+
+
+def test_file_dialogs_start_in_the_last_folder_used_and_export_makes_its_folder(qtbot, window, tmp_path,
+                                                                                monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    offered = []
+
+    def save_dialog(parent, title, start, *rest, **kw):
+        offered.append(start)
+        return str(tmp_path / "work" / "portrait.smile"), ""
+
+    (tmp_path / "work").mkdir()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    assert window.save_as()
+    assert offered[-1].endswith("synthetic-face.smile")
+    opened = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda parent, title, start, filt: opened.append(start)
+                        or ("", ""))
+    window.open_dialog()
+    assert opened == [str(tmp_path / "work")]  # where the project was just saved
+
+    def export_dialog(parent, title, start, *rest, **kw):
+        offered.append(start)
+        return str(tmp_path / "work" / "new-export"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", export_dialog)
+    window.export_dialog()
+    assert offered[-1] == str(tmp_path / "work" / "portrait-export")
+    written = sorted(p.name for p in (tmp_path / "work" / "new-export").iterdir())
+    assert "render.png" in written or len(written) >= 3, written

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -230,7 +231,7 @@ def test_title_names_the_project_and_save_as_proposes_a_clean_name(qtbot, window
     offered = []
 
     def fake_dialog(parent, title, name, filt):
-        offered.append(name)
+        offered.append(Path(name).name)  # in the folder last used
         return str(tmp_path / "portrait"), filt
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", fake_dialog)

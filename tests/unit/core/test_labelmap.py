@@ -160,3 +160,13 @@ def test_remove_islands_and_undo(face_map):
     assert (after[70:72, 60:62] == SKIN).all()  # filled from its surroundings
     assert (after[20:40, 5:25] == K["hat"].id).all()
     assert np.array_equal(after != before, LabelMap(before).island_mask(16))  # exactly the islands changed
+
+
+def test_restore_segment_brings_back_the_source_classes_under_the_brush():
+    source = np.full((32, 32), SKIN, np.uint8)
+    source[:, :8] = 0
+    lm = LabelMap(source.copy())
+    lm.stroke([(4, 16), (28, 16)], HAIR, 6)  # a stray hair stroke across background and skin
+    assert (lm.labels == HAIR).sum() > 100
+    atom = lm.restore_segment((2, 16), (30, 16), source, 8)
+    assert atom is not None and np.array_equal(lm.labels, source)  # skin back to skin, background to background
