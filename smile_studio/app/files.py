@@ -8,6 +8,7 @@ set_document().
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from ..core.document import Document
 from ..core.labelmap import LabelMap
-from ..core.project import ProjectError, load_project, save_project
+from ..core.project import ProjectError, load_project, project_name, save_project
 from ..engines.base import EngineError, RenderRequest
 from ..opening import document_from_photo, open_document
 from .config import IMAGE_GLOBS, TITLE, WORK_SIZE
@@ -32,8 +33,11 @@ class FileActions:
         found = orphaned_autosaves(self.autosaver.folder)
         if found:
             self._recoverable = found[0]
-            self.notify(f"SMILE Studio did not close properly; an autosave of your work exists "
-                        f"({found[0].name}). Press Recover to open it.")
+            name = project_name(found[0])
+            what = f"your work on {name}" if name else f"your work ({found[0].name})"
+            when = time.strftime("%H:%M on %d %b", time.localtime(found[0].stat().st_mtime))
+            self.notify(f"SMILE Studio did not close properly; an autosave of {what} from {when} exists. "
+                        "Press Recover to open it.")
             self.recover_button.setVisible(True)
         return found
 

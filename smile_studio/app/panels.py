@@ -71,6 +71,20 @@ class PalettePanel(QWidget):
         self.protectionChanged.emit(None if table.all() else table)
 
 
+PSI_HELP = ("Truncation ψ of the random style: 0 gives the most typical shape for the attribute (safe, similar "
+            "every time), 1 the full variety the network learned (bolder, sometimes odd). It only affects Latent "
+            "edits.")
+
+
+def _value_words(attribute, ticked: bool) -> str:
+    """'female' / 'male', 'with eyeglasses' / 'without eyeglasses', 'bald' / 'not bald' for a toggle's tooltip."""
+    if attribute.key == "gender":
+        return "female" if ticked else "male"
+    if attribute.key == "bald":
+        return "bald" if ticked else "not bald"
+    return f"{'with' if ticked else 'without'} {attribute.name.lower()}"
+
+
 class AttributePanel(QWidget):
     """Six toggles, latent (seed, psi) or reference mode, proposals with accept/reject and a variation grid."""
 
@@ -92,6 +106,8 @@ class AttributePanel(QWidget):
             label = "Female" if a.key == "gender" else a.name
             cb = QCheckBox(label)
             cb.setObjectName(f"toggle_{a.key}")
+            cb.setToolTip(f"Ticked: the face should be {_value_words(a, True)}; unticked: "
+                          f"{_value_words(a, False)}. Change the ticks, then Propose edit.")
             self.toggles[a.key] = cb
             cb.toggled.connect(lambda _=False: self._describe())
             grid.addWidget(cb, i // 2, i % 2)
@@ -103,16 +119,22 @@ class AttributePanel(QWidget):
         self.state.setWordWrap(True)
         self.state.setStyleSheet("color: gray;")
         lay.addWidget(self.state)
-        self.correct = QPushButton("The ticks are right: correct the detection")
+        self.correct = QPushButton("Fix detection: the face already looks like this")
         self.correct.setObjectName("correctStateButton")
         self.correct.setToolTip("Take the ticked states as this face's current attributes without editing the map "
                                 "(when the detection got gender, glasses, ... wrong)")
+        policy = self.correct.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # its room is kept: ticking never moves Propose edit under the cursor
+        self.correct.setSizePolicy(policy)
         self.correct.setVisible(False)
         self.correct.clicked.connect(lambda: self.stateCorrected.emit(self.targets()))
         lay.addWidget(self.correct)
         modes = QHBoxLayout()
         self.latent = QRadioButton("Latent")
+        self.latent.setToolTip("New shapes drawn at random (the seed picks them; psi how far from the typical one)")
         self.reference = QRadioButton("Reference")
+        self.reference.setToolTip("Copy the shapes (hat, glasses, hair...) of the newest reference photo on the "
+                                  "shelf")
         self.latent.setChecked(True)
         group = QButtonGroup(self)
         group.addButton(self.latent)
@@ -131,19 +153,26 @@ class AttributePanel(QWidget):
         self.next_seed.clicked.connect(lambda: self.seed.setValue(self.seed.value() + 1))
         for w in (self.prev_seed, self.seed, self.next_seed):
             seed_row.addWidget(w)
+        self.seed.setToolTip("Which random shapes a latent edit draws: the same seed gives the same proposal; "
+                             "< > step to other ones")
         form.addRow("Seed", seed_row)
         self.psi = QSlider(Qt.Orientation.Horizontal)
+        self.psi.setObjectName("psiSlider")
         self.psi.setRange(0, 100)
         self.psi.setValue(100)
+        self.psi.setToolTip(PSI_HELP)
         self.psi_label = QLabel("1.00")
         self.psi.valueChanged.connect(lambda v: self.psi_label.setText(f"{v / 100:.2f}"))
         psi_row = QHBoxLayout()
         psi_row.addWidget(self.psi)
         psi_row.addWidget(self.psi_label)
-        form.addRow("psi", psi_row)
+        psi_name = QLabel("Variety (ψ)")
+        psi_name.setToolTip(PSI_HELP)
+        form.addRow(psi_name, psi_row)
         self.variations = QSpinBox()
         self.variations.setRange(1, 8)
         self.variations.setValue(1)
+        self.variations.setToolTip("How many proposals to draw at once (consecutive seeds); pick one in the grid")
         form.addRow("Variations", self.variations)
         lay.addLayout(form)
         self.propose = QPushButton("Propose edit")
@@ -224,12 +253,17 @@ class AttributePanel(QWidget):
         self.grid.setCurrentRow(index)
         self.grid.blockSignals(False)
         summary = ", ".join(f"{CLASSES[i].name} {v:+d}" for i, v in enumerate(changes) if v)
+        self._proposal_seeds = tuple(int(v) for v in result.seeds)
         self.info.setText(f"Proposal ({result.engine}), variation {index + 1} of {len(result.maps)}, "
                           f"seed {result.seeds[index]}: {summary or 'no pixel change'}"
                           + (f"\nNote: {'; '.join(result.notes)}" if result.notes else ""))
-        self.seed.blockSignals(True)
-        self.seed.setValue(int(result.seeds[index]))
-        self.seed.blockSignals(False)
+
+    def advance_seed(self) -> None:
+        """After a proposal is accepted: the seed box moves past the seeds it used, so the next proposal draws
+        new shapes (the chosen variation's seed stays in the info line and the undo history)."""
+        used = getattr(self, "_proposal_seeds", ())
+        if used:
+            self.seed.setValue(max(used) + 1)
 
     def show_rendered_variations(self, faces: list[np.ndarray]) -> None:
         """The rendered faces replace the map thumbnails of the proposal shown (the choice is kept)."""

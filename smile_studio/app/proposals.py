@@ -11,6 +11,19 @@ from .config import THUMB
 from .scheduler import FINAL
 
 
+def missing_in_reference(targets: dict, current: dict, reference_labels) -> list[str]:
+    """The accessories asked for (eyeglasses, earrings, hat turned on) whose class the reference's map lacks:
+    reference mode cannot copy a shape that is not there."""
+    from ..core.labels import ATTRIBUTES
+
+    out = []
+    for a in ATTRIBUTES:
+        if a.key in ("eyeglasses", "earrings", "hat") and targets.get(a.key) == "on" and current.get(a.key) != "on" \
+                and not any((reference_labels == cid).any() for cid in a.regions):
+            out.append(a.name.lower())
+    return out
+
+
 class ProposalActions:
     def propose(self, targets: dict, seed: int, psi: float, variations: int, reference_mode: bool) -> None:
         if self.doc is None or self.layout_engine is None:
@@ -22,6 +35,11 @@ class ProposalActions:
                 self.notify("Reference mode needs a reference: drop a photo on the reference shelf first.",
                             error=True)
                 return
+            missing = missing_in_reference(targets, dict(self.doc.attributes), ref.labels)
+            if missing:
+                self.notify(f"The reference {ref.name} shows no {' or '.join(missing)} in its map (the parser found "
+                            f"none): {'it' if len(missing) == 1 else 'they'} will be a generated shape, not copied. "
+                            "Paint it on the reference's map or use Latent mode.", until_edit=True)
         req = LayoutRequest(self.doc.labels.copy(), dict(self.doc.attributes), targets, seed=seed, psi=psi,
                             variations=variations, reference_labels=ref.labels if ref else None,
                             reference_attributes=ref.attributes if ref else None, photo=self.doc.photo)
@@ -77,6 +95,7 @@ class ProposalActions:
         self.attributes.set_proposal_active(False)
         self.doc.apply_attribute_edit(res.maps[idx], res.attributes,
                                       label=f"Attributes ({', '.join(k for k in res.attributes)})")
+        self.attributes.advance_seed()
         self.attributes.info.setText(f"Accepted variation {idx + 1} (seed {res.seeds[idx]}); Ctrl+Z undoes it.")
         self._accepted_version = self.doc.version  # the line goes with the next change (an undo included)
         self.canvas.set_labels(self.doc.labels)

@@ -230,3 +230,14 @@ def read_regular_file(path: Path, limit: int, what: str = "file") -> bytes:
 def load_project(path: str | os.PathLike) -> Document:
     path = Path(path)
     return decode_project(read_regular_file(path, MAX_PROJECT_BYTES, "SMILE Studio project"), path.name)
+
+
+def project_name(path: str | os.PathLike) -> str | None:
+    """The name of the photo a project holds (its manifest's), read without decoding any image; None when the
+    file is not a readable project."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            check_members(zf, Path(path).name)
+            return parse_manifest(read_member(zf, MANIFEST, Path(path).name, MAX_MANIFEST_BYTES), Path(path).name).name
+    except (ManifestError, zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None

@@ -137,3 +137,51 @@ def test_file_dialogs_start_in_the_last_folder_used_and_export_makes_its_folder(
     assert offered[-1] == str(tmp_path / "work" / "portrait-export")
     written = sorted(p.name for p in (tmp_path / "work" / "new-export").iterdir())
     assert "render.png" in written or len(written) >= 3, written
+
+
+def test_ticking_an_attribute_never_moves_propose_under_the_cursor(qtbot, window):
+    panel = window.attributes
+    before = panel.propose.mapTo(window, QPoint(0, 0))
+    toggle = panel.toggles["hat"]
+    qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton, pos=QPoint(10, toggle.height() // 2))
+    qtbot.wait(20)
+    assert panel.correct.isVisible() and panel.correct.text().startswith("Fix detection")
+    assert panel.propose.mapTo(window, QPoint(0, 0)) == before
+
+
+def test_the_attribute_panel_explains_itself(qtbot, window):
+    panel = window.attributes
+    assert all(t.toolTip() for t in panel.toggles.values())
+    assert "with eyeglasses" in panel.toggles["eyeglasses"].toolTip()
+    assert "Truncation" in panel.psi.toolTip() and "typical" in panel.psi.toolTip()
+    assert panel.seed.toolTip() and panel.variations.toolTip() and panel.reference.toolTip()
+
+
+def test_accepting_moves_the_seed_past_the_proposal_so_the_next_one_differs(qtbot, window):
+    wait_final(qtbot, window)
+    panel = window.attributes
+    panel.variations.setValue(3)
+    toggle = panel.toggles["hat"]
+    qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton, pos=QPoint(10, toggle.height() // 2))
+    qtbot.mouseClick(panel.propose, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.proposal is not None, timeout=5000)
+    seeds = window.proposal[0].seeds
+    grid = panel.grid
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=grid.visualItemRect(grid.item(1)).center())
+    assert panel.seed.value() == seeds[0]
+    qtbot.mouseClick(panel.accept, Qt.MouseButton.LeftButton)
+    assert panel.seed.value() == max(seeds) + 1 and f"seed {seeds[1]}" in panel.info.text()
+
+
+def test_reference_mode_warns_when_the_reference_lacks_the_accessory(qtbot, window, samples_dir):
+    from smile_studio.core.labelio import read_label_map
+
+    ref_map = samples_dir / "maskgan_0.png"
+    assert not (read_label_map(ref_map).labels == C.HAT).any()
+    window.add_references([str(ref_map)])
+    panel = window.attributes
+    panel.reference.setChecked(True)
+    toggle = panel.toggles["hat"]
+    qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton, pos=QPoint(10, toggle.height() // 2))
+    qtbot.mouseClick(panel.propose, Qt.MouseButton.LeftButton)
+    assert "shows no hat in its map" in window.message.text() and "generated shape" in window.message.text()

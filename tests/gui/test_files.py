@@ -110,6 +110,7 @@ def test_autosave_recovery_after_kill(qtbot, tmp_path, face_map):
     w = make_window(qtbot)  # the same config folder (isolated_config)
     found = w.check_recovery()
     assert found and w.recover_button.isVisible()
+    assert "an autosave of your work on map.png from " in w.message.text()  # the photo, not the session file
     qtbot.mouseClick(w.recover_button, Qt.MouseButton.LeftButton)
     assert w.doc is not None and all(w.doc.labels[i, i] == C.HAIR for i in range(22, 58))
     assert w.modified and w.windowTitle().startswith("map.png *")  # recovered work is unsaved, and says so
