@@ -171,7 +171,7 @@ class FileActions:
             self.notify("The bundled sample is missing; started with a blank map.", error=True)
             return True
         self.set_document(s.document())
-        self.notify(f"Opened the sample ({s.document().name}).")
+        self.notify(f"Opened {s.document().name}.")
         return True
 
     def _kept_open(self, what: str) -> None:
