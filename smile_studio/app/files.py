@@ -256,7 +256,8 @@ class FileActions:
 
     def recipe(self) -> tuple[dict, list[str]]:
         """(the recipe of what was done to this face, what it leaves out): the attributes changed since the face
-        was opened, the seed and psi of the attribute panel, every region's seeded style. A reference style
+        was opened, the seed of the accepted edit (else the panel's) and its psi, every region's seeded style. A
+        reference style
         names a photo on the shelf, not a file, so it is left out (and said)."""
         from ..core.labels import CLASSES
         from ..core.recipe_file import RecipeFile
@@ -265,7 +266,8 @@ class FileActions:
         changed = {k: v for k, v in doc.attributes.items() if before.get(k) != v}
         styles = {CLASSES[i].key: f"seed:{s.seed}" for i, s in enumerate(doc.styles) if s.kind == "seed"}
         left_out = [CLASSES[i].key for i, s in enumerate(doc.styles) if s.kind == "reference"]
-        recipe = RecipeFile(set=changed, seed=self.attributes.seed.value(), psi=self.attributes.psi.value() / 100,
+        seed = self.accepted_seed if self.accepted_seed is not None else self.attributes.seed.value()
+        recipe = RecipeFile(set=changed, seed=seed, psi=self.attributes.psi.value() / 100,
                             styles=styles, engine="auto").model_dump(exclude_none=True)
         return recipe, left_out
 

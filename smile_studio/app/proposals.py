@@ -95,6 +95,7 @@ class ProposalActions:
         self.attributes.set_proposal_active(False)
         self.doc.apply_attribute_edit(res.maps[idx], res.attributes,
                                       label=f"Attributes ({', '.join(k for k in res.attributes)})")
+        self.accepted_seed = int(res.seeds[idx])
         self.attributes.advance_seed()
         self.attributes.info.setText(f"Accepted variation {idx + 1} (seed {res.seeds[idx]}); Ctrl+Z undoes it.")
         self._accepted_version = self.doc.version  # the line goes with the next change (an undo included)

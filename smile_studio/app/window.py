@@ -67,6 +67,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self._open_serial = 0
         self._message_for: tuple[Document | None, int | None] = (None, None)  # what the message describes
         self._accepted_version: int | None = None  # the version an "Accepted variation" line describes
+        self.accepted_seed: int | None = None  # the seed of the last accepted attribute edit (a recipe repeats it)
         self._pending_open: tuple[int, Path] | None = None
         self._open_tasks: dict[int, PoolTask] = {}
         self.stroke_latencies: list[float] = []
@@ -303,6 +304,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.attributes.set_proposal_active(False)
         doc.subscribe(self._doc_changed)
         self.saved_version = doc.version
+        self.accepted_seed = None
         self._expire_messages()
         self.canvas.set_photo(doc.photo, doc.size)
         self.canvas.set_labels(doc.labels)
