@@ -257,8 +257,7 @@ class FileActions:
     def recipe(self) -> tuple[dict, list[str]]:
         """(the recipe of what was done to this face, what it leaves out): the attributes changed since the face
         was opened, the seed of the accepted edit (else the panel's) and its psi, every region's seeded style. A
-        reference style
-        names a photo on the shelf, not a file, so it is left out (and said)."""
+        reference style names a photo on the shelf, not a file, so it is left out (and said)."""
         from ..core.labels import CLASSES
         from ..core.recipe_file import RecipeFile
 
