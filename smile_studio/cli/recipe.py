@@ -71,8 +71,9 @@ def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, choices=(256, 512), default=None, help="working size (default 256)")
     p.add_argument("--face", type=int, default=1, metavar="N",
                    help="which face of a photo with several: 1 = the largest (default), 2 = the next, ...")
-    p.add_argument("--crop", action="store_true", default=None,
-                   help="write the aligned render (256 or 512 square) instead of the edit put back into the photo")
+    p.add_argument("--crop", action=argparse.BooleanOptionalAction, default=None,
+                   help="write the aligned render (256 or 512 square) instead of the edit put back into the photo "
+                        "(--no-crop overrides a recipe's crop)")
 
 
 def settle_options(args: argparse.Namespace, recipe_path: str | None = None) -> None:

@@ -4,7 +4,8 @@ checkpoints, exact resume and the replica check, on one process or many (``torch
 Pre-emption: SIGTERM (a scheduler, ``kill``, torchrun forwarding its own) or SIGINT (Ctrl+C) on any rank sets a
 flag; after every step the ranks agree on it (one all-reduce), so all of them finish the same step, rank 0 saves
 it, and all return ``interrupted`` (the command exits 3). torchrun waits 30 s for its workers after forwarding a
-signal: a step and a checkpoint must fit in that. A second signal stops at once (KeyboardInterrupt)."""
+signal: a step and a checkpoint must fit in that. In one process a second Ctrl+C (2 s or more after the first)
+stops at once; a repeated SIGTERM never does."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from .syn import SynRecipe
 CONFIG = "config.json"
 LOSSES_KEPT = 1000  # the newest steps' losses kept in memory (every logged step is in scalars.jsonl)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+ESCALATE_AFTER = 2.0  # seconds between two Ctrl+C for the second to stop at once (one process)
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -150,7 +152,7 @@ def _loop(config: TrainConfig, run: Path, place: Place, data: PreparedData, reci
     log = _Log(run) if place.main else None
     bar = tqdm(total=config.iterations, initial=first, unit="step", disable=not (place.main and show_progress))
     interrupted = {"flag": False}
-    previous = _catch_stop(interrupted)
+    previous = _catch_stop(interrupted, place)
     result = RunResult(run, first, first, main=place.main)
     machine = machine_of(config, place)
     it = iter(loader)
@@ -178,10 +180,12 @@ def _loop(config: TrainConfig, run: Path, place: Place, data: PreparedData, reci
         bar.close()
         if log is not None:
             log.close()
-        for signum, handler in previous.items():
-            # once stopping, the process is on its way to exit 3: torchrun sends SIGTERM to the ranks still
-            # running as soon as one has exited non-zero, which must not turn their exit 3 into a kill
-            signal.signal(signum, signal.SIG_IGN if result.interrupted else handler)
+        # a rank of a stopping torchrun job keeps the flag-setting handler: torchrun sends SIGTERM to the ranks
+        # still running as soon as one has exited 3, which must not turn their exit 3 into a kill. Otherwise (one
+        # process, a library caller, a run that ended normally) the previous handlers come back.
+        if not (result.interrupted and place.world > 1):
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     return result
 
 
@@ -200,13 +204,19 @@ def _to(batch, device: torch.device):
     return [t.to(device, non_blocking=True) for t in batch]
 
 
-def _catch_stop(flag: dict) -> dict:
-    """SIGTERM and SIGINT set ``flag``: the current step finishes and is checkpointed. A second signal stops at
-    once. Returns the handlers it replaced (none off the main thread, where Python cannot install any)."""
+def _catch_stop(flag: dict, place: Place) -> dict:
+    """SIGTERM and SIGINT set ``flag``: the current step finishes and is checkpointed. In a single process a
+    second Ctrl+C at least ESCALATE_AFTER seconds after the first stops at once; a repeated SIGTERM never does
+    (a scheduler's SIGTERM often reaches a rank twice: directly and forwarded by torchrun). Returns the handlers
+    it replaced (none off the main thread, where Python cannot install any)."""
     def handler(signum, frame):
-        if flag["flag"]:
+        now = time.monotonic()
+        first = flag.get("at")
+        if (first is not None and signum == signal.SIGINT and place.world == 1
+                and now - first >= ESCALATE_AFTER):
             raise KeyboardInterrupt
         flag["flag"] = True
+        flag.setdefault("at", now)
 
     previous = {}
     for signum in STOP_SIGNALS:

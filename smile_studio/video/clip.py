@@ -133,12 +133,13 @@ def _copy_span(box, out, info: ClipInfo, edit, start: int, stop: int | None, crf
         """Mux the waiting audio packets that start before ``until`` (all when None) and inside the span."""
         keep = []
         for packet in pending:
-            t = float(packet.pts * packet.time_base)
+            t = _seconds(packet)
             if until is not None and t >= until:
                 keep.append(packet)
             elif t0 is not None and t >= t0 - 1e-6 and (t1 is None or t < t1):
                 shift = int(round(t0 / packet.time_base))
-                packet.pts -= shift
+                if packet.pts is not None:
+                    packet.pts -= shift
                 packet.dts -= shift
                 packet.stream = a_out
                 out.mux(packet)
@@ -147,7 +148,7 @@ def _copy_span(box, out, info: ClipInfo, edit, start: int, stop: int | None, crf
     packets = box.demux([v_in] + ([a_in] if a_in is not None else []))
     for packet in packets:
         if packet.stream.type == "audio":
-            if packet.pts is not None and packet.dts is not None and t1 is None:
+            if packet.dts is not None and t1 is None:  # (a packet without pts is timed by its dts)
                 pending.append(packet)
             continue
         for frame in packet.decode():
@@ -156,7 +157,7 @@ def _copy_span(box, out, info: ClipInfo, edit, start: int, stop: int | None, crf
             time = float(frame.time) if frame.time is not None else index * frame_span
             if index < start:
                 index += 1
-                pending[:] = [p for p in pending if float(p.pts * p.time_base) >= time]  # before the span
+                pending[:] = [p for p in pending if _seconds(p) >= time]  # before the span
                 continue
             if stop is not None and index >= stop:
                 t1 = time  # the first frame left out: audio stops here
@@ -186,8 +187,13 @@ def _copy_span(box, out, info: ClipInfo, edit, start: int, stop: int | None, crf
         out.mux(out_packet)
     if a_in is not None and t1 is not None:  # stopped early: the span's audio stored after its last frame
         for packet in packets:
-            if packet.stream.type == "audio" and packet.pts is not None and packet.dts is not None:
-                if float(packet.pts * packet.time_base) >= t1:
+            if packet.stream.type == "audio" and packet.dts is not None:
+                if _seconds(packet) >= t1:
                     break
                 pending.append(packet)
     flush_audio(None)
+
+
+def _seconds(packet) -> float:
+    """A packet's presentation time in seconds (its decoding time when it has no presentation time)."""
+    return float((packet.pts if packet.pts is not None else packet.dts) * packet.time_base)

@@ -49,7 +49,7 @@ def check_archive_whole(path: Path) -> None:
     """ImportRefused unless the archive at ``path`` reads whole: every zip member's CRC, or every tar member read
     to its end (a gzip's CRC and length are checked at the end of the stream). A single file passes (its network
     is checked when it is recognised)."""
-    kind = _archive_kind(path)
+    kind = archive_kind(path)
     try:
         if kind == "zip":
             with zipfile.ZipFile(path) as zf:
@@ -185,7 +185,7 @@ def _files_of(source: Path, staging: Path, report: ImportReport):
             else:
                 report.skipped.append(f"{rel} (not a weight file)")
         return
-    kind = _archive_kind(source)
+    kind = archive_kind(source)
     try:
         if kind == "zip":
             with zipfile.ZipFile(source) as zf:
@@ -206,7 +206,7 @@ def _files_of(source: Path, staging: Path, report: ImportReport):
     raise ImportRefused(f"{source.name}: neither a folder, a zip or tar archive, nor a weight file")
 
 
-def _archive_kind(path: Path) -> str | None:
+def archive_kind(path: Path) -> str | None:
     """'zip', 'tar' or None (a single file), from the first bytes: a zip's signature can also be found inside a
     tar that holds a zip, and a PyTorch checkpoint is itself a zip (one with a ``data.pkl``)."""
     with open(path, "rb") as f:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import requests
 
-from .archive import ImportRefused, ImportReport, check_archive_whole, import_path
+from .archive import ImportRefused, ImportReport, archive_kind, check_archive_whole, import_path
 from .locations import install_dir
 from .registry import CHECKPOINTS, OFFICIAL_ARCHIVE_SOURCES
 from .verify import sha256_of
@@ -153,7 +153,12 @@ def _attempt(url: str, dest: Path, part: Path, session: requests.Session, progre
         except requests.RequestException as exc:
             raise _Retry(_why(exc)) from exc
         with response:
+            is_page = response.headers.get("Content-Type", "").startswith("text/html")
             if response.status_code == 416 and headers:
+                link = _confirmation_link(_page_text(response)) if is_page else None
+                if link is not None:  # a confirmation page refused the Range meant for the file behind it
+                    url = link
+                    continue
                 _finish_416(response, part, dest, meta, have)
                 return
             if response.status_code in RETRY_STATUS:
@@ -161,14 +166,13 @@ def _attempt(url: str, dest: Path, part: Path, session: requests.Session, progre
             if response.status_code not in (200, 206):
                 raise FetchError(f"{url}: the server answered HTTP {response.status_code} {response.reason or ''}"
                                  .rstrip())
-            if response.headers.get("Content-Type", "").startswith("text/html"):
-                page = response.raw.read(MAX_PAGE_BYTES, decode_content=True).decode("utf-8", "replace")
-                link = _confirmation_link(page)
+            if is_page:
+                link = _confirmation_link(_page_text(response))
                 if link is None:
                     raise FetchError(f"{url}: answered with a web page, not the file (the link may have moved)")
                 url = link
                 continue
-            have, total = _resume_point(response, part, have)
+            have, total = _resume_point(response, part, have, meta.get("total"))
             if total is None and whole is None:
                 raise FetchError(f"{url}: the server did not say how large the file is, so a connection closed "
                                  "early could not be told from a complete file")
@@ -192,15 +196,22 @@ def _attempt(url: str, dest: Path, part: Path, session: requests.Session, progre
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
-def _resume_point(response: requests.Response, part: Path, have: int) -> tuple[int, int | None]:
+def _page_text(response: requests.Response) -> str:
+    return response.raw.read(MAX_PAGE_BYTES, decode_content=True).decode("utf-8", "replace")
+
+
+def _resume_point(response: requests.Response, part: Path, have: int,
+                  recorded: int | None) -> tuple[int, int | None]:
     """(bytes kept, the whole file's size or None) for this answer: a 206 must continue exactly where the part
-    ends; a 200 starts again from the first byte."""
+    ends, of a file of the size recorded when the part began (a server without validators may have changed the
+    file); a 200 starts again from the first byte."""
     if response.status_code == 206:
         m = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-        if m is None or int(m.group(1)) != have:
-            _discard(part)  # a range we did not ask for: start again
-            raise _Retry("the server resumed at another offset; starting again")
-        return have, int(m.group(3)) if m.group(3) != "*" else None
+        total = int(m.group(3)) if m is not None and m.group(3) != "*" else None
+        if m is None or int(m.group(1)) != have or (recorded is not None and total != recorded):
+            _discard(part)  # a range we did not ask for, or another file: start again
+            raise _Retry("the server resumed at another offset or with another file; starting again")
+        return have, total
     if have:
         _discard(part)  # the server ignored the Range request (or the file changed: If-Range): start again
     length = response.headers.get("Content-Length")
@@ -281,21 +292,32 @@ def fetch_official(sources: Sequence[str] = OFFICIAL_ARCHIVE_SOURCES, dest: Path
             errors.append(str(exc))
             log(f"  failed: {exc}")
             continue
-        digest = sha256_of(archive)
-        log(f"archive complete: {archive.stat().st_size} bytes, sha256 {digest}")
-        _record_fetch(dest, url, archive.stat().st_size, digest)
-        report = import_path(archive, dest)
+        size, digest = archive.stat().st_size, sha256_of(archive)
+        log(f"archive complete: {size} bytes, sha256 {digest}")
+        try:
+            report = import_path(archive, dest)
+        except ImportRefused as exc:
+            report = None
+            errors.append(f"{url}: {exc}")
         archive.unlink(missing_ok=True)
+        if report is None or not report.installed:  # not the archive we want: the next source may have it
+            if report is not None:
+                errors.append(f"{url}: delivered a file (sha256 {digest[:12]}…) that holds no network SMILE "
+                              "Studio knows")
+            log(f"  failed: {errors[-1]}")
+            continue
+        _record_fetch(dest, url, size, digest)
         return report
     raise FetchError("no source delivered the archive: " + "; ".join(errors))
 
 
 def _is_whole(path: Path) -> bool:
+    """Whether a file whose length nobody announced is a whole archive (a zip's central directory and CRCs, a
+    tar read to its end); anything else (an empty body, an error text) is not."""
     try:
-        check_archive_whole(path)
+        return archive_kind(path) in ("zip", "tar") and check_archive_whole(path) is None
     except ImportRefused:
         return False
-    return True
 
 
 def _record_fetch(dest: Path, url: str, size: int, digest: str) -> None:

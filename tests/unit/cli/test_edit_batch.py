@@ -409,6 +409,9 @@ def test_explicit_options_override_the_recipe_and_absent_ones_keep_it(samples_di
     assert main(["batch", str(only_seed), str(src), str(mixed), "--set", "eyeglasses=on", "--size", "512",
                  "--crop"]) == 0
     assert np.array_equal(read_image(mixed / "a.png"), read_image(plain / "a.png"))  # --set not blanked
+    uncropped = tmp_path / "uncropped"
+    assert main(["batch", str(recipe), str(src), str(uncropped), "--no-crop"]) == 0
+    assert read_image(uncropped / "a.png").shape == read_image(src / "a.jpg").shape  # the photo's own size
     usage = subprocess.run([sys.executable, "-m", "smile_studio", "batch", "--help"], capture_output=True,
                            text=True).stdout
     assert "options given here override the recipe file's values" in " ".join(usage.split())

@@ -46,6 +46,18 @@ class WeightsServer:
                     self.end_headers()
                     self.wfile.write(page)
                     return None
+                if path == "/drive416/uc":  # a confirmation page that answers a Range request with 416
+                    file_id = re.search(r"id=([\w-]+)", self.path).group(1)
+                    page = (f'<html><body><form id="download-form" action="http://127.0.0.1:{server.port}'
+                            f'/drive/download" method="get"><input type="hidden" name="id" value="{file_id}">'
+                            '<input type="hidden" name="confirm" value="t"><input type="submit"></form>'
+                            '</body></html>').encode()
+                    self.send_response(416 if self.headers.get("Range") else 200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
+                    return None
                 if path == "/drive/download":
                     if "confirm=t" not in self.path:
                         return self._plain(403, b"no confirmation")

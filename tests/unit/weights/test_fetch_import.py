@@ -495,3 +495,44 @@ def test_status_shows_long_names_and_what_each_file_enables_whole(weights, capsy
     out = capsys.readouterr().out
     for c in CHECKPOINT_BY_KEY.values():
         assert any(line.startswith(c.filename + " ") and c.enables in line for line in out.splitlines()), c.key
+
+
+def test_an_empty_or_wrong_answer_without_a_length_is_not_an_archive_and_the_next_source_is_tried(weights,
+                                                                                                 small_archive):
+    readme = _zip({"README.txt": b"no weights here"})
+    with WeightsServer() as srv:
+        srv.files["/empty.zip"] = b""
+        srv.files["/readme.zip"] = readme
+        srv.files["/a.zip"] = small_archive
+        report = fetch_official([srv.url("/nolength/empty.zip"), srv.url("/readme.zip"), srv.url("/a.zip")],
+                                log=lambda s: None, retries=0)
+    assert set(report.installed) == {"fan", "sem_F"}
+    record = json.loads((weights / "fetched.json").read_text())
+    assert [e["source"].rsplit("/", 1)[-1] for e in record] == ["a.zip"]  # only the archive that installed
+
+
+def test_a_resume_of_a_file_that_changed_size_on_the_server_starts_again(tmp_path, small_archive):
+    dest = tmp_path / "a.zip"
+    with WeightsServer() as srv:
+        srv.files["/a.zip"] = small_archive
+        url = srv.url("/a.zip")
+        part = part_path(dest, url)
+        part.write_bytes(b"x" * 1000)  # the start of an older, longer file (no validators to tell)
+        part.with_name(part.name + ".json").write_text(json.dumps({"total": len(small_archive) + 500}))
+        download(url, dest)
+        assert [r for _, r in srv.requests] == ["bytes=1000-", None]
+    assert dest.read_bytes() == small_archive
+
+
+def test_a_drive_resume_follows_a_confirmation_page_that_refuses_the_range(tmp_path, small_archive):
+    dest = tmp_path / "a.zip"
+    with WeightsServer() as srv:
+        srv.files["/FILEID9"] = small_archive
+        srv.cuts["/FILEID9"] = 1
+        url = srv.url("/drive416/uc?export=download&id=FILEID9")
+        with pytest.raises(FetchError):
+            download(url, dest, retries=0)
+        kept = part_path(dest, url).stat().st_size
+        download(url, dest)
+        assert srv.requests[-1][0].startswith("/drive/download") and srv.requests[-1][1] == f"bytes={kept}-"
+    assert dest.read_bytes() == small_archive
