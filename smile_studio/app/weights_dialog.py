@@ -50,11 +50,14 @@ class WeightsDialog(QDialog):
     (the window reloads its engines)."""
 
     def __init__(self, parent=None, on_installed: Callable[[], None] | None = None,
-                 sources: Sequence[str] = OFFICIAL_ARCHIVE_SOURCES):
+                 sources: Sequence[str] = OFFICIAL_ARCHIVE_SOURCES, folders: tuple[Callable, Callable] | None = None):
+        """``folders``: (where file dialogs start, remember a folder used) — the window's, so that *Import…*
+        starts where the user last was."""
         super().__init__(parent)
         self.setObjectName("weightsDialog")
         self.setWindowTitle("Weights")
         self.on_installed, self.sources = on_installed, tuple(sources)
+        self.folders = folders
         self.thread: _FetchThread | None = None
         lay = QVBoxLayout(self)
         self.where = QLabel()
@@ -167,9 +170,12 @@ class WeightsDialog(QDialog):
 
     # -- import, folder ------------------------------------------------------------------------------------
     def import_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import weights (an archive or a weight file)", "",
+        start = self.folders[0]() if self.folders is not None else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Import weights (an archive or a weight file)", start,
                                               "Archives and weights (*.zip *.tar *.tar.gz *.pth *.pt *.ckpt)")
         if path:
+            if self.folders is not None:
+                self.folders[1](path)
             self.import_path(path)
 
     def import_path(self, path: str) -> None:

@@ -270,7 +270,8 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         from .weights_dialog import WeightsDialog
 
         kwargs = {"sources": sources} if sources is not None else {}
-        self._weights_dialog = WeightsDialog(self, on_installed=self.reload_engines, **kwargs)
+        self._weights_dialog = WeightsDialog(self, on_installed=self.reload_engines,
+                                             folders=(self.start_folder, self.remember_folder), **kwargs)
         self._weights_dialog.show()
         return self._weights_dialog
 

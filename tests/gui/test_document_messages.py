@@ -185,3 +185,16 @@ def test_reference_mode_warns_when_the_reference_lacks_the_accessory(qtbot, wind
     qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton, pos=QPoint(10, toggle.height() // 2))
     qtbot.mouseClick(panel.propose, Qt.MouseButton.LeftButton)
     assert "shows no hat in its map" in window.message.text() and "generated shape" in window.message.text()
+
+
+def test_the_weights_dialogs_import_starts_in_the_last_folder_used(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window.remember_folder(tmp_path)
+    dialog = window.weights_dialog()
+    seen = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda parent, title, start, filt: seen.append(start)
+                        or ("", ""))
+    dialog.import_dialog()
+    assert seen == [str(tmp_path)]
+    dialog.close()
