@@ -1,5 +1,6 @@
 """File actions of the main window: open (now, or on the thread pool), place eyes by hand, the sample, save and
-save as, export, autosave and crash recovery, recent files, the save-before-closing question.
+save as, export, autosave and crash recovery, recent files, the folder file dialogs start in, the Weights dialog,
+the save-before-closing question.
 
 A mixin of :class:`~.window.MainWindow`: it uses the window's document, worker, settings, notify() and
 set_document().
@@ -186,6 +187,16 @@ class FileActions:
     def remember_folder(self, path: str | Path) -> None:
         path = Path(path)
         self.settings.setValue("last_folder", str(path if path.is_dir() else path.parent))
+
+    def weights_dialog(self, sources=None):
+        """File > Weights… (also the banner's link)."""
+        from .weights_dialog import WeightsDialog
+
+        kwargs = {"sources": sources} if sources is not None else {}
+        self._weights_dialog = WeightsDialog(self, on_installed=self.reload_engines,
+                                             folders=(self.start_folder, self.remember_folder), **kwargs)
+        self._weights_dialog.show()
+        return self._weights_dialog
 
     def _in_start_folder(self, name: str) -> str:
         return str(Path(self.start_folder()) / name)

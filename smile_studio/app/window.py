@@ -29,6 +29,7 @@ from .canvas import FileDropMixin, MapCanvas
 from .config import TITLE, data_dir, settings_file
 from .files import FileActions
 from .menus import MenusAndToolbar
+from .messages import DocumentMessages
 from .panels import AttributePanel, PalettePanel, StylePanel
 from .pool import PoolTask
 from .preview import PreviewPane
@@ -39,7 +40,8 @@ from .scheduler import FINAL, PREVIEW, JobResult
 from .worker import RenderWorker
 
 
-class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar, FileDropMixin, QMainWindow):
+class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar, DocumentMessages, FileDropMixin,
+                 QMainWindow):
     """Builds the window and wires canvas, panels and the engine worker to the document through commands; the
     file, reference, proposal and menu actions live in their own modules (the mixins)."""
 
@@ -65,8 +67,8 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self._stroke_t0: float | None = None
         self._prepare_after_render = False
         self._open_serial = 0
-        self._message_for: tuple[Document | None, int | None] = (None, None)  # what the message describes
-        self._accepted_version: int | None = None  # the version an "Accepted variation" line describes
+        self._message_for: tuple[Document | None, int | None] = (None, None)  # see DocumentMessages
+        self._accepted_version: int | None = None
         self.accepted_seed: int | None = None  # the seed of the last accepted attribute edit (a recipe repeats it)
         self._pending_open: tuple[int, Path] | None = None
         self._open_tasks: dict[int, PoolTask] = {}
@@ -264,37 +266,6 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
 
         self._show_engines(loading=True)
         self.load_engines_in_background(lambda: select_engines("auto", exemplar=sample_exemplar()))
-
-    def weights_dialog(self, sources=None):
-        """File > Weights… (also the banner's link)."""
-        from .weights_dialog import WeightsDialog
-
-        kwargs = {"sources": sources} if sources is not None else {}
-        self._weights_dialog = WeightsDialog(self, on_installed=self.reload_engines,
-                                             folders=(self.start_folder, self.remember_folder), **kwargs)
-        self._weights_dialog.show()
-        return self._weights_dialog
-
-    def notify(self, text: str, error: bool = False, until_edit: bool = False) -> None:
-        """A non-modal message above the canvas (errors never block painting). A message describes the open
-        document: it goes when another document opens, and with ``until_edit`` at the document's next change
-        (an undo included)."""
-        self.message.setText(text)
-        self.message.setStyleSheet("background:#5a1f1f;color:white;padding:4px;" if error
-                                   else "background:#1f3a5a;color:white;padding:4px;")
-        self.message.setVisible(True)
-        self.statusBar().showMessage(text, 8000)
-        self._message_for = (self.doc, self.doc.version if until_edit and self.doc is not None else None)
-
-    def _expire_messages(self) -> None:
-        """Hide what no longer describes the document on screen (another document, or a later version)."""
-        doc, version = self._message_for
-        if self.message.isVisible() and (doc is not self.doc or (version is not None and version != doc.version)):
-            self.message.setVisible(False)
-            self.statusBar().clearMessage()
-        if self._accepted_version is not None and (self.doc is None or self.doc.version != self._accepted_version):
-            self._accepted_version = None
-            self.attributes.info.setText("")
 
     def set_document(self, doc: Document, path: Path | None = None) -> None:
         self.place_eyes_button.setVisible(False)
