@@ -97,6 +97,7 @@ class AttributePanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._shown = None  # the LayoutResult whose variations the grid shows
+        self._proposal_seeds: tuple[int, ...] = ()  # the seeds of the proposal shown
         self._current: dict = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -261,9 +262,8 @@ class AttributePanel(QWidget):
     def advance_seed(self) -> None:
         """After a proposal is accepted: the seed box moves past the seeds it used, so the next proposal draws
         new shapes (the chosen variation's seed stays in the info line and the undo history)."""
-        used = getattr(self, "_proposal_seeds", ())
-        if used:
-            self.seed.setValue(max(used) + 1)
+        if self._proposal_seeds:
+            self.seed.setValue(max(self._proposal_seeds) + 1)
 
     def show_rendered_variations(self, faces: list[np.ndarray]) -> None:
         """The rendered faces replace the map thumbnails of the proposal shown (the choice is kept)."""

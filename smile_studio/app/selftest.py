@@ -30,6 +30,7 @@ def _check_neural_engine() -> str:
     import numpy as np
     import torch
 
+    from ..core.labels import ClassId as C
     from ..engines.base import RenderRequest
     from ..engines.neural import NeuralRenderEngine
     from ..nets.syn import SynGenerator
@@ -37,8 +38,8 @@ def _check_neural_engine() -> str:
     torch.manual_seed(0)
     engine = NeuralRenderEngine(SynGenerator(64, width=1 / 16, n_mlp=2), device="cpu", precision="exact")
     labels = np.zeros((64, 64), np.uint8)
-    labels[12:56, 14:50] = 1  # skin
-    labels[4:20, 10:54] = 13  # hair
+    labels[12:56, 14:50] = C.SKIN
+    labels[4:20, 10:54] = C.HAIR
     image = engine.render(RenderRequest(labels, exact=True))
     if image.shape != (64, 64, 3) or float(np.std(image)) == 0:
         raise RuntimeError(f"the neural engine rendered {image.shape}, std {float(np.std(image)):.2f}")

@@ -66,7 +66,7 @@ def run_data(args: argparse.Namespace) -> int:
 
 def _split(args: argparse.Namespace) -> int:
     from ..training.data import write_split
-    from ..training.dataset import PreparedData
+    from ..training.dataset import SPLIT, PreparedData
 
     try:
         ids = PreparedData(args.data, 64).ids  # every prepared image (the size only matters when reading)
@@ -74,5 +74,5 @@ def _split(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     print(f"{len(split['train'])} train, {len(split['test'])} held out ({split['method']}) -> "
-          f"{Path(args.data) / 'split.json'}")
+          f"{Path(args.data) / SPLIT}")
     return 0

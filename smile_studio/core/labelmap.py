@@ -113,9 +113,10 @@ class LabelMap:
         flat[idx] = new
         return MapAtom(idx, old, new)
 
-    def _write_mask(self, mask: np.ndarray, value: int, writable: np.ndarray | None,
+    def _write_mask(self, mask: np.ndarray, value: int | np.ndarray, writable: np.ndarray | None,
                     origin: tuple[int, int] = (0, 0)) -> MapAtom | None:
-        """Write ``value`` where a (sub-)mask is set; ``origin`` is the mask's (row, col) offset in the map."""
+        """Write ``value`` (one class, or one per set pixel in row-major order) where a (sub-)mask is set;
+        ``origin`` is the mask's (row, col) offset in the map."""
         rows, cols = np.nonzero(mask)
         if rows.size == 0:
             return None
@@ -168,12 +169,9 @@ class LabelMap:
         found = self._capsule_mask(p0, p1, size / 2.0)
         if found is None:
             return None
-        mask, origin = found
-        rows, cols = np.nonzero(mask)
-        if rows.size == 0:
-            return None
-        flat_idx = (rows + origin[0]) * self.shape[1] + (cols + origin[1])
-        return self._write(flat_idx, np.asarray(source, np.uint8).reshape(-1)[flat_idx], writable)
+        mask, (r, c) = found
+        under = np.asarray(source, np.uint8)[r:r + mask.shape[0], c:c + mask.shape[1]][mask]  # nonzero(mask)'s order
+        return self._write_mask(mask, under, writable, (r, c))
 
     def stroke(self, points: Sequence[Point], cls: int, size: float,
                writable: np.ndarray | None = None) -> list[MapAtom]:

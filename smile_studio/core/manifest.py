@@ -104,6 +104,18 @@ def _no_constants(text: str):
     raise ValueError(f"{text} is not a number a project may hold")
 
 
+def newer_than(version, current: int) -> bool:
+    """Whether a file's ``version`` field is a whole number above ``current`` (a file from a newer app); other
+    values are left to the schema to refuse."""
+    return isinstance(version, int) and not isinstance(version, bool) and version > current
+
+
+def first_problem(exc: ValidationError, whole: str) -> tuple[str, str, object]:
+    """(where, what, the value given) of a validation error's first problem; ``whole`` names the top level."""
+    first = exc.errors()[0]
+    return ".".join(str(p) for p in first["loc"]) or whole, first["msg"], first.get("input")
+
+
 def parse_manifest(raw: bytes, name: str) -> Manifest:
     """The validated manifest of project ``name``, or ManifestError naming the first problem."""
     if raw.count(b"[") + raw.count(b"{") > 100_000:
@@ -119,16 +131,15 @@ def parse_manifest(raw: bytes, name: str) -> Manifest:
     if _depth(data) > MAX_JSON_DEPTH:
         raise ManifestError(f"{name}: the manifest is nested too deeply")
     version = data.get("version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+    if newer_than(version, VERSION):
         raise ManifestError(
             f"{name} was saved by a newer SMILE Studio (project version {version}, this app reads up to {VERSION}, "
             f"app {str(data.get('app_version', '?'))[:64]}); update the app to open it")
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "manifest"
-        raise ManifestError(f"{name}: the manifest is invalid at {where}: {first['msg']}") from None
+        where, what, _ = first_problem(exc, "manifest")
+        raise ManifestError(f"{name}: the manifest is invalid at {where}: {what}") from None
 
 
 # what the standard zip tools write: ours (deflate), and archive managers that re-pack a project (bzip2, LZMA)

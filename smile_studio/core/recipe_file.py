@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
+from .manifest import first_problem, newer_than
+
 RECIPE_FORMAT = "smile-studio-recipe"
 RECIPE_VERSION = 1
 MAX_RECIPE_BYTES = 1 << 20
@@ -37,9 +39,6 @@ class RecipeFile(BaseModel):
     size: Literal[256, 512] | None = None
     crop: StrictBool | None = None
 
-    def to_json(self) -> str:
-        return json.dumps(self.model_dump(exclude_none=True), indent=2)
-
 
 def parse_recipe(raw: bytes, name: str) -> RecipeFile:
     """A recipe from its bytes; RecipeError naming ``name`` and the first wrong field otherwise."""
@@ -52,7 +51,7 @@ def parse_recipe(raw: bytes, name: str) -> RecipeFile:
     if not isinstance(data, dict) or data.get("format", RECIPE_FORMAT) != RECIPE_FORMAT:
         raise RecipeError(f"{name}: not a SMILE Studio recipe")
     version = data.get("version", RECIPE_VERSION)
-    if isinstance(version, int) and not isinstance(version, bool) and version > RECIPE_VERSION:
+    if newer_than(version, RECIPE_VERSION):
         raise RecipeError(f"{name}: written by a newer SMILE Studio (recipe version {version})")
     unknown = sorted(set(data) - set(RecipeFile.model_fields))
     if unknown:
@@ -60,7 +59,5 @@ def parse_recipe(raw: bytes, name: str) -> RecipeFile:
     try:
         return RecipeFile.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "recipe"
-        raise RecipeError(f"{name}: the recipe's {where} is wrong: {first['msg']} "
-                          f"(got {json.dumps(first.get('input'))[:60]})") from None
+        where, what, given = first_problem(exc, "recipe")
+        raise RecipeError(f"{name}: the recipe's {where} is wrong: {what} (got {json.dumps(given)[:60]})") from None

@@ -62,10 +62,12 @@ def _render(nets: Networks, sem: torch.Tensor, style: torch.Tensor) -> torch.Ten
     return ((out + 1) / 2).clamp(0, 1)
 
 
-def _progress(total: int, what: str):
+def _progress(count: int, what: str, step: int = 1):
+    """range(0, count, step) with a progress bar on a terminal (in images)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=what, unit="image", file=sys.stderr, disable=not sys.stderr.isatty())
+    return tqdm(range(0, count, step), desc=what, unit="image" if step == 1 else f"batch of {step}", file=sys.stderr,
+                disable=not sys.stderr.isatty())
 
 
 @torch.no_grad()
@@ -78,9 +80,7 @@ def reconstruction(data: PreparedData, nets: Networks, limit: int | None = None)
     fid = metrics.FID(nets.inception, nets.device) if nets.inception is not None else None
     values: dict[str, list[float]] = defaultdict(list)
     count = min(len(data), limit or len(data))
-    bar = _progress(count, "reconstruction")
-    for i in range(count):
-        bar.update()
+    for i in _progress(count, "reconstruction"):
         rgb, labels, _ = data[i]
         rgb, sem = rgb[None].to(nets.device), one_hot(labels[None]).to(nets.device)
         t0 = time.perf_counter()
@@ -95,7 +95,6 @@ def reconstruction(data: PreparedData, nets: Networks, limit: int | None = None)
         if fid is not None:
             fid.add(real, real=True)
             fid.add(out, real=False)
-    bar.close()
     row = {k: float(np.mean(v)) for k, v in values.items()}
     if fid is not None and len(values["PSNR"]) >= 2:
         row["FID"] = fid.score()
@@ -122,9 +121,7 @@ def attribute_edits(sources: PreparedData, reals: PreparedData, nets: Networks, 
     fids = {d: metrics.FID(nets.inception, nets.device) for d in DOMAINS} if nets.inception is not None else {}
     per_domain: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     probs, targets, pose_err, cycle, parsed = [], [], [], [], []
-    bar = _progress(count, "attribute edits")
-    for i in range(count):
-        bar.update()
+    for i in _progress(count, "attribute edits"):
         rgb, labels, y = sources[i]
         rgb = rgb[None].to(nets.device)
         photo = ((rgb[0].permute(1, 2, 0) + 1) * 127.5).round().byte().cpu().numpy()
@@ -155,7 +152,6 @@ def attribute_edits(sources: PreparedData, reals: PreparedData, nets: Networks, 
                 pose_err.append(((real_pose - _angles(nets, images).mean(0)) ** 2).tolist())
             if nets.bisenet is not None:
                 parsed.append(_parse_agreement(nets, images, maps))
-    bar.close()
     _real_sets(reals, nets, fids)
     for domain in DOMAINS:
         row = {k: float(np.mean(v)) for k, v in per_domain[domain].items()}
@@ -190,10 +186,8 @@ def _real_sets(reals: PreparedData, nets: Networks, fids: dict) -> None:
     if not fids:
         return
     any_fid = next(iter(fids.values()))
-    bar = _progress(len(reals), "real photos")
-    for first in range(0, len(reals), REAL_BATCH):
+    for first in _progress(len(reals), "real photos", REAL_BATCH):
         items = [reals[i] for i in range(first, min(first + REAL_BATCH, len(reals)))]
-        bar.update(len(items))
         rgb = torch.stack([rgb for rgb, _, _ in items]).to(nets.device)
         features = any_fid.features(_resize((rgb + 1) / 2, nets.syn.size))
         ys = torch.stack([y for _, _, y in items])
@@ -201,7 +195,6 @@ def _real_sets(reals: PreparedData, nets: Networks, fids: dict) -> None:
             have = ys[:, d] > 0.5
             if have.any():
                 fids[domain].add_features(features[have.to(features.device)], real=True)
-    bar.close()
 
 
 def _cycle_agreement(nets: Networks, maps: torch.Tensor, labels: torch.Tensor, photo: np.ndarray,

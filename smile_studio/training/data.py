@@ -30,10 +30,10 @@ import numpy as np
 from ..core.imageio import ImageReadError, atomic_write_bytes, encode_png, read_image
 from ..core.labelio import encode_indexed_png
 from ..core.labels import CLASSES
+from .dataset import SPLIT
 
 IMAGES, MASKS, ATTRS = "CelebA-HQ-img", "CelebAMask-HQ-mask-anno", "CelebAMask-HQ-attribute-anno.txt"
 HQ_TO_CELEBA, CELEBA_PARTITION = "CelebA-HQ-to-CelebA-mapping.txt", "list_eval_partition.txt"
-SPLIT = "split.json"
 TEST_FRACTION = 0.1  # the seeded held-out share when no official partition is at hand
 PARTS = [c.key for c in CLASSES[1:]]  # skin ... cloth, painted in this order
 

@@ -22,12 +22,13 @@ from ..core.imageio import read_image
 from ..core.labelio import read_label_map
 from ..core.labels import DOMAINS, label_vector
 
+SPLIT = "split.json"  # which prepared images train and which are held out (written by data prepare / split)
 SPLITS = ("train", "test")
 
 
 def read_split(root: Path) -> dict:
     """``split.json`` of a prepared folder: {"method", "seed", "train": [ids], "test": [ids]}."""
-    path = Path(root) / "split.json"
+    path = Path(root) / SPLIT
     if not path.is_file():
         raise ValueError(f"{root}: no split.json (which images are held out); add one with 'smile-studio data "
                          f"split {root}' or prepare the folder again")
@@ -41,7 +42,7 @@ def read_split(root: Path) -> dict:
 
 
 def has_split(root: str | Path) -> bool:
-    return (Path(root) / "split.json").is_file()
+    return (Path(root) / SPLIT).is_file()
 
 
 class PreparedData(Dataset):

@@ -10,6 +10,7 @@ feature matching x10) and fool a layout-conditioned discriminator (non-saturatin
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from pathlib import Path
 
@@ -82,11 +83,8 @@ class SynRecipe(Recipe):
             fakes = self._render(G, rgb, sem)
         regularise = step % c.r1_every == 0
         real_in = rgb.clone().requires_grad_(regularise)
-        if regularise:  # float32: R1's gradient would underflow in fp16 activations
+        with contextlib.nullcontext() if regularise else self.autocast():  # R1 in float32: fp16 would underflow
             real = D(real_in, sem)[0].float()
-        else:
-            with self.autocast():
-                real = D(real_in, sem)[0].float()
         with self.autocast():
             fake = D(fakes, torch.cat([sem, sem]))[0].float()
         loss = F.softplus(-real).mean() + F.softplus(fake).mean()

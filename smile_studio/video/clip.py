@@ -152,8 +152,6 @@ def _copy_span(box, out, info: ClipInfo, edit, start: int, stop: int | None, crf
                 pending.append(packet)
             continue
         for frame in packet.decode():
-            if t1 is not None:
-                break
             time = float(frame.time) if frame.time is not None else index * frame_span
             if index < start:
                 index += 1
@@ -181,11 +179,12 @@ def _copy_span(box, out, info: ClipInfo, edit, start: int, stop: int | None, crf
             flush_audio(time)
         if t1 is not None:
             break
-    if t1 is None and t0 is not None:
-        t1 = (t0 + float(last_pts * v_in.time_base) + frame_span) if last_pts is not None else None
+    if t1 is None and t0 is not None:  # the clip's end: the span ends a frame after its last frame
+        t1 = t0 + float(last_pts * v_in.time_base) + frame_span
     for out_packet in v_out.encode():
         out.mux(out_packet)
-    if a_in is not None and t1 is not None:  # stopped early: the span's audio stored after its last frame
+    if a_in is not None and t1 is not None:  # stopped early: the span's audio stored after its last frame (at the
+        # clip's end there is nothing left to read)
         for packet in packets:
             if packet.stream.type == "audio" and packet.dts is not None:
                 if _seconds(packet) >= t1:

@@ -18,8 +18,11 @@ import hashlib
 import json
 import re
 import shutil
+import tarfile
 import threading
 import time
+import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,9 +91,14 @@ def part_path(dest: Path, url: str) -> Path:
     return dest.with_name(f"{dest.name}.{hashlib.sha256(url.encode()).hexdigest()[:12]}.part")
 
 
+def meta_path(part: Path) -> Path:
+    """The record kept beside a partial file: the size its server announced, its ETag / Last-Modified."""
+    return part.with_name(part.name + ".json")
+
+
 def _read_meta(part: Path) -> dict:
     try:
-        meta = json.loads(part.with_name(part.name + ".json").read_text())
+        meta = json.loads(meta_path(part).read_text())
     except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
@@ -98,14 +106,19 @@ def _read_meta(part: Path) -> dict:
 
 def _write_meta(part: Path, meta: dict) -> None:
     try:
-        part.with_name(part.name + ".json").write_text(json.dumps(meta))
+        meta_path(part).write_text(json.dumps(meta))
     except OSError as exc:
         raise FetchError(f"could not write {part.name}.json: {exc.strerror or exc}") from exc
 
 
 def _discard(part: Path) -> None:
     part.unlink(missing_ok=True)
-    part.with_name(part.name + ".json").unlink(missing_ok=True)
+    meta_path(part).unlink(missing_ok=True)
+
+
+def _complete(part: Path, dest: Path) -> None:
+    part.replace(dest)
+    meta_path(part).unlink(missing_ok=True)
 
 
 def download(url: str, dest: Path, *, session: requests.Session | None = None, progress: ProgressFn | None = None,
@@ -187,8 +200,7 @@ def _attempt(url: str, dest: Path, part: Path, session: requests.Session, progre
         if total is None and not whole(part):
             _discard(part)  # without an announced length there is nothing to resume from
             raise _Retry(f"the file ended at {size} bytes and is not whole")
-        part.replace(dest)
-        part.with_name(part.name + ".json").unlink(missing_ok=True)
+        _complete(part, dest)
         return
     raise FetchError(f"{url}: too many confirmation pages")
 
@@ -224,8 +236,7 @@ def _finish_416(response: requests.Response, part: Path, dest: Path, meta: dict,
     m = re.match(r"bytes\s+\*/(\d+)", response.headers.get("Content-Range", ""))
     total = int(m.group(1)) if m else meta.get("total")
     if total is not None and have == total:
-        part.replace(dest)
-        part.with_name(part.name + ".json").unlink(missing_ok=True)
+        _complete(part, dest)
         return
     _discard(part)
     raise _Retry(f"the partial file ({have} bytes) does not match the file on the server ({total} bytes); "
@@ -312,11 +323,19 @@ def fetch_official(sources: Sequence[str] = OFFICIAL_ARCHIVE_SOURCES, dest: Path
 
 
 def _is_whole(path: Path) -> bool:
-    """Whether a file whose length nobody announced is a whole archive (a zip's central directory and CRCs, a
-    tar read to its end); anything else (an empty body, an error text) is not."""
+    """Whether a file whose length nobody announced ends where an archive ends: a zip's central directory is
+    there, a tar's members list to the end; anything else (an empty body, an error text) is not. The members'
+    CRCs are checked once, after the download (:func:`check_archive_whole`)."""
     try:
-        return archive_kind(path) in ("zip", "tar") and check_archive_whole(path) is None
-    except ImportRefused:
+        kind = archive_kind(path)
+        if kind == "zip":
+            with zipfile.ZipFile(path) as zf:
+                zf.infolist()
+        elif kind == "tar":
+            with tarfile.open(path) as tf:
+                tf.getmembers()
+        return kind is not None
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error):
         return False
 
 

@@ -18,7 +18,7 @@ import torch
 from smile_studio.cli import main
 from smile_studio.weights import checkpoint_path, fetch, installed, smile_ready, state_of
 from smile_studio.weights.archive import ImportRefused, import_path
-from smile_studio.weights.fetch import Cancelled, FetchError, download, fetch_official, part_path
+from smile_studio.weights.fetch import Cancelled, FetchError, download, fetch_official, meta_path, part_path
 from smile_studio.weights.registry import CHECKPOINT_BY_KEY
 
 from .server import WeightsServer
@@ -156,20 +156,25 @@ def test_a_transfer_without_a_length_must_be_checked_whole(tmp_path, small_archi
     assert not list((tmp_path / "w").glob("*.part*"))
 
 
+def left_part(dest: Path, url: str, data: bytes, announced: int) -> Path:
+    """What an interrupted fetch of ``url`` leaves: its partial file and the size its server announced."""
+    part = part_path(dest, url)
+    part.write_bytes(data)
+    meta_path(part).write_text(json.dumps({"total": announced}))
+    return part
+
+
 def test_416_completes_only_a_part_of_the_announced_size(tmp_path, small_archive):
     dest = tmp_path / "a.zip"
     with WeightsServer() as srv:
         srv.files["/a.zip"] = small_archive
         url = srv.url("/a.zip")
-        part = part_path(dest, url)
-        part.write_bytes(small_archive + b"junk after the end")  # longer than the file: 416, and wrong
-        part.with_name(part.name + ".json").write_text(json.dumps({"total": len(small_archive)}))
+        part = left_part(dest, url, small_archive + b"junk after the end", len(small_archive))  # 416, and wrong
         download(url, dest)
         assert [r for _, r in srv.requests] == [f"bytes={len(small_archive) + 18}-", None]  # refused, restarted
         assert dest.read_bytes() == small_archive
         dest.unlink()
-        part.write_bytes(small_archive)  # the whole file, interrupted before the rename
-        part.with_name(part.name + ".json").write_text(json.dumps({"total": len(small_archive)}))
+        left_part(dest, url, small_archive, len(small_archive))  # the whole file, interrupted before the rename
         download(url, dest)
     assert dest.read_bytes() == small_archive and not part.exists()
 
@@ -516,9 +521,7 @@ def test_a_resume_of_a_file_that_changed_size_on_the_server_starts_again(tmp_pat
     with WeightsServer() as srv:
         srv.files["/a.zip"] = small_archive
         url = srv.url("/a.zip")
-        part = part_path(dest, url)
-        part.write_bytes(b"x" * 1000)  # the start of an older, longer file (no validators to tell)
-        part.with_name(part.name + ".json").write_text(json.dumps({"total": len(small_archive) + 500}))
+        left_part(dest, url, b"x" * 1000, len(small_archive) + 500)  # an older, longer file (no validators)
         download(url, dest)
         assert [r for _, r in srv.requests] == ["bytes=1000-", None]
     assert dest.read_bytes() == small_archive
