@@ -180,12 +180,13 @@ def _loop(config: TrainConfig, run: Path, place: Place, data: PreparedData, reci
         bar.close()
         if log is not None:
             log.close()
-        # a rank of a stopping torchrun job keeps the flag-setting handler: torchrun sends SIGTERM to the ranks
-        # still running as soon as one has exited 3, which must not turn their exit 3 into a kill. Otherwise (one
-        # process, a library caller, a run that ended normally) the previous handlers come back.
-        if not (result.interrupted and place.world > 1):
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        # a rank of a stopping torchrun job ignores further signals: torchrun sends SIGTERM to the ranks still
+        # running as soon as one has exited 3, which must not turn their exit 3 into a kill. SIG_IGN, not a Python
+        # handler: the interpreter puts its own handlers back to the default while it shuts down, and a SIGTERM
+        # then killed the rank. Otherwise (one process, a library caller, a run that ended normally) the previous
+        # handlers come back.
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_IGN if result.interrupted and place.world > 1 else handler)
     return result
 
 
