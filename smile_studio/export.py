@@ -43,16 +43,15 @@ def restyled_classes(styles) -> list[int]:
 
 def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: dict | None = None) -> dict:
     """name -> bytes of every file of the bundle."""
-    from .face.paste import edit_region, paste_back
+    from .face.composite import paste_edit
 
     files = {"render.png": encode_png(render), "map.png": encode_indexed_png(doc.labels),
              "map_color.png": encode_png(colorize(doc.labels))}
     panels = [p for p in (doc.photo, colorize(doc.labels), render) if p is not None]
     files["side_by_side.png"] = encode_png(np.hstack([_fit(p, render.shape[0]) for p in panels]))
     if doc.original is not None and doc.alignment is not None:
-        files["photo_edited.png"] = encode_png(paste_back(doc.original, render, doc.alignment,
-                                                          edit_region(doc.source_labels, doc.labels,
-                                                                      restyled_classes(doc.styles))))
+        files["photo_edited.png"] = encode_png(paste_edit(doc.original, render, doc.alignment, doc.source_labels,
+                                                          doc.labels, restyled_classes(doc.styles)))
     settings = edit_settings(doc.name, doc.size, doc.attributes, doc.styles, doc.references, engines,
                              checkpoints=checkpoints, files=sorted(files))
     files["settings.json"] = json.dumps(settings, indent=2).encode()

@@ -97,9 +97,15 @@ def open_document(path: str | Path, size: int = 256, map_path: str | Path | None
         labels = _square(labels, size, cv2.INTER_NEAREST)
         photo = _square(rgb, size, cv2.INTER_AREA)
         return Document(LabelMap(labels), photo=photo, original=rgb,
-                        alignment=np.array([[sx, 0, 0], [0, sy, 0]], np.float64), name=path.name,
+                        alignment=pixel_scale(sx, sy), name=path.name,
                         attributes=read_attributes(photo, labels), notes=tuple(notes))
     return document_from_photo(rgb, path.name, size, notes=notes, face_index=face_index)
+
+
+def pixel_scale(sx: float, sy: float) -> np.ndarray:
+    """The crop -> photo affine of a photo resized to the crop (pixel centres at integer coordinates, as
+    ``cv2.resize`` and ``cv2.warpAffine`` place them: crop pixel 0 covers photo pixels 0 .. sx - 1)."""
+    return np.array([[sx, 0, (sx - 1) / 2], [0, sy, (sy - 1) / 2]], np.float64)
 
 
 def document_from_photo(rgb: np.ndarray, name: str, size: int = 256, eyes=None, notes=(),

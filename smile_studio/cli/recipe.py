@@ -164,16 +164,17 @@ def apply_recipe(recipe: Recipe, face: Document, layout, render):
     return current, result, image
 
 
-def at_photo_size(face: Document, labels: np.ndarray, image: np.ndarray, styles) -> np.ndarray:
-    """The edit put back into the original photo at its full size (only the changed regions; the rest of the
-    photo byte-identical), or the aligned render when the input has no photo (a label map)."""
+def at_photo_size(face: Document, labels: np.ndarray, image: np.ndarray, styles, texture: bool = True) -> np.ndarray:
+    """The edit put back into the original photo at its full size and detail (only the changed regions; the
+    rest of the photo byte-identical), or the aligned render when the input has no photo (a label map).
+    ``texture=False`` for video frames (see :func:`..face.composite.paste_edit`)."""
     from ..export import restyled_classes
-    from ..face.paste import edit_region, paste_back
+    from ..face.composite import paste_edit
 
     if face.original is None or face.alignment is None:
         return image
-    return paste_back(face.original, image, face.alignment,
-                      edit_region(face.source_labels, labels, restyled_classes(styles)))
+    return paste_edit(face.original, image, face.alignment, face.source_labels, labels, restyled_classes(styles),
+                      texture=texture)
 
 
 def read_recipe_file(path: str) -> dict:

@@ -76,7 +76,7 @@ class FrameEditor:
         if self.attributes is None:  # the key frame: every later frame keeps its attributes
             self.attributes = dict(doc.attributes, **self.recipe.overrides)
         _, result, image = apply_recipe(self.recipe, doc, self.layout, self.render)
-        out = at_photo_size(doc, result.labels, image, self.recipe.styles)
+        out = at_photo_size(doc, result.labels, image, self.recipe.styles, texture=False)
         region = map_at_photo_size(doc.labels, doc.alignment, rgb.shape) > 0
         if self.previous is not None and region.any():
             for key, now, before in (("original", rgb, self.previous[0]), ("edited", out, self.previous[1])):
