@@ -39,7 +39,7 @@ from smile_studio.core.labels import ATTRIBUTES, CLASSES
 from smile_studio.engines.base import LayoutRequest, RenderRequest
 from smile_studio.engines.metrics import detail_level, edge_rise_width, staircase
 from smile_studio.export import restyled_classes
-from smile_studio.face.composite import paste_edit
+from smile_studio.face.composite import outline_field, paste_edit
 from smile_studio.face.paste import edit_region, paste_back
 from smile_studio.opening import open_document
 
@@ -69,9 +69,8 @@ def toggled(attr, value: str) -> str:
 
 
 def at_photo(mask: np.ndarray, alignment: np.ndarray, shape) -> np.ndarray:
-    """A crop-space mask at photo resolution with a smooth outline."""
-    soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 0.6)
-    return cv2.warpAffine(soft, alignment, (shape[1], shape[0]), flags=cv2.INTER_LINEAR) > 0.5
+    """A crop-space mask at photo resolution, its outline where the compositor draws it."""
+    return cv2.warpAffine(outline_field(mask), alignment, (shape[1], shape[0]), flags=cv2.INTER_LINEAR) > 0
 
 
 def measure(photo, result, doc, new_labels, scale: int) -> dict:
@@ -100,8 +99,9 @@ def measure(photo, result, doc, new_labels, scale: int) -> dict:
 
 
 def crop_at(img: np.ndarray, mask: np.ndarray, side: int = 256) -> np.ndarray:
-    ys, xs = np.nonzero(mask)
-    cy, cx = (int(ys.mean()), int(xs.mean())) if ys.size else (img.shape[0] // 2, img.shape[1] // 2)
+    """The ``side``-px window holding the most of ``mask``."""
+    count = cv2.boxFilter(mask.astype(np.float32), -1, (side, side), normalize=False)
+    cy, cx = np.unravel_index(int(np.argmax(count)), count.shape)
     y0 = min(max(cy - side // 2, 0), img.shape[0] - side)
     x0 = min(max(cx - side // 2, 0), img.shape[1] - side)
     return img[y0:y0 + side, x0:x0 + side]

@@ -33,6 +33,7 @@ EDGE_SIGMA = 0.7  # antialiasing of a new class's outline, in photo px (10-90 % 
 SHAPE_SIGMA = 1.5  # smoothing of a broad region's distance field before upsampling, in render px
 THIN_SIGMA = 0.6  # the same for thin regions
 MIN_SOURCE = 400  # photo pixels of a class needed to borrow its texture
+GRAIN_TILE = 128
 CANDIDATES = 16  # random source patches per target patch, the nearest taken (hair keeps its local direction)
 
 
@@ -103,6 +104,17 @@ def _box(alignment: np.ndarray, mask: np.ndarray, pad: float, shape: tuple[int, 
         return None
     shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
     return _Box(x0, y0, x1, y1, (shift @ np.vstack([alignment, [0, 0, 1]]))[:2])
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(rgb.mean(-1, dtype=np.float32))
+
+
+def detail_layer(img: np.ndarray, sigma: float) -> np.ndarray:
+    """What a Gaussian blur of ``sigma`` removes from ``img`` (uint8): the fine detail (float32; a blur in
+    uint8 would add its rounding as noise, as much as smooth skin's own detail)."""
+    img = img.astype(np.float32)
+    return img - cv2.GaussianBlur(img, (0, 0), sigma)
 
 
 def _span(mask: np.ndarray, pad: int, shape: tuple[int, int]) -> tuple[slice, slice]:
@@ -200,10 +212,10 @@ class _Composite:
         alpha, wide = self._alpha(box, new_full, changed_full, grow, feather)
         shares = self._memberships(new_full, alpha > 1e-4)
         shade = self._shade(box, shares, alpha)
-        texture, borrowed = self._texture(box, base, shares, changed_full)
+        low = cv2.GaussianBlur(shade, (0, 0), 0.5 * self.scale)
+        texture, borrowed = self._texture(box, base, shares, changed_full, low)
         # where the texture is the photo's, it replaces the render's own fine detail instead of adding to it
-        fine = shade - cv2.GaussianBlur(shade, (0, 0), 0.5 * self.scale)
-        painted = shade - fine * borrowed[..., None] + texture
+        painted = shade - (shade - low) * borrowed[..., None] + texture
         painted = self._match_seams(painted, base.astype(np.float32), shares, wide, alpha)
         mixed = np.clip(base + (painted - base) * alpha[..., None] + 0.5, 0, 255).astype(np.uint8)
         out = self.original.copy()
@@ -246,18 +258,19 @@ class _Composite:
         total = total[..., None]
         return np.where(total > 1e-3, out / np.maximum(total, 1e-3), plain)
 
-    def _texture(self, box: _Box, base, shares: dict, changed_full) -> tuple[np.ndarray, np.ndarray]:
+    def _texture(self, box: _Box, base, shares: dict, changed_full, low) -> tuple[np.ndarray, np.ndarray]:
         """High frequencies the render cannot have: the photo's own where the photo is kept under the feather,
-        borrowed from the photo's pixels of the same class where the class changed, grain on new classes; and
-        the share of each pixel's texture that is the photo's."""
+        borrowed from the photo's pixels of the same class where the class changed (as contrasted as the
+        class is in the photo, counting what the render's coarse shading already has), grain on new classes;
+        and the share of each pixel's texture that is the photo's."""
         sigma = 0.5 * self.scale
-        own = base.astype(np.float32) - cv2.GaussianBlur(base.astype(np.float32), (0, 0), sigma)
         inside = cv2.GaussianBlur(changed_full.astype(np.float32), (0, 0), EDGE_SIGMA)
-        made = np.zeros_like(own)
         borrowed = 1 - inside
         if not self.with_texture:
-            return own * (1 - inside[..., None]), borrowed
+            return detail_layer(base, sigma) * (1 - inside[..., None]), borrowed
         source = _SourceArea(self, box, sigma)
+        own = source.detail[box.y0 - source.y0:box.y1 - source.y0, box.x0 - source.x0:box.x1 - source.x0]
+        made = np.zeros_like(own)
         near = inside > 1e-3
         for c, (part, share) in shares.items():
             target = near[part] & (share > 1e-3)
@@ -267,6 +280,9 @@ class _Composite:
             if texture is None:
                 texture = source.grain(target, self.rng)
             else:
+                core = target & (share > 0.5)
+                source.calm(c, low[part], core, share)
+                texture *= source.gain(c, texture, low[part], core)
                 borrowed[part] += share * inside[part]
             made[part] += texture * share[..., None]
         return own + (made - own) * inside[..., None], np.minimum(borrowed, 1)
@@ -279,7 +295,7 @@ class _Composite:
             if at.sum() < 20:
                 continue
             offset = (base[part][at] - painted[part][at]).mean(0)
-            painted[part] += offset * (share * (1 - alpha[part]) ** 0.5)[..., None]
+            painted[part] += offset * (share * np.sqrt(1 - alpha[part]))[..., None]
         return painted
 
 
@@ -293,7 +309,7 @@ class _SourceArea:
         self.patch = int(max(8, round(6 * comp.scale))) // 2 * 2
         self.margin = int(round(comp.scale))  # the map's outline is a render pixel uncertain
         h, w = comp.original.shape[:2]
-        gy, gx = (box.y1 - box.y0) // 2, (box.x1 - box.x0) // 2
+        gy = gx = max(3 * self.patch, (box.y1 - box.y0 + box.x1 - box.x0) // 8)  # room for the nearest sources
         y0, y1, x0, x1 = max(box.y0 - gy, 0), min(box.y1 + gy, h), max(box.x0 - gx, 0), min(box.x1 + gx, w)
         self.y0, self.x0 = y0, x0
         shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
@@ -303,11 +319,11 @@ class _SourceArea:
         self.kept = cv2.warpAffine(kept, affine, size, flags=cv2.INTER_NEAREST, borderValue=0).astype(bool)
         self.map = cv2.warpAffine(comp.source, affine, size, flags=cv2.INTER_NEAREST, borderValue=255)
         self.classes = set(np.unique(self.map[self.kept]).tolist())
-        photo = comp.original[y0:y1, x0:x1].astype(np.float32)
-        self.detail = photo - cv2.GaussianBlur(photo, (0, 0), sigma)
+        self.detail = detail_layer(comp.original[y0:y1, x0:x1], sigma)
         self.contrast = np.abs(self.detail.mean(-1))
+        self.fine = np.abs(cv2.Laplacian(_grey(comp.original[y0:y1, x0:x1].astype(np.float32)), cv2.CV_32F))
         self.box = box
-        self._grain: float | None = None
+        self._grain: tuple[float, np.ndarray] | None = None
 
     def texture(self, c: int, target: np.ndarray, where: _Box) -> np.ndarray | None:
         """Overlapping patches of the photo's detail of class ``c`` covering ``target`` (a mask over the
@@ -315,14 +331,15 @@ class _SourceArea:
         None when the photo has too little of the class."""
         p, half = self.patch, self.patch // 2
         ok = (self.map == c) & self.kept
-        if ok.sum() < MIN_SOURCE:
+        if cv2.countNonZero(ok.view(np.uint8)) < MIN_SOURCE:
             return None
         reach = p + 2 * self.margin
         centres = cv2.erode(ok.astype(np.uint8), np.ones((reach, reach), np.uint8), borderType=cv2.BORDER_CONSTANT,
                             borderValue=0).astype(bool)
-        ys, xs = np.nonzero(centres)
+        ys, xs = np.nonzero(centres[::2, ::2])  # every other one is choice enough
         if ys.size == 0:
             return None
+        ys, xs = 2 * ys, 2 * xs
         h, w = target.shape
         # the grid cells (top-left corners, half a patch apart) whose patch touches the target
         gy, gx = np.meshgrid(np.arange(-half, h, half), np.arange(-half, w, half), indexing="ij")
@@ -340,22 +357,51 @@ class _SourceArea:
         out = np.zeros((h + 2 * p, w + 2 * p, 3), np.float32)
         for y, x, sy, sx in zip(gy + p, gx + p, ys[best] - half, xs[best] - half, strict=True):
             out[y:y + p, x:x + p] += self.detail[sy:sy + p, sx:sx + p] * win2
-        out = out[p:p + h, p:p + w]
-        # the class's contrast as a whole (the nearest sources may be its busiest or its smoothest part)
-        made = np.abs(out.mean(-1))[target].mean()
-        whole = self.contrast[ok].mean()
-        return out * float(np.clip(whole / made, 0.5, 2.0)) if made > 0 else out
+        return out[p:p + h, p:p + w]
+
+    def wanted(self, c: int) -> float:
+        """The fine contrast (mean |Laplacian| of the grey level) of the photo's own pixels of class ``c``."""
+        return cv2.mean(self.fine, mask=((self.map == c) & self.kept).view(np.uint8))[0]
+
+    def calm(self, c: int, low: np.ndarray, core: np.ndarray, share: np.ndarray) -> None:
+        """Smooth the coarse shading ``low`` (in place, weighted by the class's ``share``) where it alone is
+        busier than the photo's class (a render's inpainted background over a photo's out-of-focus one)."""
+        if not core.any():
+            return
+        has = float(np.abs(cv2.Laplacian(_grey(low), cv2.CV_32F))[core].mean())
+        if has > 1.2 * self.wanted(c):
+            # within the class only (a blur across its outline would carry the neighbour's colour in)
+            weight = cv2.GaussianBlur(share, (0, 0), self.comp.scale)[..., None]
+            calmer = cv2.GaussianBlur(low * share[..., None], (0, 0), self.comp.scale) / np.maximum(weight, 1e-3)
+            low += (calmer - low) * share[..., None]
+
+    def gain(self, c: int, texture: np.ndarray, low: np.ndarray, core: np.ndarray) -> float:
+        """The factor that gives borrowed ``texture`` over the coarse shading ``low`` the fine contrast (mean
+        |Laplacian|) of the photo's own pixels of class ``c`` — the nearest sources may be the class's busiest
+        or smoothest part, and the shading has some of its own (independent parts add in quadrature)."""
+        if not core.any():
+            return 1.0
+        want = self.wanted(c)
+        has_low = float(np.abs(cv2.Laplacian(_grey(low), cv2.CV_32F))[core].mean())
+        has_tex = float(np.abs(cv2.Laplacian(_grey(texture), cv2.CV_32F))[core].mean())
+        if has_tex <= 0:
+            return 1.0
+        return float(np.clip(np.sqrt(max(want ** 2 - has_low ** 2, 0.0)) / has_tex, 0.25, 2.0))
 
     def grain(self, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Noise at the photo's own grain level (robust deviation of its detail layer where it is kept) over
-        ``target``'s bounding box, mostly in luminance as a sensor's is."""
+        ``target``'s bounding box, mostly in luminance as a sensor's is (a tile of it repeated: at a grain's
+        scale a 128-px period does not show)."""
         if self._grain is None:
-            kept = self.contrast[self.kept]
-            self._grain = float(1.4826 * np.median(kept)) if kept.size else 0.0
+            kept = self.contrast[::3, ::3][self.kept[::3, ::3]]
+            level = float(1.4826 * np.median(kept)) if kept.size else 0.0
+            luma = rng.standard_normal((GRAIN_TILE, GRAIN_TILE, 1), dtype=np.float32)
+            chroma = rng.standard_normal((GRAIN_TILE, GRAIN_TILE, 3), dtype=np.float32)
+            self._grain = level, level * (luma + 0.3 * chroma)
+        tile = self._grain[1]
         out = np.zeros((*target.shape, 3), np.float32)
-        ys, xs = np.nonzero(target)
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        luma = rng.standard_normal((y1 - y0, x1 - x0, 1), dtype=np.float32)
-        chroma = rng.standard_normal((y1 - y0, x1 - x0, 3), dtype=np.float32)
-        out[y0:y1, x0:x1] = self._grain * (luma + 0.3 * chroma)
+        x, y, w, h = cv2.boundingRect(target.astype(np.uint8))
+        shift = rng.integers(0, GRAIN_TILE, 2)
+        reps = ((h + GRAIN_TILE) // GRAIN_TILE + 1, (w + GRAIN_TILE) // GRAIN_TILE + 1, 1)
+        out[y:y + h, x:x + w] = np.tile(tile, reps)[shift[0]:shift[0] + h, shift[1]:shift[1] + w]
         return out
