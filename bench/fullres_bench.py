@@ -159,7 +159,7 @@ def main() -> int:
                 t0 = time.perf_counter()
                 full = paste_edit(doc.original, image, doc.alignment, doc.source_labels, new, restyled)
                 times_1k.append(time.perf_counter() - t0)
-                if kind == "offline" and i == 0 and name in ("hat", "bangs"):
+                if i == 0 and name in ("hat", "bangs"):
                     times_12m.append(twelve_megapixels(doc, image, new, restyled))
                 line = f"{kind:<8}{doc.name:<14}{name:<28}"
                 for method, out in (("plain", plain), ("full", full)):
@@ -184,8 +184,8 @@ def main() -> int:
     targets = {"detail": (0.6, 1.4), "rise": (0, 2.5), "stairs": (0, 1.05), "identical": (1, 1),
                "stairs_all": (0, 1.05), "stairs_photo": (0, 1.05)}
     for (kind, method, metric, cls), values in sorted(summary.items()):
-        if method != "full":
-            continue
+        if method != "full" or (kind == "smile" and metric != "identical"):
+            continue  # SMILE on synthetic weights draws noise maps: only locality means something there
         vals = [v for v in values if np.isfinite(v)]
         old = [v for v in summary.get((kind, "plain", metric, cls), []) if np.isfinite(v)]
         if not vals:
@@ -199,7 +199,7 @@ def main() -> int:
         print(f"{kind:<8}{metric:<13}{cls:<10} {statistics.median(old) if old else float('nan'):6.3f} -> "
               f"{statistics.median(vals):6.3f}  (range {min(vals):.3f}-{max(vals):.3f}; {inside}/{len(vals)} "
               f"within {lo}-{hi})")
-    t1, t12 = statistics.median(times_1k) * 1000, statistics.median(times_12m)
+    t1, t12 = statistics.median(times_1k) * 1000, statistics.median(times_12m)  # both engines' renders
     ok &= t1 <= 150 and t12 <= 1.5
     print(f"composite time: 1024² median {t1:.0f} ms (max {max(times_1k) * 1000:.0f}); 12 Mpx {t12:.2f} s "
           f"(targets 150 ms and 1.5 s on 2 cores)")
