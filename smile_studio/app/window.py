@@ -36,12 +36,13 @@ from .preview import PreviewPane
 from .proposals import ProposalActions
 from .recovery import Autosaver
 from .references import ReferenceActions
+from .result_view import FullSizeResult, compositing_note
 from .scheduler import FINAL, PREVIEW, JobResult
 from .worker import RenderWorker
 
 
-class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar, DocumentMessages, FileDropMixin,
-                 QMainWindow):
+class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar, DocumentMessages, FullSizeResult,
+                 FileDropMixin, QMainWindow):
     """Builds the window and wires canvas, panels and the engine worker to the document through commands; the
     file, reference, proposal and menu actions live in their own modules (the mixins)."""
 
@@ -159,7 +160,8 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.status_engine = QLabel("engine: loading…")
         self.status_latency = QLabel("")
         self.status_cursor = QLabel("")
-        for w in (self.status_cursor, self.status_latency, self.status_engine):
+        self.status_render = QLabel("")  # render size, photo size, how they are joined
+        for w in (self.status_cursor, self.status_render, self.status_latency, self.status_engine):
             self.statusBar().addPermanentWidget(w)
         self._build_toolbar()
         self._build_menus()
@@ -282,6 +284,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.canvas.set_labels(doc.labels)
         self.preview.set_before(doc.photo if doc.photo is not None else colorize(doc.source_labels))
         self.canvas.fit()
+        self.status_render.setText(compositing_note(doc))
         self._refresh_panels()
         self._update_title()
         self._prepare_after_render = True

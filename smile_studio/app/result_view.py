@@ -1,0 +1,124 @@
+"""View > Result at full size: the edit put back into the user's photo, shown at 100 % with a before/after
+toggle, so that it is judged where it will be used — at the photo's own resolution, not the render's 256 px.
+
+The window composites on Qt's thread pool (a 12-Mpx photo takes about a second) from the final render, the
+same way the export bundle's photo_edited.png is made; the status bar says at which size the networks render
+and how much the photo is larger.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import QCheckBox, QDialog, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout
+
+from ..core.document import Document
+from ..engines.base import EngineError, RenderRequest
+from ..export import restyled_classes
+from .canvas import rgb_to_qimage
+from .pool import PoolTask
+
+
+def compositing_note(doc: Document) -> str:
+    """One line for the status bar and the result window: render size, photo size and how they are joined."""
+    from ..face.composite import UPSCALE_MIN, photo_scale
+
+    render = f"render {doc.size} px"
+    if doc.original is None or doc.alignment is None:
+        return f"{render} (no original photo to put it back into)"
+    h, w = doc.original.shape[:2]
+    scale = photo_scale(doc.alignment)
+    how = "composited at full resolution" if scale >= UPSCALE_MIN else "pasted back (face no larger than render)"
+    return f"{render} · photo {w}×{h} (face ×{scale:.1f}) · {how}"
+
+
+class ResultWindow(QDialog):
+    """The pasted result at 100 % in a scroll area; *Before* (or B) shows the photo as it was."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("resultWindow")
+        self.setWindowTitle("Result at full size")
+        self.resize(900, 700)
+        self.info = QLabel("compositing…")
+        self.before_box = QCheckBox("Before (B)")
+        self.before_box.toggled.connect(lambda _=False: self._show())
+        QShortcut(QKeySequence("B"), self, self.before_box.toggle)
+        self.image = QLabel()
+        self.image.setObjectName("resultImage")
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(self.image)
+        self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        top = QHBoxLayout()
+        top.addWidget(self.info, 1)
+        top.addWidget(self.before_box)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.scroll, 1)
+        self.photo: np.ndarray | None = None
+        self.result: np.ndarray | None = None
+
+    def set_images(self, photo: np.ndarray, result: np.ndarray, note: str, focus: tuple[int, int]) -> None:
+        """Show ``result`` (and ``photo`` under *Before*) pixel for pixel, scrolled to ``focus`` (x, y)."""
+        self.photo, self.result = photo, result
+        self.info.setText(note)
+        self._show()
+        self.scroll.ensureVisible(int(focus[0]), int(focus[1]), self.scroll.width() // 2,
+                                  self.scroll.height() // 2)
+
+    def shown_image(self) -> np.ndarray | None:
+        return self.photo if self.before_box.isChecked() else self.result
+
+    def _show(self) -> None:
+        img = self.shown_image()
+        if img is None:
+            return
+        self.image.setPixmap(QPixmap.fromImage(rgb_to_qimage(img)))
+        self.image.resize(img.shape[1], img.shape[0])
+
+
+class FullSizeResult:
+    """A mixin of :class:`~.window.MainWindow`: the View menu's full-size result and the render-size line."""
+
+    result_window: ResultWindow | None = None
+
+    def show_full_size(self) -> None:
+        doc = self.doc
+        if doc is None:
+            return
+        if doc.original is None or doc.alignment is None:
+            self.notify("This document has no original photo: the render itself is the result.")
+            return
+        req = RenderRequest.from_snapshot(doc.snapshot(), exact=True)
+        try:  # the exact render, as the export bundle makes it
+            render = self.worker.call(lambda engines: engines.render.render(req))
+        except (EngineError, RuntimeError, MemoryError) as exc:
+            self.notify(f"The result could not be rendered ({exc})", error=True)
+            return
+        if self.result_window is None:
+            self.result_window = ResultWindow(self)
+        window = self.result_window
+        window.info.setText("compositing…")
+        window.show()
+        window.raise_()
+        original, alignment, source, labels = doc.original, doc.alignment, doc.source_labels, req.labels
+        restyled = restyled_classes(req.styles)
+        note = compositing_note(doc)
+
+        def composite():
+            from ..face.composite import paste_edit
+
+            return paste_edit(original, render, alignment, source, labels, restyled)
+
+        def done(out) -> None:
+            if isinstance(out, Exception):
+                window.info.setText(f"compositing failed: {out}")
+                return
+            changed = np.argwhere((out != original).any(-1))
+            focus = changed.mean(0)[::-1] if changed.size else (original.shape[1] / 2, original.shape[0] / 2)
+            window.set_images(original, out, note, focus)
+
+        task = PoolTask(composite)
+        task.signals.done.connect(done)
+        QThreadPool.globalInstance().start(task)

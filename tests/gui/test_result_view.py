@@ -1,0 +1,50 @@
+"""View > Result at full size: the edit in the user's photo at 100 %, before and after, and the status bar's
+render-size line."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+
+from smile_studio.core.imageio import read_image
+
+from .conftest import make_window
+from .driving import wait_final
+
+
+def test_the_result_at_full_size_shows_the_photo_s_own_pixels_before_and_after(qtbot, samples_dir):
+    w = make_window(qtbot)
+    assert w.open_path(samples_dir / "maskgan_0.jpg")
+    wait_final(qtbot, w)
+    assert w.status_render.text() == ("render 256 px · photo 1024×1024 (face ×4.0) · composited at full "
+                                      "resolution")
+    toggle = w.attributes.toggles["eyeglasses"]
+    qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton, pos=QPoint(10, toggle.height() // 2))
+    qtbot.mouseClick(w.attributes.propose, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.proposal is not None, timeout=10000)
+    qtbot.mouseClick(w.attributes.accept, Qt.MouseButton.LeftButton)
+    assert w.doc.attributes["eyeglasses"] == "on"
+    wait_final(qtbot, w, timeout=10000)
+    w.canvas.setFocus()
+    qtbot.keyClick(w.canvas, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: w.result_window is not None and w.result_window.result is not None, timeout=20000)
+    view = w.result_window
+    assert view.isVisible() and "composited at full resolution" in view.info.text()
+    photo = read_image(samples_dir / "maskgan_0.jpg")
+    after = view.shown_image()
+    assert after.shape == photo.shape  # the photo's own size, not the render's
+    pixmap = view.image.pixmap()
+    assert (pixmap.width(), pixmap.height()) == (1024, 1024)
+    changed = (after != photo).any(-1)
+    rows = np.nonzero(changed.any(1))[0]
+    assert changed.sum() > 5000 and 300 < rows.mean() < 700  # glasses: around the eyes, nowhere else
+    assert not changed[:200].any() and not changed[-200:].any()
+    qtbot.keyClick(view, Qt.Key.Key_B)
+    assert view.before_box.isChecked() and np.array_equal(view.shown_image(), photo)
+    w.worker.stop()
+
+
+def test_a_document_without_its_original_photo_has_no_full_size_result_and_says_so(qtbot, window):
+    assert window.status_render.text() == "render 256 px (no original photo to put it back into)"
+    window.show_full_size()
+    assert window.result_window is None and "render itself is the result" in window.message.text()
