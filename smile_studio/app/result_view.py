@@ -9,7 +9,7 @@ and how much the photo is larger.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QCheckBox, QDialog, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout
 
@@ -58,6 +58,7 @@ class ResultWindow(QDialog):
         lay.addWidget(self.scroll, 1)
         self.photo: np.ndarray | None = None
         self.result: np.ndarray | None = None
+        self.pending: tuple[np.ndarray, str] | None = None
 
     def set_images(self, photo: np.ndarray, result: np.ndarray, note: str, focus: tuple[int, int]) -> None:
         """Show ``result`` (and ``photo`` under *Before*) pixel for pixel, scrolled to ``focus`` (x, y)."""
@@ -66,6 +67,21 @@ class ResultWindow(QDialog):
         self._show()
         self.scroll.ensureVisible(int(focus[0]), int(focus[1]), self.scroll.width() // 2,
                                   self.scroll.height() // 2)
+
+    def expect(self, photo: np.ndarray, note: str) -> None:
+        """A composite of ``photo`` is on its way (:meth:`composited` receives it)."""
+        self.pending = photo, note
+        self.info.setText("compositing…")
+
+    def composited(self, out) -> None:
+        """The composite (or the exception that stopped it) from the thread pool."""
+        photo, note = self.pending
+        if isinstance(out, Exception):
+            self.info.setText(f"compositing failed: {out}")
+            return
+        changed = np.argwhere((out != photo).any(-1))
+        focus = changed.mean(0)[::-1] if changed.size else (photo.shape[1] / 2, photo.shape[0] / 2)
+        self.set_images(photo, out, note, focus)
 
     def shown_image(self) -> np.ndarray | None:
         return self.photo if self.before_box.isChecked() else self.result
@@ -99,26 +115,18 @@ class FullSizeResult:
         if self.result_window is None:
             self.result_window = ResultWindow(self)
         window = self.result_window
-        window.info.setText("compositing…")
         window.show()
         window.raise_()
         original, alignment, source, labels = doc.original, doc.alignment, doc.source_labels, req.labels
         restyled = restyled_classes(req.styles)
-        note = compositing_note(doc)
+        window.expect(original, compositing_note(doc))
 
         def composite():
             from ..face.composite import paste_edit
 
             return paste_edit(original, render, alignment, source, labels, restyled)
 
-        def done(out) -> None:
-            if isinstance(out, Exception):
-                window.info.setText(f"compositing failed: {out}")
-                return
-            changed = np.argwhere((out != original).any(-1))
-            focus = changed.mean(0)[::-1] if changed.size else (original.shape[1] / 2, original.shape[0] / 2)
-            window.set_images(original, out, note, focus)
-
         task = PoolTask(composite)
-        task.signals.done.connect(done)
-        QThreadPool.globalInstance().start(task)
+        task.signals.done.connect(window.composited, Qt.ConnectionType.QueuedConnection)
+        self._composite_task = task  # alive until it reports
+        self.pool.start(task)
