@@ -90,7 +90,7 @@ class MenusAndToolbar:
         v = self.menuBar().addMenu("&View")
         self._action(v, "&Fit", QKeySequence("Ctrl+0"), self.canvas.fit)
         self._action(v, "&100 %", QKeySequence("Ctrl+1"), self.canvas.actual_size)
-        self._action(v, "&Result at full size (before/after)…", QKeySequence("Ctrl+Shift+1"), self.show_full_size)
+        self._action(v, "&Result at full size (before/after)…", QKeySequence("Ctrl+Shift+R"), self.show_full_size)
         self._action(v, "Zoom &in", QKeySequence.StandardKey.ZoomIn, lambda: self.canvas.zoom(1.25))
         self._action(v, "Zoom &out", QKeySequence.StandardKey.ZoomOut, lambda: self.canvas.zoom(0.8))
         v.addSeparator()

@@ -26,7 +26,7 @@ def test_the_result_at_full_size_shows_the_photo_s_own_pixels_before_and_after(q
     assert w.doc.attributes["eyeglasses"] == "on"
     wait_final(qtbot, w, timeout=10000)
     w.canvas.setFocus()
-    qtbot.keyClick(w.canvas, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(w.canvas, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: w.result_window is not None and w.result_window.result is not None, timeout=20000)
     view = w.result_window
     assert view.isVisible() and "composited at full resolution" in view.info.text()
