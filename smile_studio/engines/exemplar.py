@@ -24,9 +24,11 @@ import numpy as np
 from ..core.document import StyleSource
 from ..core.labels import CLASSES
 from ..core.labels import ClassId as C
+from ..face.shading import FRONTAL, light_from_skin
 from .base import RenderRequest
 from .cache import array_digest, lru_get
 from .texture import GrowthSource, push_pull_fill
+from .worn import WORN, shade_worn
 
 MIN_EXEMPLAR_PIXELS = 24
 CACHE_BYTES = 128 * 2**20  # exemplars kept between renders
@@ -99,6 +101,7 @@ class Exemplar:
     scale: float  # exemplar pixels per target pixel
     mean: np.ndarray  # Lab mean (3,)
     std: np.ndarray  # Lab std (3,)
+    procedural: bool = False  # drawn, not taken from any photo: worn objects get light and shadow
 
     @classmethod
     def build(cls, rgb: np.ndarray, mask: np.ndarray, target_size: int, seed: int = 0,
@@ -151,7 +154,7 @@ def procedural_exemplar(class_id: int, size: int, seed: int | None) -> Exemplar:
     grain = cv2.GaussianBlur(rng.normal(0, 8, (size, size)).astype(np.float32), (0, 0), 0.8)[..., None]
     tile = np.clip(base[None, None] * shade + grain, 0, 255).astype(np.float32)
     lab = _rgb_to_lab(tile.reshape(-1, 1, 3)).reshape(-1, 3)
-    return Exemplar(tile, (0, 0, size, size), 1.0, lab.mean(0), lab.std(0) + 1e-3)
+    return Exemplar(tile, (0, 0, size, size), 1.0, lab.mean(0), lab.std(0) + 1e-3, procedural=True)
 
 
 def random_style_stats(class_id: int, seed: int, base: Exemplar) -> tuple[np.ndarray, np.ndarray]:
@@ -221,6 +224,7 @@ class ExemplarRenderEngine:
         synth_mask = ~keep
         source = _Source.of(photo, src_labels) if photo is not None else None
         refs: dict = {}  # reference id -> its _Source at this size, digested once per render
+        drawn = np.zeros(labels.shape, bool)  # worn objects drawn procedurally: lit and shadowed below
         for c in np.unique(labels[synth_mask]):
             c = int(c)
             region = synth_mask & (labels == c)
@@ -259,6 +263,11 @@ class ExemplarRenderEngine:
             if target is not None:
                 colours = _transfer(colours, base.mean, base.std, *target)
             out[ys, xs] = colours
+            if base.procedural and c in WORN:
+                drawn |= region
+        if drawn.any():
+            light = light_from_skin(photo, src_labels == C.SKIN) if photo is not None else FRONTAL
+            out = shade_worn(out, labels, drawn, light, seed=int(drawn.sum()))
         if photo is not None and synth_mask.any():
             out = self._blend(out, photo.astype(np.float32), synth_mask)
         out = self._soften_borders(out, labels, synth_mask)

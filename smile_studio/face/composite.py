@@ -26,7 +26,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..core.labels import ClassId as C
 from .paste import FEATHER, GROW, edit_region, paste_back
+from .shading import WORN, Light, cast_shadow, light_from_skin
 
 UPSCALE_MIN = 1.25  # below this the render has the photo's detail already: plain paste-back
 EDGE_SIGMA = 0.7  # antialiasing of a new class's outline, in photo px (10-90 % rise about 1.8 px)
@@ -217,11 +219,33 @@ class _Composite:
         # where the texture is the photo's, it replaces the render's own fine detail instead of adding to it
         painted = shade - (shade - low) * borrowed[..., None] + texture
         painted = self._match_seams(painted, base.astype(np.float32), shares, wide, alpha)
-        mixed = np.clip(base + (painted - base) * alpha[..., None] + 0.5, 0, 255).astype(np.uint8)
+        mixed = base + (painted - base) * alpha[..., None]
+        shadow = self._worn_shadow(new_full, changed_full)
+        touched = alpha > 1e-4
+        if shadow is not None:  # the shadow of a new hat or frame falls on the photo's own pixels too
+            mixed *= 1 - shadow[..., None]
+            touched |= shadow > 0.5 / 255
+        mixed = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
         out = self.original.copy()
         # exactly the photo outside the region
-        out[box.y0:box.y1, box.x0:box.x1] = np.where((alpha <= 1e-4)[..., None], base, mixed)
+        out[box.y0:box.y1, box.x0:box.x1] = np.where(touched[..., None], mixed, base)
         return out
+
+    def _worn_shadow(self, new_full, changed_full) -> np.ndarray | None:
+        """The soft contact shadow that new worn objects (a hat, glasses, earrings) cast on what is beneath,
+        by the face's own light (read from the render's skin, turned into the photo's frame)."""
+        worn = [c for c in WORN if ((self.labels == c) & self.changed).any() and not (self.source == c).any()]
+        if not worn:
+            return None
+        light = light_from_skin(self.render, self.source == C.SKIN)
+        turn = self.alignment[:, :2] @ np.array([light.dx, light.dy])
+        light = Light(*(turn / max(float(np.linalg.norm(turn)), 1e-6)), light.strength)
+        shadow = np.zeros(new_full.shape, np.float32)
+        reach = 1.5 * self.scale * self.size / 256  # a render pixel and a half, at 256
+        for c in worn:
+            mask = (new_full == c) & changed_full
+            shadow = np.maximum(shadow, WORN[c].shadow * cast_shadow(mask, light, reach, 0.5 * reach))
+        return shadow
 
     def _alpha(self, box: _Box, new_full, changed_full, grow: int, feather: float):
         """A crisp antialiased edge around the changed pixels, widened by a feather only into pixels of the
