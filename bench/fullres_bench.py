@@ -8,7 +8,8 @@ golden synthetic weights (their renders are not faces; they show the mechanics).
     ...) over that of the photo's own pixels of the class, both a render pixel (4 px) inside their outline — target
     0.6-1.4;
 (b) for classes the photo does not have (hat, glasses, earrings): the outline's 10-90 % rise width at full
-    resolution — target <= 2.5 px — and the staircase (grey steps across the render's 4-px grid vs off it, over
+    resolution (its levels read 2.5-3.5 px either side: the step itself, not a rounded object's shading or its
+    shadow) — target <= 2.5 px — and the staircase (grey steps across the render's 4-px grid vs off it, over
     the pixels the edit changed within 2 px of the class, outline stretches within 15° of the axes left out: a
     straight horizontal edge lies on the grid whatever is done to it) — target <= 1.05; also shown: the same
     over every outline ("stairs_all") and the photo's own over the class and its rim ("stairs_photo": JPEG's

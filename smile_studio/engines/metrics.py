@@ -59,10 +59,12 @@ def detail_level(rgb: np.ndarray, mask: np.ndarray, inset: int = 2) -> float:
     return float(np.abs(cv2.Laplacian(_gray(rgb), cv2.CV_32F))[inner].mean())
 
 
-def edge_rise_width(rgb: np.ndarray, mask: np.ndarray, reach: float = 8.0, min_contrast: float = 24.0) -> float:
+def edge_rise_width(rgb: np.ndarray, mask: np.ndarray, reach: float = 3.5, min_contrast: float = 24.0) -> float:
     """Median 10-90 % rise width (px) of the grey level across the outline of ``mask``, sampled along the
     outline's normal at every third outline pixel where the two sides differ by ``min_contrast`` grey levels
-    or more; nan when no such place exists."""
+    or more; nan when no such place exists. The two levels are read 1 px short of ``reach`` on either side: the
+    outline's own step, not the shading of a rounded object or a shadow beyond it (an edge blurred wider than
+    that reads as at least 4 px)."""
     m = mask.astype(np.uint8)
     outline = m.astype(bool) & ~cv2.erode(m, np.ones((3, 3), np.uint8)).astype(bool)
     ys, xs = np.nonzero(outline)
@@ -82,7 +84,7 @@ def edge_rise_width(rgb: np.ndarray, mask: np.ndarray, reach: float = 8.0, min_c
     map_x = (xs[:, None] + n[:, :1] * t[None]).astype(np.float32)
     map_y = (ys[:, None] + n[:, 1:] * t[None]).astype(np.float32)
     prof = cv2.remap(_gray(rgb), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    ends = np.abs(t) > reach - 2
+    ends = np.abs(t) > reach - 1
     lo, hi = prof[:, ends & (t < 0)].mean(1), prof[:, ends & (t > 0)].mean(1)
     strong = np.abs(hi - lo) >= min_contrast
     widths = []
