@@ -43,19 +43,27 @@ class Face:
         return self.box[2] - self.box[0]
 
 
-@functools.lru_cache(maxsize=1)
-def _dlib():
-    """(detector, shape predictor), or None when dlib or its landmark model is not installed."""
+def _dlib_model(name: str) -> Path | None:
+    """A model file of the face-recognition-models package, when it and a working dlib are installed."""
     try:
-        import dlib
+        import dlib  # noqa: F401 - a dlib that fails to import counts as not installed
     except ImportError:
         return None
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or spec.origin is None:
         return None
-    model = Path(spec.origin).parent / "models" / "shape_predictor_68_face_landmarks.dat"
-    if not model.is_file():
+    model = Path(spec.origin).parent / "models" / name
+    return model if model.is_file() else None
+
+
+@functools.lru_cache(maxsize=1)
+def _dlib():
+    """(detector, shape predictor), or None when dlib or its landmark model is not installed."""
+    model = _dlib_model("shape_predictor_68_face_landmarks.dat")
+    if model is None:
         return None
+    import dlib
+
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(model))
 
 
@@ -177,15 +185,12 @@ def _with_landmarks(predictor, img: np.ndarray, rects, scores, scale: float, k: 
 def _mmod():
     """dlib's CNN face detector (max-margin object detection; its weights ship in face-recognition-models),
     or None where it is not installed."""
-    try:
-        import dlib
-    except ImportError:
+    model = _dlib_model("mmod_human_face_detector.dat")
+    if model is None:
         return None
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or spec.origin is None:
-        return None
-    model = Path(spec.origin).parent / "models" / "mmod_human_face_detector.dat"
-    return dlib.cnn_face_detection_model_v1(str(model)) if model.is_file() else None
+    import dlib
+
+    return dlib.cnn_face_detection_model_v1(str(model))
 
 
 def _mmod_faces(detector, predictor, rgb: np.ndarray) -> list[Face]:
