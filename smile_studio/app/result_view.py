@@ -58,7 +58,9 @@ class ResultWindow(QDialog):
         lay.addWidget(self.scroll, 1)
         self.photo: np.ndarray | None = None
         self.result: np.ndarray | None = None
-        self.pending: tuple[np.ndarray, str] | None = None
+        self.pending: tuple[int, np.ndarray, str] | None = None
+        self.serial = 0
+        self.tasks: dict[int, object] = {}  # the pool tasks of the requests not answered yet (kept alive)
 
     def set_images(self, photo: np.ndarray, result: np.ndarray, note: str, focus: tuple[int, int]) -> None:
         """Show ``result`` (and ``photo`` under *Before*) pixel for pixel, scrolled to ``focus`` (x, y)."""
@@ -68,19 +70,28 @@ class ResultWindow(QDialog):
         self.scroll.ensureVisible(int(focus[0]), int(focus[1]), self.scroll.width() // 2,
                                   self.scroll.height() // 2)
 
-    def expect(self, photo: np.ndarray, note: str) -> None:
-        """A composite of ``photo`` is on its way (:meth:`composited` receives it)."""
-        self.pending = photo, note
+    def expect(self, photo: np.ndarray, note: str) -> int:
+        """A composite of ``photo`` is on its way; the serial number :meth:`composited` will want with it (an
+        older request that finishes later is dropped)."""
+        self.serial += 1
+        self.pending = self.serial, photo, note
         self.info.setText("compositing…")
+        return self.serial
 
-    def composited(self, out) -> None:
-        """The composite (or the exception that stopped it) from the thread pool."""
-        photo, note = self.pending
+    def composited(self, answer) -> None:
+        """(serial, the composite or the exception that stopped it, focus) from the thread pool."""
+        if isinstance(answer, Exception):  # a failure the task did not foresee
+            answer = self.pending[0] if self.pending else 0, answer, None
+        serial, out, focus = answer
+        self.tasks.pop(serial, None)
+        if self.pending is None or serial != self.pending[0]:
+            return  # a newer request is on its way
         if isinstance(out, Exception):
+            self.result = None
+            self.image.clear()
             self.info.setText(f"compositing failed: {out}")
             return
-        changed = np.argwhere((out != photo).any(-1))
-        focus = changed.mean(0)[::-1] if changed.size else (photo.shape[1] / 2, photo.shape[0] / 2)
+        _, photo, note = self.pending
         self.set_images(photo, out, note, focus)
 
     def shown_image(self) -> np.ndarray | None:
@@ -119,14 +130,20 @@ class FullSizeResult:
         window.raise_()
         original, alignment, source, labels = doc.original, doc.alignment, doc.source_labels, req.labels
         restyled = restyled_classes(req.styles)
-        window.expect(original, compositing_note(doc))
+        serial = window.expect(original, compositing_note(doc))
 
         def composite():
             from ..face.composite import paste_edit
 
-            return paste_edit(original, render, alignment, source, labels, restyled)
+            try:
+                out = paste_edit(original, render, alignment, source, labels, restyled)
+            except (ValueError, MemoryError) as exc:
+                return serial, exc, None
+            changed = np.argwhere((out != original).any(-1))
+            focus = changed.mean(0)[::-1] if changed.size else (original.shape[1] / 2, original.shape[0] / 2)
+            return serial, out, focus
 
         task = PoolTask(composite)
         task.signals.done.connect(window.composited, Qt.ConnectionType.QueuedConnection)
-        self._composite_task = task  # alive until it reports
+        window.tasks[serial] = task
         self.pool.start(task)

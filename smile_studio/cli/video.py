@@ -60,7 +60,7 @@ class FrameEditor:
         from ..opening import document_from_photo
 
         try:
-            face, _ = detect_faces(rgb, self.args.face - 1)
+            face, _ = detect_faces(rgb, self.args.face - 1, thorough=False)
         except NoFaceDetected:
             self.without_face += 1
             if self.track is not None:

@@ -51,11 +51,14 @@ def paste_edit(original: np.ndarray, render: np.ndarray, alignment: np.ndarray, 
     ``seed`` fixes the choice of texture patches (the same edit composites the same way every time);
     ``texture=False`` leaves out the borrowed texture and the grain (video: patches chosen anew in every
     frame would flicker), keeping the outlines and the photo's own detail under the feather."""
+    if original.ndim != 3 or original.shape[2] != 3 or render.ndim != 3 or render.shape[2] != 3:
+        raise ValueError(f"expected RGB images, got a photo {original.shape} and a render {render.shape}")
     size = render.shape[0]
-    if labels.shape[0] != size:
-        labels = cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
-        if source_labels is not None:
-            source_labels = cv2.resize(source_labels, (size, size), interpolation=cv2.INTER_NEAREST)
+
+    def at_render_size(m):
+        return m if m is None or m.shape[0] == size else cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST)
+
+    labels, source_labels = at_render_size(labels), at_render_size(source_labels)
     if source_labels is None or photo_scale(alignment) < UPSCALE_MIN:
         return paste_back(original, render, alignment, edit_region(source_labels, labels, restyled))
     changed = labels != source_labels
@@ -208,7 +211,11 @@ class _Composite:
         near = cv2.dilate(self.changed.astype(np.uint8), _disk(grow + 3 * int(feather) + 2)).astype(bool)
         classes = sorted(set(np.unique(self.labels[near]).tolist()) | set(np.unique(self.source[near]).tolist()))
         new_full = smooth_labels(self.labels, box, classes)
-        changed_full = box.warp(outline_field(self.changed)) > 0
+        field = outline_field(self.changed)
+        changed_full = box.warp(field) > 0
+        lost = self.changed & (field <= 0)  # specks the smoothing erased: kept, pixel for pixel
+        if lost.any():
+            changed_full |= box.warp(lost.astype(np.uint8), cv2.INTER_NEAREST, cv2.BORDER_CONSTANT) > 0
         if not changed_full.any():
             return self.original.copy()
         alpha, wide = self._alpha(box, new_full, changed_full, grow, feather)

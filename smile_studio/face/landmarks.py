@@ -142,16 +142,17 @@ def detection_scale(shape: tuple[int, int]) -> float:
     return 80 / smallest
 
 
-def _dlib_faces(models, rgb: np.ndarray, k: int) -> list[Face]:
+def _dlib_faces(models, rgb: np.ndarray, k: int, thorough: bool = True) -> list[Face]:
     detector, predictor = models
 
     img = np.ascontiguousarray(np.rot90(rgb, k))
     # upright, at the scale where the smallest face worth finding fills the detector's 80-px window (faces of
     # group photos are small), then at full size if that found none (one small face in a large photo);
     # turned by a quarter, where only a phone's sideways portrait is expected, small
-    first = detection_scale(img.shape[:2]) if k == 0 else min(1.0, DETECT_SIDE / max(img.shape[:2]))
+    quick = min(1.0, (2 if k == 0 else 1) * DETECT_SIDE / max(img.shape[:2]))
+    first = detection_scale(img.shape[:2]) if k == 0 and thorough else quick
     rects, scores, scale = [], [], 1.0
-    for wanted in (first, 1.0) if first < 1 and k == 0 else (first,):
+    for wanted in (first, 1.0) if first < 1 and k == 0 and thorough else (first,):
         upsample = 1 if wanted > 1 else 0  # dlib doubles the image itself (keeping its HOG cells sharp)
         scale = wanted / 2 if upsample else wanted
         small = img if scale == 1.0 else cv2.resize(img, (round(img.shape[1] * scale), round(img.shape[0] * scale)),
@@ -228,20 +229,22 @@ def _unrotate(points: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarray:
     return np.stack([y, h - 1 - x], axis=1)  # k == 3: new (x', y') = (h - 1 - y, x)
 
 
-def find_faces(rgb: np.ndarray) -> list[Face]:
+def find_faces(rgb: np.ndarray, thorough: bool = True) -> list[Face]:
     """Every face found, largest first: upright if any is found upright, else in the quarter turn where the
-    detector is most confident (photos from phones are often stored sideways)."""
+    detector is most confident (photos from phones are often stored sideways). ``thorough=False`` (video
+    frames, many per second): one search at up to 1280 px and no second look by the CNN detector."""
     fa, dl = _fa(), _dlib()  # resolved once per photo, not per orientation
     if fa is None and dl is None:
         return [_haar_face(rgb)]
     best: list[Face] = []
     for k in (0, 1, 3, 2):
-        faces = _fa_faces(fa, rgb, k) if fa is not None else _dlib_faces(dl, rgb, k)
+        faces = _fa_faces(fa, rgb, k) if fa is not None else _dlib_faces(dl, rgb, k, thorough)
         if faces and (not best or max(f.score for f in faces) > max(f.score for f in best)):
             best = faces
         if best and k == 0 and max(f.score for f in best) > 0.5:
             break  # a confident upright face: no need to look sideways
-    if fa is None and (not best or max(f.score for f in best) < CONFIDENT) and _mmod() is not None:
+    unsure = not best or max(f.score for f in best) < CONFIDENT
+    if thorough and fa is None and unsure and _mmod() is not None:
         best = _mmod_faces(_mmod(), dl[1], rgb) or best
     if not best:
         raise NoFaceDetected("no face was detected in this photo (upright or turned)")
@@ -256,9 +259,10 @@ def detect_face(rgb: np.ndarray, index: int = 0) -> Face:
     return detect_faces(rgb, index)[0]
 
 
-def detect_faces(rgb: np.ndarray, index: int = 0) -> tuple[Face, int]:
-    """(the ``index``-th largest face, how many faces the photo has); see :func:`detect_face`."""
-    faces = find_faces(rgb)
+def detect_faces(rgb: np.ndarray, index: int = 0, thorough: bool = True) -> tuple[Face, int]:
+    """(the ``index``-th largest face, how many faces the photo has); see :func:`detect_face` and, for
+    ``thorough``, :func:`find_faces`."""
+    faces = find_faces(rgb, thorough)
     if index >= len(faces):
         raise NoFaceDetected(f"the photo has {len(faces)} face(s); there is no face number {index + 1}")
     face = faces[index]

@@ -48,3 +48,20 @@ def test_a_document_without_its_original_photo_has_no_full_size_result_and_says_
     assert window.status_render.text() == "render 256 px (no original photo to put it back into)"
     window.show_full_size()
     assert window.result_window is None and "render itself is the result" in window.message.text()
+
+
+def test_an_older_composite_arriving_late_is_dropped_and_a_failure_clears_the_view(qtbot):
+    from smile_studio.app.result_view import ResultWindow
+
+    view = ResultWindow()
+    qtbot.addWidget(view)
+    photo = np.zeros((40, 60, 3), np.uint8)
+    first = view.expect(photo, "first")
+    second = view.expect(photo, "second")
+    view.composited((first, np.full_like(photo, 7), (30, 20)))
+    assert view.result is None and view.info.text() == "compositing…"  # superseded: not shown
+    view.composited((second, np.full_like(photo, 9), (30, 20)))
+    assert view.shown_image()[0, 0, 0] == 9 and view.info.text() == "second"
+    view.expect(photo, "third")
+    view.composited(RuntimeError("out of memory"))
+    assert view.result is None and view.info.text() == "compositing failed: out of memory"

@@ -130,3 +130,17 @@ def test_a_real_photo_gets_its_own_hair_texture_in_new_bangs(samples_dir):
     ratio = detail_level(full, bangs, 4) / detail_level(doc.original, own, 4)
     assert 0.6 <= ratio <= 1.4
     assert detail_level(plain, bangs, 4) / detail_level(doc.original, own, 4) < ratio - 0.2
+
+
+def test_a_single_changed_pixel_is_kept_and_maps_of_other_sizes_and_non_rgb_photos_are_handled(scene):
+    photo, render, source, labels, alignment = scene
+    speck = source.copy()
+    speck[200, 60] = HAT  # one render pixel: the outline smoothing alone would erase it
+    full = paste_edit(photo, render, alignment, source, speck)
+    assert (full[800:804, 240:244] != photo[800:804, 240:244]).any()
+    # a 512 source map with 256 labels and render: the maps are brought to the render's size each on its own
+    big_source = cv2.resize(source, (512, 512), interpolation=cv2.INTER_NEAREST)
+    assert np.array_equal(paste_edit(photo, render, alignment, big_source, labels),
+                          paste_edit(photo, render, alignment, source, labels))
+    with pytest.raises(ValueError, match="expected RGB"):
+        paste_edit(photo[..., 0], render, alignment, source, labels)

@@ -163,7 +163,7 @@ def test_every_teaser_photo_in_the_wild_has_its_face_found(samples_dir):
 
     for path in sorted((samples_dir / "smile_ffhq_teaser").iterdir()):
         faces = find_faces(read_image(path))
-        assert faces[0].width >= 64 and faces[0].score >= 0.2, path.name
+        assert faces[0].width >= 64, path.name
     glasses = read_image(samples_dir / "smile_ffhq_teaser" / "75s3.reutersmedia.net.jpeg")
     hog = landmarks._dlib_faces(landmarks._dlib(), glasses, 0)
     assert not hog or max(f.score for f in hog) < landmarks.CONFIDENT  # HOG alone: not confident
