@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from common import SHARED, machine_line
+from common import SHARED, machine_line, verdict
 from PIL import Image
 
 from smile_studio.core.labels import ATTRIBUTES, CLASSES
@@ -208,8 +208,7 @@ def main() -> int:
         print(f"{kind} composite time: 1024² median {t1:.0f} ms (max {max(spent) * 1000:.0f}); 12 Mpx {t12:.2f} s "
               f"(targets 150 ms and 1.5 s on 2 cores)")
     print(f"contact sheets: {OUT}/fullres_*.png (photo | plain paste-back | full resolution, 100 % crops)")
-    print(f"targets: {'MET' if ok else 'MISSED'}")
-    return 0 if ok else 1
+    return verdict(ok)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from common import SHARED
+from common import SHARED, verdict
 from PIL import Image
 
 from smile_studio.core.document import Reference, StyleSource
@@ -108,8 +108,7 @@ def main() -> int:
     print(f"median attribute edit {me:.1f} ms (max {max(edit_t) * 1000:.1f}); median render {mr:.1f} ms "
           f"(max {max(render_t) * 1000:.1f}) at 256x256, 2 threads")
     print(f"contact sheets: {OUT}/offline_*.png (photo | edited map | render)")
-    print(f"targets: {'MET' if ok else 'MISSED'}")
-    return 0 if ok else 1
+    return verdict(ok)
 
 
 if __name__ == "__main__":
