@@ -53,7 +53,7 @@ def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: 
         files["photo_edited.png"] = encode_png(paste_edit(doc.original, render, doc.alignment, doc.source_labels,
                                                           doc.labels, restyled_classes(doc.styles)))
     settings = edit_settings(doc.name, doc.size, doc.attributes, doc.styles, doc.references, engines,
-                             checkpoints=checkpoints, files=sorted(files))
+                             checkpoints=checkpoints, files=sorted(files), render_size=render.shape[0])
     files["settings.json"] = json.dumps(settings, indent=2).encode()
     return files
 
@@ -63,7 +63,7 @@ SETTINGS_FORMAT = "smile-studio-settings"
 
 def edit_settings(name: str, size: int, attributes: dict, styles, references, engines: dict, *,
                   attributes_before: dict | None = None, edit: dict | None = None, checkpoints: dict | None = None,
-                  files: list | None = None, notes=()) -> dict:
+                  files: list | None = None, notes=(), render_size: int | None = None) -> dict:
     """The settings JSON that reproduces a result, one schema for the export bundle and ``edit --json-out``:
     the result's attributes (and those before the edit, when one was made), the edit's seed / psi / reference,
     every region's style source, the references, the engines and checkpoint hashes, the files written."""
@@ -73,6 +73,7 @@ def edit_settings(name: str, size: int, attributes: dict, styles, references, en
         "app": f"SMILE Studio {__version__}",
         "input": name,
         "size": size,
+        "render_size": render_size or size,  # SMILE_SYN 512 renders large faces when installed
         "attributes": dict(attributes),
         "attributes_before": dict(attributes_before) if attributes_before is not None else None,
         "edit": edit,

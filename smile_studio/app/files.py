@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from ..core.document import Document
 from ..core.labelmap import LabelMap
 from ..core.project import ProjectError, load_project, project_name, save_project
-from ..engines.base import EngineError, RenderRequest
+from ..engines.base import EngineError, RenderRequest, for_the_photo
 from ..opening import document_from_photo, open_document
 from .config import IMAGE_GLOBS, TITLE, WORK_SIZE
 from .pool import PoolTask
@@ -246,7 +246,9 @@ class FileActions:
         from ..export import export_bundle
 
         # exports are rendered in float32 (previews may be reduced precision): the bundle's settings reproduce it
-        req = RenderRequest.from_snapshot(self.doc.snapshot(), exact=True)
+        # at SMILE_SYN 512 when installed and the face is large enough
+        req = for_the_photo(RenderRequest.from_snapshot(self.doc.snapshot(), exact=True), self.render_engine,
+                            self.doc.original, self.doc.alignment)
         try:  # on the engine thread, between two previews; this thread waits for it
             image = self.worker.call(lambda engines: engines.render.render(req))
         except (EngineError, RuntimeError, MemoryError) as exc:

@@ -14,21 +14,25 @@ from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QCheckBox, QDialog, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout
 
 from ..core.document import Document
-from ..engines.base import EngineError, RenderRequest
+from ..engines.base import EngineError, RenderRequest, for_the_photo, photo_render_side
 from ..export import restyled_classes
 from .canvas import rgb_to_qimage
 from .pool import PoolTask
 
 
-def compositing_note(doc: Document) -> str:
-    """One line for the status bar and the result window: render size, photo size and how they are joined."""
+def compositing_note(doc: Document, engine=None) -> str:
+    """One line for the status bar and the result window: the size the render ``engine`` draws this face at
+    for the photo, the photo's size and how they are joined."""
+    from ..face.align import alignment_at_side
     from ..face.composite import UPSCALE_MIN, photo_scale
 
-    render = f"render {doc.size} px"
+    large = engine.large_side if engine is not None else None
+    side = photo_render_side(large, doc.size, doc.alignment if doc.original is not None else None)
+    render = f"render {side} px" + (" (SMILE_SYN 512)" if side != doc.size else "")
     if doc.original is None or doc.alignment is None:
         return f"{render} (no original photo to put it back into)"
     h, w = doc.original.shape[:2]
-    scale = photo_scale(doc.alignment)
+    scale = photo_scale(alignment_at_side(doc.alignment, doc.size, side))
     how = "composited at full resolution" if scale >= UPSCALE_MIN else "pasted back (face no larger than render)"
     return f"{render} · photo {w}×{h} (face ×{scale:.1f}) · {how}"
 
@@ -117,7 +121,8 @@ class FullSizeResult:
         if doc.original is None or doc.alignment is None:
             self.notify("This document has no original photo: the render itself is the result.")
             return
-        req = RenderRequest.from_snapshot(doc.snapshot(), exact=True)
+        req = for_the_photo(RenderRequest.from_snapshot(doc.snapshot(), exact=True), self.render_engine,
+                            doc.original, doc.alignment)
         try:  # the exact render, as the export bundle makes it
             render = self.worker.call(lambda engines: engines.render.render(req))
         except (EngineError, RuntimeError, MemoryError) as exc:
@@ -130,7 +135,7 @@ class FullSizeResult:
         window.raise_()
         original, alignment, source, labels = doc.original, doc.alignment, doc.source_labels, req.labels
         restyled = restyled_classes(req.styles)
-        serial = window.expect(original, compositing_note(doc))
+        serial = window.expect(original, compositing_note(doc, self.render_engine))
 
         def composite():
             from ..face.composite import paste_edit

@@ -223,6 +223,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
 
     def _show_engines(self, loading: bool = False) -> None:
         note, render = self.engine_note, self.render_engine
+        self.status_render.setText(compositing_note(self.doc, render) if self.doc is not None else "")
         offline = getattr(render, "name", "offline") != "smile"
         hint = ""
         if loading:
@@ -284,7 +285,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.canvas.set_labels(doc.labels)
         self.preview.set_before(doc.photo if doc.photo is not None else colorize(doc.source_labels))
         self.canvas.fit()
-        self.status_render.setText(compositing_note(doc))
+        self.status_render.setText(compositing_note(doc, self.render_engine))
         self._refresh_panels()
         self._update_title()
         self._prepare_after_render = True

@@ -56,7 +56,8 @@ def run_edit(args: argparse.Namespace) -> int:
         settings = edit_settings(face.name, args.size, result.attributes, recipe.styles, recipe.references, engines,
                                  attributes_before=current, edit=edit,
                                  checkpoints=checkpoint_hashes() if render.name == "smile" else None,
-                                 files=[Path(p).name for p in (args.out, args.map_out) if p], notes=result.notes)
+                                 files=[Path(p).name for p in (args.out, args.map_out) if p], notes=result.notes,
+                                 render_size=image.shape[0])
         outputs[Path(args.json_out)] = json.dumps(settings, indent=2).encode()
     write_all(outputs)
     print(f"engine: {why}")

@@ -75,7 +75,7 @@ class FrameEditor:
                                   known_attributes=self.attributes, points=points)
         if self.attributes is None:  # the key frame: every later frame keeps its attributes
             self.attributes = dict(doc.attributes, **self.recipe.overrides)
-        _, result, image = apply_recipe(self.recipe, doc, self.layout, self.render)
+        _, result, image = apply_recipe(self.recipe, doc, self.layout, self.render, large=False)
         out = at_photo_size(doc, result.labels, image, self.recipe.styles, texture=False)
         region = map_at_photo_size(doc.labels, doc.alignment, rgb.shape) > 0
         if self.previous is not None and region.any():

@@ -125,8 +125,33 @@ class LayoutEngine(Protocol):
 class RenderEngine(Protocol):
     name: str
     description: str
+    large_side: int | None  # the side of its renders for large faces (SMILE_SYN 512 when installed), or None
 
     def render(self, request: RenderRequest) -> np.ndarray: ...
+
+
+def photo_render_side(large: int | None, side: int, alignment: np.ndarray | None) -> int:
+    """The side to render a face at for its photo: an engine's ``large`` side when it has one and the photo's
+    face (the crop of ``side`` px placed by ``alignment``) is at least that large, else ``side``."""
+    from ..face.composite import photo_scale
+
+    if large is None or alignment is None or large <= side or photo_scale(alignment) * side < large:
+        return side
+    return large
+
+
+def for_the_photo(req: RenderRequest, engine: RenderEngine, original: np.ndarray | None,
+                  alignment: np.ndarray | None) -> RenderRequest:
+    """The exact render that goes back into the photo, at :func:`photo_render_side` (at a large side, the
+    photo is cropped afresh from the original; the maps stay as they are, the engine brings them to its side)."""
+    from ..face.align import crop_at_side
+
+    req = replace(req, exact=True, stroke=False)
+    side = req.labels.shape[0]
+    new_side = photo_render_side(engine.large_side, side, alignment if original is not None else None)
+    if new_side == side:
+        return req
+    return replace(req, photo=crop_at_side(original, alignment, side, new_side), size=new_side)
 
 
 def render_batch(engine: RenderEngine, requests: list[RenderRequest]) -> list[np.ndarray]:

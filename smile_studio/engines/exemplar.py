@@ -176,6 +176,7 @@ class ExemplarRenderEngine:
 
     name = "offline"
     description = "Offline renderer: exemplar-based region texture synthesis from the photo and references (not SMILE)"
+    large_side = None  # renders at the map's side; the compositor brings the photo's detail
 
     def __init__(self, sample: tuple[np.ndarray, np.ndarray] | None = None, cache_size: int = 64):
         # the bundled sample (rgb, labels): exemplars when a map has no photo

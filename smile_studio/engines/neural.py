@@ -66,11 +66,14 @@ class NeuralRenderEngine:
     name = "smile"
     description = "SMILE_SYN (official network)"
 
-    def __init__(self, generator: SynGenerator, device: str = "auto", precision: str = "auto"):
+    def __init__(self, generator: SynGenerator, device: str = "auto", precision: str = "auto",
+                 large: NeuralRenderEngine | None = None):
         """``precision``: 'exact' renders everything in float32; 'auto'/'fast' renders interactive previews in
         bf16 on CPUs with bf16 matrix units (~3x faster, within ~0.04 of float32 on the [-1, 1] image) and
-        requests marked ``exact`` (exports, headless) in float32."""
+        requests marked ``exact`` (exports, headless) in float32. ``large``: the engine of a larger generator
+        (SMILE_SYN 512) for exact renders asked at its side."""
         self.device = pick_device(device)
+        self.large = large
         if self.device.type == "cpu":
             tune_allocator()
         self.exact_gen = generator.eval().to(self.device)
@@ -86,6 +89,10 @@ class NeuralRenderEngine:
         self._maps_cache: OrderedDict = OrderedDict()
         self._context: RenderContext | None = None  # the last interactive render, every layer's output
         self._noise_maps: list[torch.Tensor] | None = None
+
+    @property
+    def large_side(self) -> int | None:
+        return self.large.exact_gen.size if self.large is not None else None
 
     @classmethod
     def from_source(cls, source, **kw) -> NeuralRenderEngine:
@@ -196,6 +203,8 @@ class NeuralRenderEngine:
 
     @torch.no_grad()
     def render(self, req: RenderRequest) -> np.ndarray:
+        if req.exact and self.large is not None and req.size == self.large_side:
+            return self.large.render(req)
         if req.exact:
             gen, dtype = self.exact_gen, torch.float32
             sem = self._sem(req.labels)
@@ -288,6 +297,8 @@ def neural_engines(interactive: bool = True) -> tuple[NeuralLayoutEngine, Neural
     layout = NeuralLayoutEngine.from_sources(checkpoint_path("sem_G"), checkpoint_path("sem_F"),
                                              checkpoint_path("sem_S"), fan if fan.is_file() else None)
     precision = os.environ.get("SMILE_STUDIO_PRECISION", "auto").strip().lower() if interactive else "exact"
-    render = NeuralRenderEngine.from_source(checkpoint_path("syn256"),
-                                            precision=precision if precision in ("auto", "fast", "exact") else "auto")
+    large = checkpoint_path("syn512")
+    render = NeuralRenderEngine.from_source(
+        checkpoint_path("syn256"), precision=precision if precision in ("auto", "fast", "exact") else "auto",
+        large=NeuralRenderEngine.from_source(large, precision="exact") if large.is_file() else None)
     return layout, render

@@ -15,3 +15,21 @@ def two_point_similarity(src, dst) -> np.ndarray:
     c, si = scale * np.cos(ang), scale * np.sin(ang)
     rot = np.array([[c, -si], [si, c]])
     return np.hstack([rot, (d[0] - rot @ s[0])[:, None]])
+
+
+def alignment_at_side(alignment: np.ndarray, side: int, new_side: int) -> np.ndarray:
+    """The crop -> photo affine of the same aligned crop at another side. Pixel centres stay put: pixel j of
+    the new crop is at (j + 0.5) * side / new_side - 0.5 of the old."""
+    a = np.asarray(alignment, np.float64)
+    k = side / new_side
+    shift = a[:, 2] + a[:, :2] @ np.array([0.5 * k - 0.5, 0.5 * k - 0.5])
+    return np.hstack([a[:, :2] * k, shift[:, None]])
+
+
+def crop_at_side(original: np.ndarray, alignment: np.ndarray, side: int, new_side: int) -> np.ndarray:
+    """The same aligned crop at another side, taken afresh from the original photo (not by resizing the crop:
+    a 512 crop of a large face has detail the 256 one lost)."""
+    import cv2
+
+    return cv2.warpAffine(original, alignment_at_side(alignment, side, new_side), (new_side, new_side),
+                          flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)

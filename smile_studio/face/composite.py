@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from ..core.labels import ClassId as C
+from .align import alignment_at_side
 from .paste import FEATHER, GROW, edit_region, paste_back
 from .shading import WORN, Light, cast_shadow, light_from_skin
 
@@ -46,14 +47,17 @@ def photo_scale(alignment: np.ndarray) -> float:
 
 def paste_edit(original: np.ndarray, render: np.ndarray, alignment: np.ndarray, source_labels: np.ndarray | None,
                labels: np.ndarray, restyled: Sequence[int] = (), seed: int = 0, texture: bool = True) -> np.ndarray:
-    """``render`` (aligned crop of ``labels``) put into ``original`` where the edit changed the face (classes
-    that differ from ``source_labels``, or are ``restyled``); elsewhere ``original`` unchanged, byte for byte.
+    """``render`` (aligned crop of ``labels``, at their side or another) put into ``original`` where the edit
+    changed the face (classes that differ from ``source_labels``, or are ``restyled``); elsewhere ``original``
+    unchanged, byte for byte. ``alignment``: the crop -> photo affine at the side of ``labels``.
     ``seed`` fixes the choice of texture patches (the same edit composites the same way every time);
     ``texture=False`` leaves out the borrowed texture and the grain (video: patches chosen anew in every
     frame would flicker), keeping the outlines and the photo's own detail under the feather."""
     if original.ndim != 3 or original.shape[2] != 3 or render.ndim != 3 or render.shape[2] != 3:
         raise ValueError(f"expected RGB images, got a photo {original.shape} and a render {render.shape}")
     size = render.shape[0]
+    if labels.shape[0] != size:  # a render at another side (SMILE_SYN 512) of the same aligned crop
+        alignment = alignment_at_side(alignment, labels.shape[0], size)
 
     def at_render_size(m):
         return m if m is None or m.shape[0] == size else cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST)

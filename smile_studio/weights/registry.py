@@ -110,7 +110,7 @@ CHECKPOINTS: tuple[Checkpoint, ...] = (
     Checkpoint("syn256", "smileSYN_256.pth", "SMILE_SYN generator 256", "g_ema", lambda: _syn(256),
                "SMILE rendering (SMILE_SYN) at 256x256"),
     Checkpoint("syn512", "smileSYN_512.pth", "SMILE_SYN generator 512", "g_ema", lambda: _syn(512),
-               "SMILE rendering at 512x512 (optional)"),
+               "SMILE rendering at 512x512 of faces 512 px or larger in their photo (optional)"),
     Checkpoint("sem_G", "smileSEM_G_ema.pth", "SMILE_SEM generator", None, lambda: _sem("G"),
                "SMILE attribute edits (SMILE_SEM)"),
     Checkpoint("sem_F", "smileSEM_F_ema.pth", "SMILE_SEM mapping network", None, lambda: _sem("F"),
