@@ -43,7 +43,7 @@ def run_edit(args: argparse.Namespace) -> int:
     face = load_face(args.input, args.size, args.map, args.face)
     recipe = build_recipe(args, face if Path(args.input).suffix.lower() == ".smile" else None)
     layout, render, why = engines_for(args.engine)
-    current, result, image = apply_recipe(recipe, face, layout, render)
+    current, result, image = apply_recipe(recipe, face, layout, render, large=not args.crop)  # --crop: the map's side
     full = not args.crop and face.original is not None
     shown = at_photo_size(face, result.labels, image, recipe.styles) if full else image
     outputs = {Path(args.out): encode_image(args.out, shown)}

@@ -254,7 +254,10 @@ class NeuralRenderEngine:
     def render_many(self, reqs: list[RenderRequest]) -> list[np.ndarray]:
         """Several exact renders (different maps and styles) through the generator as one batch: what a folder
         of faces needs on a GPU. Requests that are not all exact are rendered one by one."""
-        if not all(r.exact for r in reqs):
+        large = [self.large is not None and r.size == self.large_side for r in reqs]
+        if all(large):
+            return self.large.render_many(reqs)
+        if not all(r.exact for r in reqs) or any(large):  # mixed sides or previews: one by one
             return [self.render(r) for r in reqs]
         gen, dtype = self.exact_gen, torch.float32
         sem = torch.cat([self._sem(r.labels) for r in reqs])
@@ -297,8 +300,22 @@ def neural_engines(interactive: bool = True) -> tuple[NeuralLayoutEngine, Neural
     layout = NeuralLayoutEngine.from_sources(checkpoint_path("sem_G"), checkpoint_path("sem_F"),
                                              checkpoint_path("sem_S"), fan if fan.is_file() else None)
     precision = os.environ.get("SMILE_STUDIO_PRECISION", "auto").strip().lower() if interactive else "exact"
-    large = checkpoint_path("syn512")
     render = NeuralRenderEngine.from_source(
         checkpoint_path("syn256"), precision=precision if precision in ("auto", "fast", "exact") else "auto",
-        large=NeuralRenderEngine.from_source(large, precision="exact") if large.is_file() else None)
+        large=_large_engine())
     return layout, render
+
+
+def _large_engine() -> NeuralRenderEngine | None:
+    """The optional SMILE_SYN 512 engine; a damaged file leaves SMILE at 256 (and says so in the log) instead of
+    switching SMILE off."""
+    path = checkpoint_path("syn512")
+    if not path.is_file():
+        return None
+    try:
+        return NeuralRenderEngine.from_source(path, precision="exact")
+    except Exception as exc:  # noqa: BLE001 - an optional file must not cost the required ones
+        import logging
+
+        logging.getLogger(__name__).warning("SMILE_SYN 512 unusable, rendering at 256: %s", exc)
+        return None

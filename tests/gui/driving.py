@@ -62,6 +62,7 @@ class SlowEngine:
 
     name = "slow"
     description = "slow fake engine"
+    large_side = None
 
     def __init__(self):
         self.calls = 0

@@ -45,6 +45,7 @@ def test_a_large_face_renders_at_512_from_a_fresh_crop_and_goes_back_into_the_ph
     assert for_the_photo(base, ExemplarRenderEngine(), doc.original, doc.alignment).size == 256
     image = engine.render(req)
     assert image.shape == (512, 512, 3) and np.array_equal(image, large.render(req))
+    assert np.array_equal(engine.render_many([req])[0], image)  # batched renders take the 512 engine too
     assert engine.render(base).shape == (256, 256, 3)  # previews stay at 256
     out = paste_edit(doc.original, image, doc.alignment, doc.source_labels, labels)
     changed = np.zeros((1024, 1024), bool)
@@ -55,3 +56,23 @@ def test_a_large_face_renders_at_512_from_a_fresh_crop_and_goes_back_into_the_ph
     doc.labelmap.labels[:] = labels
     settings = json.loads(bundle_files(doc, image, {"render": engine.description})["settings.json"])
     assert settings["render_size"] == 512 and settings["size"] == 256
+
+
+def test_a_crop_reduced_far_is_averaged_not_aliased():
+    from smile_studio.face.align import crop_at_side
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (2048, 2048, 3), dtype=np.uint8)  # a face of 2048 px: reduced 4x to 512
+    crop = crop_at_side(photo, pixel_scale(8, 8), 256, 512)
+    averaged = cv2.resize(photo, (512, 512), interpolation=cv2.INTER_AREA)
+    assert np.abs(crop.astype(int) - averaged.astype(int)).mean() < 1.5
+    assert crop.std() < 1.2 * averaged.std()  # bilinear sampling alone keeps about twice the noise
+
+
+def test_a_damaged_512_file_leaves_smile_at_256(tmp_path, monkeypatch):
+    from smile_studio.engines import neural
+    from smile_studio.weights import checkpoint_path
+
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
+    checkpoint_path("syn512").write_bytes(b"not a checkpoint")
+    assert neural._large_engine() is None
