@@ -116,7 +116,12 @@ def _box(alignment: np.ndarray, mask: np.ndarray, pad: float, shape: tuple[int, 
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(rgb.mean(-1, dtype=np.float32))
+    return cv2.cvtColor(np.ascontiguousarray(rgb, np.float32), cv2.COLOR_RGB2GRAY)
+
+
+def _fine_contrast(rgb: np.ndarray, where: np.ndarray) -> float:
+    """Mean |Laplacian| of the grey level over ``where``."""
+    return cv2.mean(np.abs(cv2.Laplacian(_grey(rgb), cv2.CV_32F)), mask=where.view(np.uint8))[0]
 
 
 def detail_layer(img: np.ndarray, sigma: float) -> np.ndarray:
@@ -359,6 +364,7 @@ class _SourceArea:
         self.fine = np.abs(cv2.Laplacian(_grey(comp.original[y0:y1, x0:x1].astype(np.float32)), cv2.CV_32F))
         self.box = box
         self._grain: tuple[float, np.ndarray] | None = None
+        self._wanted: dict[int, float] = {}
 
     def texture(self, c: int, target: np.ndarray, where: _Box) -> np.ndarray | None:
         """Overlapping patches of the photo's detail of class ``c`` covering ``target`` (a mask over the
@@ -396,14 +402,16 @@ class _SourceArea:
 
     def wanted(self, c: int) -> float:
         """The fine contrast (mean |Laplacian| of the grey level) of the photo's own pixels of class ``c``."""
-        return cv2.mean(self.fine, mask=((self.map == c) & self.kept).view(np.uint8))[0]
+        if c not in self._wanted:
+            self._wanted[c] = cv2.mean(self.fine, mask=((self.map == c) & self.kept).view(np.uint8))[0]
+        return self._wanted[c]
 
     def calm(self, c: int, low: np.ndarray, core: np.ndarray, share: np.ndarray) -> None:
         """Smooth the coarse shading ``low`` (in place, weighted by the class's ``share``) where it alone is
         busier than the photo's class (a render's inpainted background over a photo's out-of-focus one)."""
         if not core.any():
             return
-        has = float(np.abs(cv2.Laplacian(_grey(low), cv2.CV_32F))[core].mean())
+        has = _fine_contrast(low, core)
         if has > 1.2 * self.wanted(c):
             # within the class only (a blur across its outline would carry the neighbour's colour in)
             weight = cv2.GaussianBlur(share, (0, 0), self.comp.scale)[..., None]
@@ -417,8 +425,7 @@ class _SourceArea:
         if not core.any():
             return 1.0
         want = self.wanted(c)
-        has_low = float(np.abs(cv2.Laplacian(_grey(low), cv2.CV_32F))[core].mean())
-        has_tex = float(np.abs(cv2.Laplacian(_grey(texture), cv2.CV_32F))[core].mean())
+        has_low, has_tex = _fine_contrast(low, core), _fine_contrast(texture, core)
         if has_tex <= 0:
             return 1.0
         return float(np.clip(np.sqrt(max(want ** 2 - has_low ** 2, 0.0)) / has_tex, 0.25, 2.0))
