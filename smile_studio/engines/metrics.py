@@ -47,6 +47,8 @@ def delta_e(lab_a: np.ndarray, lab_b: np.ndarray) -> float:
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
+    """The grey image as an 8-bit image would store it (rounded; the compositor's own measure,
+    :func:`..face.composite.grey`, is unrounded): the bench's figures are read on the images as written."""
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 

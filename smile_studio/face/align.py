@@ -17,6 +17,13 @@ def two_point_similarity(src, dst) -> np.ndarray:
     return np.hstack([rot, (d[0] - rot @ s[0])[:, None]])
 
 
+def translated(affine: np.ndarray, x0: float, y0: float) -> np.ndarray:
+    """``affine`` (2x3, into a photo) followed by moving the origin to ``(x0, y0)``: into a box of the photo."""
+    out = np.array(affine, np.float64)
+    out[:, 2] -= (x0, y0)
+    return out
+
+
 def alignment_at_side(alignment: np.ndarray, side: int, new_side: int) -> np.ndarray:
     """The crop -> photo affine of the same aligned crop at another side. Pixel centres stay put: pixel j of
     the new crop is at (j + 0.5) * side / new_side - 0.5 of the old."""

@@ -5,8 +5,9 @@ render up and feathering it in (:func:`.paste.paste_back`, still used when the p
 render) leaves every new region with a fraction of the photo's detail, the render's 4-px pixel grid along its
 edges and a wide blur where the new shape meets the photo. Here the edit is rebuilt at the photo's resolution:
 
-* **shape**: the edited map is upsampled as smooth class probabilities (blurred one-hot, bilinear, argmax), so
-  a new region's outline is drawn at the photo's resolution, without the render's staircase;
+* **shape**: the edited map is upsampled as smoothed signed distances (bilinear; each pixel takes the class it
+  lies deepest inside), so a new region's outline is drawn at the photo's resolution, without the render's
+  staircase;
 * **shade**: each pixel takes the render's colour of *its own* class (normalised convolution over that class's
   pixels in the render), so a crisp outline does not carry a halo of the neighbouring class;
 * **texture**: where the new class is one the photo has (hair for bangs, skin for baldness), the missing high
@@ -20,6 +21,7 @@ edges and a wide blur where the new shape meets the photo. Here the edit is rebu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,8 +29,8 @@ import cv2
 import numpy as np
 
 from ..core.labels import ClassId as C
-from .align import alignment_at_side
-from .paste import FEATHER, GROW, edit_region, paste_back
+from .align import alignment_at_side, translated
+from .paste import FEATHER, GROW, changed_pixels, edit_region, paste_back
 from .shading import WORN, Light, cast_shadow, light_from_skin
 
 UPSCALE_MIN = 1.25  # below this the render has the photo's detail already: plain paste-back
@@ -65,9 +67,7 @@ def paste_edit(original: np.ndarray, render: np.ndarray, alignment: np.ndarray, 
     labels, source_labels = at_render_size(labels), at_render_size(source_labels)
     if source_labels is None or photo_scale(alignment) < UPSCALE_MIN:
         return paste_back(original, render, alignment, edit_region(source_labels, labels, restyled))
-    changed = labels != source_labels
-    for cid in restyled:
-        changed |= (labels == cid) | (source_labels == cid)
+    changed = changed_pixels(source_labels, labels, restyled)
     if not changed.any():
         return original.copy()
     return _Composite(original, render, alignment, source_labels, labels, changed, seed, texture).run()
@@ -89,9 +89,8 @@ class _Box:
     def sub(self, part: tuple[slice, slice]) -> _Box:
         """The part ``part`` (rows, columns of this box) as a box of its own."""
         ys, xs = part
-        y0, x0 = self.y0 + ys.start, self.x0 + xs.start
-        shift = np.array([[1, 0, -xs.start], [0, 1, -ys.start], [0, 0, 1]], np.float64)
-        return _Box(x0, y0, self.x0 + xs.stop, self.y0 + ys.stop, (shift @ np.vstack([self.affine, [0, 0, 1]]))[:2])
+        return _Box(self.x0 + xs.start, self.y0 + ys.start, self.x0 + xs.stop, self.y0 + ys.stop,
+                    translated(self.affine, xs.start, ys.start))
 
     def warp(self, img: np.ndarray, flags: int = cv2.INTER_LINEAR, border: int = cv2.BORDER_REPLICATE):
         """Bilinear by default: OpenCV's bicubic warp moves a smooth field's level lines in step with the
@@ -111,17 +110,21 @@ def _box(alignment: np.ndarray, mask: np.ndarray, pad: float, shape: tuple[int, 
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
     if x1 <= x0 or y1 <= y0:
         return None
-    shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
-    return _Box(x0, y0, x1, y1, (shift @ np.vstack([alignment, [0, 0, 1]]))[:2])
+    return _Box(x0, y0, x1, y1, translated(alignment, x0, y0))
 
 
-def _grey(rgb: np.ndarray) -> np.ndarray:
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """The grey level (float32) of an RGB image, uint8 or float: what detail and edges are measured on."""
     return cv2.cvtColor(np.ascontiguousarray(rgb, np.float32), cv2.COLOR_RGB2GRAY)
 
 
-def _fine_contrast(rgb: np.ndarray, where: np.ndarray) -> float:
-    """Mean |Laplacian| of the grey level over ``where``."""
-    return cv2.mean(np.abs(cv2.Laplacian(_grey(rgb), cv2.CV_32F)), mask=where.view(np.uint8))[0]
+def fine_contrast(rgb: np.ndarray) -> np.ndarray:
+    """|Laplacian| of the grey level: the fine contrast that texture has and a smooth upsampling lacks."""
+    return np.abs(cv2.Laplacian(grey(rgb), cv2.CV_32F))
+
+
+def _mean_fine_contrast(rgb: np.ndarray, where: np.ndarray) -> float:
+    return cv2.mean(fine_contrast(rgb), mask=where.view(np.uint8))[0]
 
 
 def detail_layer(img: np.ndarray, sigma: float) -> np.ndarray:
@@ -188,9 +191,8 @@ def class_colours(render: np.ndarray, labels: np.ndarray, c: int) -> np.ndarray:
     """The render's colours of class ``c`` spread beyond it (normalised convolution over the class's inner
     pixels): sampled at a photo pixel of class ``c``, they never mix in a neighbouring class's colour."""
     mask = labels == c
-    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    if inner.sum() >= 0.5 * mask.sum():
-        mask = inner  # thin classes (frames, earrings) keep every pixel
+    if not is_thin(mask):  # thin classes (frames, earrings) keep every pixel
+        mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     m = mask.astype(np.float32)
     out = render.astype(np.float32).copy()
     for sigma in (4.0, 1.0):  # a wide pass fills far pixels, a narrow one keeps the class's own shading
@@ -352,19 +354,22 @@ class _SourceArea:
         gy = gx = max(3 * self.patch, (box.y1 - box.y0 + box.x1 - box.x0) // 8)  # room for the nearest sources
         y0, y1, x0, x1 = max(box.y0 - gy, 0), min(box.y1 + gy, h), max(box.x0 - gx, 0), min(box.x1 + gx, w)
         self.y0, self.x0 = y0, x0
-        shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
-        affine = (shift @ np.vstack([comp.alignment, [0, 0, 1]]))[:2]
+        affine = translated(comp.alignment, x0, y0)
         kept = 1 - cv2.dilate(comp.changed.astype(np.uint8), _disk(2))
         size = (x1 - x0, y1 - y0)
         self.kept = cv2.warpAffine(kept, affine, size, flags=cv2.INTER_NEAREST, borderValue=0).astype(bool)
         self.map = cv2.warpAffine(comp.source, affine, size, flags=cv2.INTER_NEAREST, borderValue=255)
         self.classes = set(np.unique(self.map[self.kept]).tolist())
         self.detail = detail_layer(comp.original[y0:y1, x0:x1], sigma)
-        self.contrast = np.abs(self.detail.mean(-1))
-        self.fine = np.abs(cv2.Laplacian(_grey(comp.original[y0:y1, x0:x1].astype(np.float32)), cv2.CV_32F))
         self.box = box
-        self._grain: tuple[float, np.ndarray] | None = None
+        self._grain: np.ndarray | None = None  # a tile of the photo's grain, made when a class needs it
         self._wanted: dict[int, float] = {}
+
+    @functools.cached_property
+    def fine(self) -> np.ndarray:
+        """The photo's fine contrast over the area (only borrowed texture needs it)."""
+        return fine_contrast(self.comp.original[self.y0:self.y0 + self.map.shape[0],
+                                                self.x0:self.x0 + self.map.shape[1]])
 
     def texture(self, c: int, target: np.ndarray, where: _Box) -> np.ndarray | None:
         """Overlapping patches of the photo's detail of class ``c`` covering ``target`` (a mask over the
@@ -411,7 +416,7 @@ class _SourceArea:
         busier than the photo's class (a render's inpainted background over a photo's out-of-focus one)."""
         if not core.any():
             return
-        has = _fine_contrast(low, core)
+        has = _mean_fine_contrast(low, core)
         if has > 1.2 * self.wanted(c):
             # within the class only (a blur across its outline would carry the neighbour's colour in)
             weight = cv2.GaussianBlur(share, (0, 0), self.comp.scale)[..., None]
@@ -425,7 +430,7 @@ class _SourceArea:
         if not core.any():
             return 1.0
         want = self.wanted(c)
-        has_low, has_tex = _fine_contrast(low, core), _fine_contrast(texture, core)
+        has_low, has_tex = _mean_fine_contrast(low, core), _mean_fine_contrast(texture, core)
         if has_tex <= 0:
             return 1.0
         return float(np.clip(np.sqrt(max(want ** 2 - has_low ** 2, 0.0)) / has_tex, 0.25, 2.0))
@@ -435,12 +440,12 @@ class _SourceArea:
         ``target``'s bounding box, mostly in luminance as a sensor's is (a tile of it repeated: at a grain's
         scale a 128-px period does not show)."""
         if self._grain is None:
-            kept = self.contrast[::3, ::3][self.kept[::3, ::3]]
+            kept = np.abs(self.detail[::3, ::3].mean(-1))[self.kept[::3, ::3]]
             level = float(1.4826 * np.median(kept)) if kept.size else 0.0
             luma = rng.standard_normal((GRAIN_TILE, GRAIN_TILE, 1), dtype=np.float32)
             chroma = rng.standard_normal((GRAIN_TILE, GRAIN_TILE, 3), dtype=np.float32)
-            self._grain = level, level * (luma + 0.3 * chroma)
-        tile = self._grain[1]
+            self._grain = level * (luma + 0.3 * chroma)
+        tile = self._grain
         out = np.zeros((*target.shape, 3), np.float32)
         x, y, w, h = cv2.boundingRect(target.astype(np.uint8))
         shift = rng.integers(0, GRAIN_TILE, 2)

@@ -12,21 +12,28 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from .align import translated
+
 GROW = 0.015  # margin around the changed pixels, in units of the crop side
 FEATHER = 0.025
 
 
-def edit_region(source_labels: np.ndarray | None, labels: np.ndarray, restyled: Sequence[int] = ()) -> np.ndarray:
-    """(S, S) float32 in [0, 1]: where the edit changed the face (class changes, restyled classes in either map),
-    grown and feathered; 0 far from any change."""
-    size = labels.shape[0]
-    changed = np.zeros(labels.shape, bool) if source_labels is None else labels != source_labels
-    if source_labels is None:
-        changed |= labels != 0  # nothing to compare with: the whole face
+def changed_pixels(source_labels: np.ndarray | None, labels: np.ndarray, restyled: Sequence[int] = ()) -> np.ndarray:
+    """Where the edit changed the face: class changes and restyled classes in either map (the whole face when
+    there is no source map to compare with)."""
+    changed = labels != 0 if source_labels is None else labels != source_labels  # no source: the whole face
     for cid in restyled:
         changed |= labels == cid
         if source_labels is not None:
             changed |= source_labels == cid
+    return changed
+
+
+def edit_region(source_labels: np.ndarray | None, labels: np.ndarray, restyled: Sequence[int] = ()) -> np.ndarray:
+    """(S, S) float32 in [0, 1]: where the edit changed the face (:func:`changed_pixels`), grown and feathered;
+    0 far from any change."""
+    size = labels.shape[0]
+    changed = changed_pixels(source_labels, labels, restyled)
     if not changed.any():
         return np.zeros(labels.shape, np.float32)
     grow = max(1, int(round(GROW * size)))
@@ -48,8 +55,7 @@ def paste_back(original: np.ndarray, render: np.ndarray, alignment: np.ndarray, 
     ys, xs = np.nonzero(alpha > 1e-4)
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     # warp only the box the region covers (a 108-Mpx photo is never warped whole)
-    shift = np.array([[1, 0, -x0], [0, 1, -y0]], np.float64)
-    box_affine = shift @ np.vstack([alignment, [0, 0, 1]])
+    box_affine = translated(alignment, x0, y0)
     flags = cv2.INTER_CUBIC if abs(alignment[0, 0]) + abs(alignment[0, 1]) > 1 else cv2.INTER_AREA
     warped = cv2.warpAffine(render, box_affine, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_REFLECT)
     a = alpha[y0:y1, x0:x1, None]
