@@ -23,6 +23,11 @@ def add_weights_arguments(p: argparse.ArgumentParser) -> None:
     f.add_argument("--evaluation", action="store_true",
                    help="only the evaluation networks published on their own (FID's Inception, LPIPS's AlexNet)")
     f.add_argument("--evaluation-from", metavar="URL", help="a folder URL holding those files")
+    f.add_argument("--enhance", nargs="*", metavar="KEY", default=None,
+                   help="only the Enhance networks (Real-ESRGAN, BSD-3-Clause): no KEY = enhance_general (5 MB, "
+                        "fast); keys: enhance_general, enhance_x4plus (64 MB), enhance_x2plus (64 MB), all")
+    f.add_argument("--enhance-from", metavar="URL", help="a folder URL holding those files (a mirror: the files "
+                                                         "must be the published ones, by sha256)")
     i = sub.add_parser("import", help="install the weights in an archive (zip, tar) or folder you already have; "
                                       "files are recognised by content")
     i.add_argument("path")
@@ -93,6 +98,7 @@ def _progress_bar():
 
 def _fetch(args: argparse.Namespace) -> int:
     from ..weights.fetch import (
+        ENHANCE_DEFAULT,
         EVALUATION_KEYS,
         Cancelled,
         FetchError,
@@ -100,11 +106,20 @@ def _fetch(args: argparse.Namespace) -> int:
         fetch_official,
         fetch_published,
     )
-    from ..weights.registry import OFFICIAL_ARCHIVE_SOURCES
+    from ..weights.registry import ENHANCE_KEYS, OFFICIAL_ARCHIVE_SOURCES
 
     update, bars = _progress_bar()
     cancel = threading.Event()
     try:
+        if args.enhance is not None:
+            keys = ENHANCE_KEYS if "all" in args.enhance else tuple(args.enhance) or ENHANCE_DEFAULT
+            unknown = sorted(set(keys) - set(ENHANCE_KEYS))
+            if unknown:
+                raise CliError(f"--enhance: no network {', '.join(unknown)}; choose from {', '.join(ENHANCE_KEYS)}"
+                               " or all")
+            for path in fetch_published(keys, progress=update, cancel=cancel, base_url=args.enhance_from):
+                print(f"installed {path.name}")
+            return 0
         if args.evaluation:
             for path in fetch_published(EVALUATION_KEYS, progress=update, cancel=cancel,
                                         base_url=args.evaluation_from):

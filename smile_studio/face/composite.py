@@ -32,6 +32,7 @@ from ..core.labels import ClassId as C
 from .align import alignment_at_side, translated
 from .paste import FEATHER, GROW, changed_pixels, edit_region, paste_back
 from .shading import WORN, Light, cast_shadow, light_from_skin
+from .upscale import Upsampler, enhanced_render, upsample_labels
 
 UPSCALE_MIN = 1.25  # below this the render has the photo's detail already: plain paste-back
 EDGE_SIGMA = 0.7  # antialiasing of a new class's outline, in photo px (10-90 % rise about 1.8 px)
@@ -48,23 +49,26 @@ def photo_scale(alignment: np.ndarray) -> float:
 
 
 def paste_edit(original: np.ndarray, render: np.ndarray, alignment: np.ndarray, source_labels: np.ndarray | None,
-               labels: np.ndarray, restyled: Sequence[int] = (), seed: int = 0, texture: bool = True) -> np.ndarray:
+               labels: np.ndarray, restyled: Sequence[int] = (), seed: int = 0, texture: bool = True,
+               enhance: Upsampler | None = None) -> np.ndarray:
     """``render`` (aligned crop of ``labels``, at their side or another) put into ``original`` where the edit
     changed the face (classes that differ from ``source_labels``, or are ``restyled``); elsewhere ``original``
-    unchanged, byte for byte. ``alignment``: the crop -> photo affine at the side of ``labels``.
+    unchanged, byte for byte. ``alignment``: the crop -> photo affine at the side of ``labels``. ``enhance``:
+    a learned upsampling of the render for a face larger in the photo than the render (:mod:`.upscale`)
     ``seed`` fixes the choice of texture patches (the same edit composites the same way every time);
     ``texture=False`` leaves out the borrowed texture and the grain (video: patches chosen anew in every
     frame would flicker), keeping the outlines and the photo's own detail under the feather."""
     if original.ndim != 3 or original.shape[2] != 3 or render.ndim != 3 or render.shape[2] != 3:
         raise ValueError(f"expected RGB images, got a photo {original.shape} and a render {render.shape}")
+    if enhance is not None and source_labels is not None:
+        render = enhanced_render(render, alignment, labels.shape[0], enhance,
+                                 edit_region(source_labels, labels, restyled))
     size = render.shape[0]
     if labels.shape[0] != size:  # a render at another side (SMILE_SYN 512) of the same aligned crop
         alignment = alignment_at_side(alignment, labels.shape[0], size)
 
-    def at_render_size(m):
-        return m if m is None or m.shape[0] == size else cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST)
-
-    labels, source_labels = at_render_size(labels), at_render_size(source_labels)
+    labels = upsample_labels(labels, size)
+    source_labels = None if source_labels is None else upsample_labels(source_labels, size)
     if source_labels is None or photo_scale(alignment) < UPSCALE_MIN:
         return paste_back(original, render, alignment, edit_region(source_labels, labels, restyled))
     changed = changed_pixels(source_labels, labels, restyled)

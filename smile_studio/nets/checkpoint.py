@@ -26,6 +26,11 @@ def read_checkpoint(source, name: str | None = None) -> Mapping:
         raise CheckpointError(f"{name}: no such checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{name}: the file is empty")
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head[:2] != b"PK" and head[:1] != b"\x80":  # neither PyTorch's zip nor a pickle (protocol 2 or later)
+        raise CheckpointError(f"{name}: not a readable checkpoint (neither a PyTorch file nor a pickle: "
+                              f"it starts with {head!r})")
     try:
         return torch.load(os.fspath(path), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError,
@@ -37,15 +42,18 @@ def read_checkpoint(source, name: str | None = None) -> Mapping:
         raise CheckpointError(f"{name}: not a readable checkpoint, truncated or damaged ({msg})") from exc
 
 
-def extract_state_dict(obj: Mapping, container: str | None, name: str) -> dict:
-    """Pick the state_dict out of an official file (``obj[container]`` when present) and strip ``module.``.
-    Anything else a file may hold (None, a number, a list, non-string keys) is a CheckpointError naming it."""
+def extract_state_dict(obj: Mapping, container: str | tuple[str, ...] | None, name: str) -> dict:
+    """Pick the state_dict out of an official file (``obj[container]`` when present; of several containers, the
+    first present) and strip ``module.``. Anything else a file may hold (None, a number, a list, non-string keys)
+    is a CheckpointError naming it."""
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{name}: holds {type(obj).__name__}, not a dictionary of tensors; not a checkpoint "
                               "of this network")
     sd = obj
-    if container and container in obj and isinstance(obj[container], Mapping):
-        sd = obj[container]
+    for box in (container,) if isinstance(container, str) else container or ():
+        if box in obj and isinstance(obj[box], Mapping):
+            sd = obj[box]
+            break
     if not all(isinstance(k, str) for k in sd):
         bad = next(k for k in sd if not isinstance(k, str))
         raise CheckpointError(f"{name}: key {bad!r} is not a parameter name; not a checkpoint of this network")

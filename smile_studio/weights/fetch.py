@@ -23,7 +23,7 @@ import threading
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -359,6 +359,7 @@ def _record_fetch(dest: Path, url: str, size: int, digest: str) -> None:
 
 FACE_ALIGNMENT_KEYS = ("s3fd", "fan68")
 EVALUATION_KEYS = ("alexnet", "inception")  # published on their own; the LPIPS heads, AttNet, HopeNet are official
+ENHANCE_DEFAULT = ("enhance_general",)  # `weights fetch --enhance` alone: the fast one (5 MB)
 
 
 def fetch_face_alignment(dest: Path | None = None, **kw) -> list[Path]:
@@ -368,9 +369,12 @@ def fetch_face_alignment(dest: Path | None = None, **kw) -> list[Path]:
 
 def fetch_published(keys: tuple[str, ...], dest: Path | None = None, *, progress: ProgressFn | None = None,
                     cancel: threading.Event | None = None, log: Callable[[str], None] = print,
-                    timeout: tuple[float, float] = TIMEOUT, base_url: str | None = None) -> list[Path]:
+                    timeout: tuple[float, float] = TIMEOUT, base_url: str | None = None,
+                    digests: Mapping[str, str] | None = None) -> list[Path]:
     """Files published on their own (``keys`` of the registry) from their URLs (or ``base_url`` + the file
-    name); each checked against the hash its name carries and the network it must hold."""
+    name, a mirror); each checked against its published sha256 (or the hash its name carries) and the network it
+    must hold, and removed when either differs. ``digests``: {key: sha256} in place of the published ones (files
+    of one's own, served from one's own mirror)."""
     from ..nets.checkpoint import CheckpointError
     from .verify import check_file
 
@@ -386,10 +390,15 @@ def fetch_published(keys: tuple[str, ...], dest: Path | None = None, *, progress
             continue
         log(f"fetching {c.filename} from {url}")
         download(url, final, progress=progress, cancel=cancel, timeout=timeout, log=log)
+        digest, wanted = sha256_of(final), (digests or {}).get(c.key, c.sha256)
         try:
-            check_file(c, final)
+            if wanted is not None and digest != wanted:
+                raise CheckpointError(f"{c.filename}: sha256 {digest[:16]}… is not the published file's "
+                                      f"({wanted[:16]}…): a damaged or different file, removed")
+            check_file(c, final, digest)
         except CheckpointError as exc:
             final.unlink(missing_ok=True)
             raise FetchError(str(exc)) from exc
+        log(f"  {c.filename}: {final.stat().st_size} bytes, sha256 {digest}; {c.licence}")
         out.append(final)
     return out

@@ -78,6 +78,12 @@ def _inception():
     return FIDInception()
 
 
+def _enhancer(kind: str):
+    from ..nets.enhance import RRDBSR, CompactSR
+
+    return {"general_x4": CompactSR, "x4plus": lambda: RRDBSR(4), "x2plus": lambda: RRDBSR(2)}[kind]()
+
+
 def _s3fd():
     from face_alignment.detection.sfd.net_s3fd import s3fd
 
@@ -95,7 +101,7 @@ class Checkpoint:
     key: str
     filename: str
     network: str
-    container: str | None  # sub-dict holding the state_dict ("g_ema", "state_dict") or None for a plain one
+    container: str | tuple[str, ...] | None  # sub-dict(s) holding the state_dict ("g_ema"), or None: a plain one
     builder: Callable = field(repr=False, compare=False, default=None)  # our network class: the expected keys
     enables: str = ""
     licence: str = OFFICIAL_LICENCE
@@ -104,6 +110,8 @@ class Checkpoint:
     ignore_extra: bool = False  # extra keys in the file are ignored (as the official loader does)
     url: str | None = None  # where it is published on its own (face-alignment's files)
     sha256_prefix: str | None = None  # torch.hub's convention: the file name carries its hash's first digits
+    sha256: str | None = None  # the published file's whole sha256, checked after a download
+    enhancer: bool = False  # a restoration network that upsamples renders for large photos (Enhance)
 
 
 CHECKPOINTS: tuple[Checkpoint, ...] = (
@@ -148,6 +156,27 @@ CHECKPOINTS: tuple[Checkpoint, ...] = (
                url="https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar",
                sha256_prefix="11f355bf06", licence="face-alignment (Adrian Bulat): BSD-3-Clause"),
 )
+REAL_ESRGAN = "https://github.com/xinntao/Real-ESRGAN/releases/download"
+# Real-ESRGAN's code and its released models are BSD-3-Clause (commercial use allowed). The digests are of the
+# release files, as listed by OpenModelDB and the Arch Linux package of Real-ESRGAN (the release pages give none).
+REAL_ESRGAN_LICENCE = "Real-ESRGAN (Xintao Wang et al.): BSD-3-Clause, commercial use allowed"
+ENHANCERS: tuple[Checkpoint, ...] = (
+    Checkpoint("enhance_general", "realesr-general-x4v3.pth", "Real-ESRGAN general x4 v3 (compact)",
+               ("params_ema", "params"), lambda: _enhancer("general_x4"),
+               "Enhance: x4 upsampling of renders for large photos, fast (about 1 s on 2 cores)",
+               url=f"{REAL_ESRGAN}/v0.2.5.0/realesr-general-x4v3.pth", licence=REAL_ESRGAN_LICENCE,
+               sha256="8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292", enhancer=True),
+    Checkpoint("enhance_x4plus", "RealESRGAN_x4plus.pth", "Real-ESRGAN x4plus (RRDB)", ("params_ema", "params"),
+               lambda: _enhancer("x4plus"), "Enhance: x4 upsampling, sharper and about 10x slower than general",
+               url=f"{REAL_ESRGAN}/v0.1.0/RealESRGAN_x4plus.pth", licence=REAL_ESRGAN_LICENCE,
+               sha256="4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1", enhancer=True),
+    Checkpoint("enhance_x2plus", "RealESRGAN_x2plus.pth", "Real-ESRGAN x2plus (RRDB)", ("params_ema", "params"),
+               lambda: _enhancer("x2plus"), "Enhance: x2 upsampling, for faces up to twice the render's size",
+               url=f"{REAL_ESRGAN}/v0.2.1/RealESRGAN_x2plus.pth", licence=REAL_ESRGAN_LICENCE,
+               sha256="49fafd45f8fd7aa8d31ab2a22d14d91b536c34494a5cfe31eb5d89c2fa266abb", enhancer=True),
+)
+CHECKPOINTS = CHECKPOINTS + ENHANCERS
+ENHANCE_KEYS = tuple(c.key for c in ENHANCERS)
 CHECKPOINT_BY_KEY = {c.key: c for c in CHECKPOINTS}
 SMILE_KEYS = ("syn256", "sem_G", "sem_F", "sem_S", "fan")  # what the SMILE engines need
 
