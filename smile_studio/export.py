@@ -41,19 +41,27 @@ def restyled_classes(styles) -> list[int]:
     return [i for i, s in enumerate(styles) if s.kind != "source"]
 
 
-def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: dict | None = None) -> dict:
-    """name -> bytes of every file of the bundle."""
+def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: dict | None = None,
+                 enhancer=None) -> dict:
+    """name -> bytes of every file of the bundle; ``enhancer``: the Enhance network (an
+    :class:`~.engines.enhance.Enhancer`) that upsamples the render for the photo, or None."""
     from .face.composite import paste_edit
+    from .face.upscale import worth_enhancing
 
     files = {"render.png": encode_png(render), "map.png": encode_indexed_png(doc.labels),
              "map_color.png": encode_png(colorize(doc.labels))}
     panels = [p for p in (doc.photo, colorize(doc.labels), render) if p is not None]
     files["side_by_side.png"] = encode_png(np.hstack([_fit(p, render.shape[0]) for p in panels]))
+    enhanced = None
     if doc.original is not None and doc.alignment is not None:
         files["photo_edited.png"] = encode_png(paste_edit(doc.original, render, doc.alignment, doc.source_labels,
-                                                          doc.labels, restyled_classes(doc.styles)))
+                                                          doc.labels, restyled_classes(doc.styles),
+                                                          enhance=enhancer))
+        if enhancer is not None and worth_enhancing(doc.alignment, doc.size, render.shape[0]):
+            enhanced = enhancer.choice.to_json()
     settings = edit_settings(doc.name, doc.size, doc.attributes, doc.styles, doc.references, engines,
-                             checkpoints=checkpoints, files=sorted(files), render_size=render.shape[0])
+                             checkpoints=checkpoints, files=sorted(files), render_size=render.shape[0],
+                             enhance=enhanced)
     files["settings.json"] = json.dumps(settings, indent=2).encode()
     return files
 
@@ -63,7 +71,8 @@ SETTINGS_FORMAT = "smile-studio-settings"
 
 def edit_settings(name: str, size: int, attributes: dict, styles, references, engines: dict, *,
                   attributes_before: dict | None = None, edit: dict | None = None, checkpoints: dict | None = None,
-                  files: list | None = None, notes=(), render_size: int | None = None) -> dict:
+                  files: list | None = None, notes=(), render_size: int | None = None,
+                  enhance: dict | None = None) -> dict:
     """The settings JSON that reproduces a result, one schema for the export bundle and ``edit --json-out``:
     the result's attributes (and those before the edit, when one was made), the edit's seed / psi / reference,
     every region's style source, the references, the engines and checkpoint hashes, the files written."""
@@ -74,6 +83,7 @@ def edit_settings(name: str, size: int, attributes: dict, styles, references, en
         "input": name,
         "size": size,
         "render_size": render_size or size,  # SMILE_SYN 512 renders large faces when installed
+        "enhance": enhance,  # the network that upsampled the render for the photo (Enhance), or None
         "attributes": dict(attributes),
         "attributes_before": dict(attributes_before) if attributes_before is not None else None,
         "edit": edit,
@@ -88,13 +98,14 @@ def edit_settings(name: str, size: int, attributes: dict, styles, references, en
 
 
 def export_bundle(doc: Document, render: np.ndarray, folder: str | Path, engines: dict,
-                  checkpoints: dict | None = None) -> list[Path]:
+                  checkpoints: dict | None = None, enhancer=None) -> list[Path]:
     """Write the bundle into ``folder`` (created when missing) all or nothing: on a full disk no file of it is
     left behind, and a folder this call created is removed again."""
     folder = Path(folder)
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
-    files = {folder / name: data for name, data in bundle_files(doc, render, engines, checkpoints).items()}
+    files = {folder / name: data for name, data in bundle_files(doc, render, engines, checkpoints,
+                                                                enhancer).items()}
     try:
         atomic_write_files(files)
     except OSError:

@@ -89,7 +89,7 @@ MANIFEST_LOCK_TIMEOUT = 120.0  # seconds: other shards hold the lock only to mer
 def _recipe_key(args: argparse.Namespace, path: Path, engines: str) -> str:
     st = path.stat()
     what = {k: getattr(args, k, None) for k in ("set", "attributes", "seed", "psi", "reference", "style", "size",
-                                                "crop", "face")}
+                                                "crop", "face", "enhance")}
     what.update(input=str(path.resolve()), bytes=st.st_size, mtime=st.st_mtime_ns, engines=engines)
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -149,7 +149,7 @@ def _edit_group(group: list, recipe, engines, args) -> list:
             if isinstance(image, Exception):
                 raise CliError(f"{face.name}: {image}")
             if not args.crop:
-                image = at_photo_size(face, result.labels, image, recipe.styles)
+                image = at_photo_size(face, result.labels, image, recipe.styles, enhance=recipe.enhance)
             write_all({item[1]: encode_png(image), item[2]: encode_indexed_png(result.labels)})
             outcomes[item[0]] = list(result.notes)
         except Exception as exc:  # noqa: BLE001

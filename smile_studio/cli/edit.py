@@ -19,6 +19,7 @@ from .recipe import (
     build_recipe,
     check_outputs,
     engines_for,
+    enhance_record,
     load_face,
     settle_options,
     write_all,
@@ -45,7 +46,7 @@ def run_edit(args: argparse.Namespace) -> int:
     layout, render, why = engines_for(args.engine)
     current, result, image = apply_recipe(recipe, face, layout, render, large=not args.crop)  # --crop: the map's side
     full = not args.crop and face.original is not None
-    shown = at_photo_size(face, result.labels, image, recipe.styles) if full else image
+    shown = at_photo_size(face, result.labels, image, recipe.styles, enhance=recipe.enhance) if full else image
     outputs = {Path(args.out): encode_image(args.out, shown)}
     if args.map_out:
         edited_map = map_at_photo_size(result.labels, face.alignment, face.original.shape) if full else result.labels
@@ -57,7 +58,8 @@ def run_edit(args: argparse.Namespace) -> int:
                                  attributes_before=current, edit=edit,
                                  checkpoints=checkpoint_hashes() if render.name == "smile" else None,
                                  files=[Path(p).name for p in (args.out, args.map_out) if p], notes=result.notes,
-                                 render_size=image.shape[0])
+                                 render_size=image.shape[0],
+                                 enhance=enhance_record(recipe.enhance, face, image.shape[0]) if full else None)
         outputs[Path(args.json_out)] = json.dumps(settings, indent=2).encode()
     write_all(outputs)
     print(f"engine: {why}")

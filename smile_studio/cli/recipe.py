@@ -21,6 +21,7 @@ from ..engines.base import EngineError, LayoutRequest, RenderRequest, for_the_ph
 from ..engines.registry import ENGINES, select_engines
 from ..opening import open_document
 from ..resources import sample_exemplar
+from ..weights.registry import ENHANCE_KEYS
 from .errors import CliError
 
 
@@ -54,7 +55,7 @@ def parse_assignments(text: str | None, what: str) -> dict[str, str]:
 # the options a recipe file may also set, with their built-in defaults (an option left out on the command line
 # takes the recipe's value, else this)
 RECIPE_DEFAULTS = {"set": "", "attributes": "", "seed": 0, "psi": 1.0, "reference": None, "style": "",
-                   "engine": "auto", "size": 256, "crop": False}
+                   "engine": "auto", "size": 256, "crop": False, "enhance": None}
 PRECEDENCE = "options given here override the recipe file's values, which override the defaults"
 
 
@@ -74,6 +75,10 @@ def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop", action=argparse.BooleanOptionalAction, default=None,
                    help="write the aligned render (256 or 512 square) instead of the edit put back into the photo "
                         "(--no-crop overrides a recipe's crop)")
+    p.add_argument("--enhance", choices=ENHANCE_KEYS, default=None, metavar="KEY",
+                   help="upsample the render with a Real-ESRGAN network before it goes back into a photo whose "
+                        f"face is larger than the render ({', '.join(ENHANCE_KEYS)}; `smile-studio weights fetch "
+                        "--enhance` installs the first)")
 
 
 def settle_options(args: argparse.Namespace, recipe_path: str | None = None) -> None:
@@ -98,6 +103,7 @@ class Recipe:
     reference: Reference | None
     styles: tuple
     references: tuple
+    enhance: str | None = None  # the Enhance network's key
 
 
 def build_recipe(args: argparse.Namespace, base: Document | None = None) -> Recipe:
@@ -136,7 +142,22 @@ def build_recipe(args: argparse.Namespace, base: Document | None = None) -> Reci
                            else StyleSource.parse(value))
     except ValueError as exc:
         raise CliError(str(exc)) from exc
-    return Recipe(target, overrides, args.seed, args.psi, ref, tuple(styles), tuple(references.values()))
+    if args.enhance is not None and args.enhance not in ENHANCE_KEYS:
+        raise CliError(f"enhance {args.enhance!r} is not one of {', '.join(ENHANCE_KEYS)}")
+    if args.enhance is not None:
+        enhancer(args.enhance)  # installed and loadable, before any face is edited
+    return Recipe(target, overrides, args.seed, args.psi, ref, tuple(styles), tuple(references.values()),
+                  args.enhance)
+
+
+def enhancer(key: str):
+    """The Enhance network ``key``, loaded once per process; CliError saying how to install it otherwise."""
+    from ..engines.enhance import shared_enhancer
+
+    try:
+        return shared_enhancer(key)
+    except EngineError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def edit_layout(recipe: Recipe, face: Document, layout, render=None):
@@ -168,17 +189,30 @@ def apply_recipe(recipe: Recipe, face: Document, layout, render, large: bool = T
     return current, result, image
 
 
-def at_photo_size(face: Document, labels: np.ndarray, image: np.ndarray, styles, texture: bool = True) -> np.ndarray:
+def at_photo_size(face: Document, labels: np.ndarray, image: np.ndarray, styles, texture: bool = True,
+                  enhance: str | None = None) -> np.ndarray:
     """The edit put back into the original photo at its full size and detail (only the changed regions; the
     rest of the photo byte-identical), or the aligned render when the input has no photo (a label map).
-    ``texture=False`` for video frames (see :func:`..face.composite.paste_edit`)."""
+    ``texture=False`` for video frames (see :func:`..face.composite.paste_edit`); ``enhance``: the key of the
+    network that upsamples the render first (:func:`enhancer`)."""
     from ..export import restyled_classes
     from ..face.composite import paste_edit
 
     if face.original is None or face.alignment is None:
         return image
     return paste_edit(face.original, image, face.alignment, face.source_labels, labels, restyled_classes(styles),
-                      texture=texture)
+                      texture=texture, enhance=enhancer(enhance) if enhance else None)
+
+
+def enhance_record(key: str | None, face: Document, render_side: int) -> dict | None:
+    """What the settings JSON says of the enhancement: the network, its file, its factor and licence, when one
+    was asked for and the face was large enough in its photo for it to run (else None)."""
+    from ..face.upscale import worth_enhancing
+
+    if key is None or face.alignment is None or not worth_enhancing(face.alignment, face.labels.shape[0],
+                                                                    render_side):
+        return None
+    return enhancer(key).choice.to_json()
 
 
 def read_recipe_file(path: str) -> dict:
@@ -199,7 +233,7 @@ def read_recipe_file(path: str) -> dict:
         value = getattr(recipe, key)
         if value:
             out[option] = ",".join(f"{k}={v}" for k, v in value.items())
-    for key in ("seed", "psi", "reference", "engine", "size", "crop"):
+    for key in ("seed", "psi", "reference", "engine", "size", "crop", "enhance"):
         if getattr(recipe, key) is not None:
             out[key] = getattr(recipe, key)
     return out

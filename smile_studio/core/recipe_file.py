@@ -38,6 +38,7 @@ class RecipeFile(BaseModel):
     engine: StrictStr | None = None
     size: Literal[256, 512] | None = None
     crop: StrictBool | None = None
+    enhance: StrictStr | None = None  # an Enhance network's key (the weights manager's ENHANCE_KEYS)
 
 
 def parse_recipe(raw: bytes, name: str) -> RecipeFile:

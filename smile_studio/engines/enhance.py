@@ -9,6 +9,7 @@ networks see further than the overlap), as in Real-ESRGAN's own tiled inference.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -98,6 +99,12 @@ def upsample_tiled(net: torch.nn.Module, x: torch.Tensor, scale: int, tile: int 
             out[:, :, y0 * scale:y1 * scale, x0 * scale:x1 * scale] = piece[
                 :, :, (y0 - py0) * scale:(y1 - py0) * scale, (x0 - px0) * scale:(x1 - px0) * scale]
     return out
+
+
+@functools.lru_cache(maxsize=2)
+def shared_enhancer(key: str) -> Enhancer:
+    """:meth:`Enhancer.load`, once per process and key (the editor, edit and every face of a batch share it)."""
+    return Enhancer.load(key)
 
 
 def installed_enhancers() -> list[str]:

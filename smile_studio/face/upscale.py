@@ -49,6 +49,18 @@ def face_side_in_photo(alignment: np.ndarray, side: int) -> float:
     return photo_scale(alignment) * side
 
 
+def _face_side(alignment: np.ndarray, labels_side: int, side: int) -> int:
+    return int(np.ceil(face_side_in_photo(alignment_at_side(alignment, labels_side, side), side) - 1e-6))
+
+
+def worth_enhancing(alignment: np.ndarray, labels_side: int, render_side: int) -> bool:
+    """Whether a render of ``render_side`` px has less detail than the photo's face: the face is at least 1.25x
+    larger (the compositor's own threshold for full-resolution work; below it the render is pasted back)."""
+    from .composite import UPSCALE_MIN
+
+    return _face_side(alignment, labels_side, render_side) >= UPSCALE_MIN * render_side
+
+
 CONTEXT = 16  # render pixels around the changed region that the network sees (and whose output is kept)
 
 
@@ -60,12 +72,10 @@ def enhanced_render(render: np.ndarray, alignment: np.ndarray, labels_side: int,
     at ``labels_side``. ``region`` (a mask at ``labels_side``): only its bounding box and :data:`CONTEXT` px
     around go through the network, the rest is resized (the compositor uses the render only near what changed;
     a pair of glasses costs a fraction of a whole face)."""
-    from .composite import UPSCALE_MIN
-
     side = render.shape[0]
-    need = int(np.ceil(face_side_in_photo(alignment_at_side(alignment, labels_side, side), side) - 1e-6))
-    if need < UPSCALE_MIN * side:  # the render has about the photo's detail already
+    if not worth_enhancing(alignment, labels_side, side):
         return render
+    need = _face_side(alignment, labels_side, side)
     y0, y1, x0, x1 = 0, side, 0, side
     if region is not None and region.any():
         k = side / region.shape[0]
