@@ -260,7 +260,7 @@ class FileActions:
 
         hashes = checkpoint_hashes() if getattr(self.render_engine, "name", "") == "smile" else {}
         try:
-            written = export_bundle(self.doc, image, folder, engines, hashes)
+            written = export_bundle(self.doc, image, folder, engines, hashes, self.enhancer())
         except OSError as exc:
             self.notify(f"Export failed: {exc.strerror or exc}", error=True)
             return []
@@ -280,7 +280,7 @@ class FileActions:
         left_out = [CLASSES[i].key for i, s in enumerate(doc.styles) if s.kind == "reference"]
         seed = self.accepted_seed if self.accepted_seed is not None else self.attributes.seed.value()
         recipe = RecipeFile(set=changed, seed=seed, psi=self.attributes.psi.value() / 100,
-                            styles=styles, engine="auto").model_dump(exclude_none=True)
+                            styles=styles, engine="auto", enhance=self.enhance_key).model_dump(exclude_none=True)
         return recipe, left_out
 
     def save_recipe_to(self, path: str | Path) -> bool:

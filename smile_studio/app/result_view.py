@@ -11,20 +11,24 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
-from PySide6.QtWidgets import QCheckBox, QDialog, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout
 
 from ..core.document import Document
 from ..engines.base import EngineError, RenderRequest, for_the_photo, photo_render_side
+from ..engines.enhance import installed_enhancers, shared_enhancer
 from ..export import restyled_classes
+from ..weights.registry import CHECKPOINT_BY_KEY, ENHANCE_KEYS
 from .canvas import rgb_to_qimage
 from .pool import PoolTask
 
 
-def compositing_note(doc: Document, engine=None) -> str:
+def compositing_note(doc: Document, engine=None, enhance: str | None = None) -> str:
     """One line for the status bar and the result window: the size the render ``engine`` draws this face at
-    for the photo, the photo's size and how they are joined."""
+    for the photo, the photo's size, how they are joined and the network that upsamples the render (the key
+    ``enhance``) when the face is large enough for it to run."""
     from ..face.align import alignment_at_side
     from ..face.composite import UPSCALE_MIN, photo_scale
+    from ..face.upscale import worth_enhancing
 
     large = engine.large_side if engine is not None else None
     side = photo_render_side(large, doc.size, doc.alignment if doc.original is not None else None)
@@ -34,13 +38,16 @@ def compositing_note(doc: Document, engine=None) -> str:
     h, w = doc.original.shape[:2]
     scale = photo_scale(alignment_at_side(doc.alignment, doc.size, side))
     how = "composited at full resolution" if scale >= UPSCALE_MIN else "pasted back (face no larger than render)"
+    if enhance is not None and worth_enhancing(doc.alignment, doc.size, side):
+        how += f" · Enhance: {CHECKPOINT_BY_KEY[enhance].network}"
     return f"{render} · photo {w}×{h} (face ×{scale:.1f}) · {how}"
 
 
 class ResultWindow(QDialog):
-    """The pasted result at 100 % in a scroll area; *Before* (or B) shows the photo as it was."""
+    """The pasted result at 100 % in a scroll area; *Before* (or B) shows the photo as it was; *Enhance* picks
+    the network that upsamples the render first (installed ones only; the others say how to install them)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, enhance: str | None = None):
         super().__init__(parent)
         self.setObjectName("resultWindow")
         self.setWindowTitle("Result at full size")
@@ -54,8 +61,21 @@ class ResultWindow(QDialog):
         self.scroll = QScrollArea()
         self.scroll.setWidget(self.image)
         self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.enhance_box = QComboBox()
+        self.enhance_box.setObjectName("enhanceBox")
+        self.enhance_box.addItem("Enhance: off", None)
+        installed = installed_enhancers()
+        for key in ENHANCE_KEYS:
+            c = CHECKPOINT_BY_KEY[key]
+            self.enhance_box.addItem(f"Enhance: {c.network}", key)
+            item = self.enhance_box.model().item(self.enhance_box.count() - 1)
+            item.setToolTip(f"{c.enables}. {c.licence}" if key in installed else
+                            f"not installed: smile-studio weights fetch --enhance {key}")
+            item.setEnabled(key in installed)
+        self.enhance_box.setCurrentIndex(max(self.enhance_box.findData(enhance), 0))
         top = QHBoxLayout()
         top.addWidget(self.info, 1)
+        top.addWidget(self.enhance_box)
         top.addWidget(self.before_box)
         lay = QVBoxLayout(self)
         lay.addLayout(top)
@@ -110,9 +130,38 @@ class ResultWindow(QDialog):
 
 
 class FullSizeResult:
-    """A mixin of :class:`~.window.MainWindow`: the View menu's full-size result and the render-size line."""
+    """A mixin of :class:`~.window.MainWindow`: the View menu's full-size result, the render-size line and the
+    Enhance choice (kept in the settings; exports use it too)."""
 
     result_window: ResultWindow | None = None
+
+    @property
+    def enhance_key(self) -> str | None:
+        """The chosen Enhance network, when it is still installed."""
+        key = self.settings.value("render/enhance", "") or None
+        return key if key in installed_enhancers() else None
+
+    def set_enhance(self, key: str | None) -> None:
+        self.settings.setValue("render/enhance", key or "")
+        self.status_render.setText(self.render_note())
+        if self.result_window is not None and self.result_window.isVisible():
+            self.show_full_size()
+
+    def render_note(self) -> str:
+        return compositing_note(self.doc, self.render_engine, self.enhance_key) if self.doc is not None else ""
+
+    def enhancer(self):
+        """The loaded Enhance network, or None (none chosen, or its file no longer loads: said once, and the
+        choice is cleared so that results still come out)."""
+        key = self.enhance_key
+        if key is None:
+            return None
+        try:
+            return shared_enhancer(key)
+        except EngineError as exc:
+            self.notify(f"{exc}; results are composited without it", error=True)
+            self.settings.setValue("render/enhance", "")
+            return None
 
     def show_full_size(self) -> None:
         doc = self.doc
@@ -129,20 +178,23 @@ class FullSizeResult:
             self.notify(f"The result could not be rendered ({exc})", error=True)
             return
         if self.result_window is None:
-            self.result_window = ResultWindow(self)
+            self.result_window = ResultWindow(self, self.enhance_key)
+            self.result_window.enhance_box.currentIndexChanged.connect(
+                lambda i: self.set_enhance(self.result_window.enhance_box.itemData(i)))
         window = self.result_window
+        enhancer = self.enhancer()
         window.show()
         window.raise_()
         original, alignment, source, labels = doc.original, doc.alignment, doc.source_labels, req.labels
         restyled = restyled_classes(req.styles)
-        serial = window.expect(original, compositing_note(doc, self.render_engine))
+        serial = window.expect(original, self.render_note())
 
         def composite():
             from ..face.composite import paste_edit
 
             try:
-                out = paste_edit(original, render, alignment, source, labels, restyled)
-            except (ValueError, MemoryError) as exc:
+                out = paste_edit(original, render, alignment, source, labels, restyled, enhance=enhancer)
+            except (ValueError, MemoryError, RuntimeError) as exc:
                 return serial, exc, None
             changed = np.argwhere((out != original).any(-1))
             focus = changed.mean(0)[::-1] if changed.size else (original.shape[1] / 2, original.shape[0] / 2)

@@ -36,7 +36,7 @@ from .preview import PreviewPane
 from .proposals import ProposalActions
 from .recovery import Autosaver
 from .references import ReferenceActions
-from .result_view import FullSizeResult, compositing_note
+from .result_view import FullSizeResult
 from .scheduler import FINAL, PREVIEW, JobResult
 from .worker import RenderWorker
 
@@ -223,7 +223,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
 
     def _show_engines(self, loading: bool = False) -> None:
         note, render = self.engine_note, self.render_engine
-        self.status_render.setText(compositing_note(self.doc, render) if self.doc is not None else "")
+        self.status_render.setText(self.render_note())
         offline = getattr(render, "name", "offline") != "smile"
         hint = ""
         if loading:
@@ -285,7 +285,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.canvas.set_labels(doc.labels)
         self.preview.set_before(doc.photo if doc.photo is not None else colorize(doc.source_labels))
         self.canvas.fit()
-        self.status_render.setText(compositing_note(doc, self.render_engine))
+        self.status_render.setText(self.render_note())
         self._refresh_panels()
         self._update_title()
         self._prepare_after_render = True

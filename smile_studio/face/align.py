@@ -46,3 +46,8 @@ def crop_at_side(original: np.ndarray, alignment: np.ndarray, side: int, new_sid
     crop = cv2.warpAffine(original, alignment_at_side(alignment, side, big), (big, big),
                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
     return crop if big == new_side else cv2.resize(crop, (new_side, new_side), interpolation=cv2.INTER_AREA)
+
+
+def photo_scale(alignment: np.ndarray) -> float:
+    """Photo pixels per render pixel of a crop -> photo affine."""
+    return float(np.sqrt(abs(np.linalg.det(np.asarray(alignment, np.float64)[:, :2]))))

@@ -29,23 +29,17 @@ import cv2
 import numpy as np
 
 from ..core.labels import ClassId as C
-from .align import alignment_at_side, translated
+from .align import alignment_at_side, photo_scale, translated  # noqa: F401 (photo_scale re-exported)
+from .outlines import SHAPE_SIGMA, THIN_SIGMA, is_thin, outline_field, signed_distance  # noqa: F401 (re-exported)
 from .paste import FEATHER, GROW, changed_pixels, edit_region, paste_back
 from .shading import WORN, Light, cast_shadow, light_from_skin
-from .upscale import Upsampler, enhanced_render, upsample_labels
+from .upscale import UPSCALE_MIN, Upsampler, enhanced_render, upsample_labels
 
-UPSCALE_MIN = 1.25  # below this the render has the photo's detail already: plain paste-back
 EDGE_SIGMA = 0.7  # antialiasing of a new class's outline, in photo px (10-90 % rise about 1.8 px)
-SHAPE_SIGMA = 1.5  # smoothing of a broad region's distance field before upsampling, in render px
-THIN_SIGMA = 0.6  # the same for thin regions
 MIN_SOURCE = 400  # photo pixels of a class needed to borrow its texture
 GRAIN_TILE = 128
 CANDIDATES = 16  # random source patches per target patch, the nearest taken (hair keeps its local direction)
 
-
-def photo_scale(alignment: np.ndarray) -> float:
-    """Photo pixels per render pixel of a crop -> photo affine."""
-    return float(np.sqrt(abs(np.linalg.det(np.asarray(alignment, np.float64)[:, :2]))))
 
 
 def paste_edit(original: np.ndarray, render: np.ndarray, alignment: np.ndarray, source_labels: np.ndarray | None,
@@ -146,35 +140,6 @@ def _span(mask: np.ndarray, pad: int, shape: tuple[int, int]) -> tuple[slice, sl
 
 def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
-
-
-def signed_distance(mask: np.ndarray, reach: float = 4.0) -> np.ndarray:
-    """Distance to the class's outline, positive inside, clipped to ``reach`` (the outline lies half-way between
-    a pixel of the class and one outside, where the value crosses zero)."""
-    m = mask.astype(np.uint8)
-    inside = cv2.distanceTransform(m, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return np.clip(inside - outside, -reach, reach).astype(np.float32)
-
-
-def is_thin(mask: np.ndarray) -> bool:
-    """Whether a region is mostly outline (a glasses frame, an earring): eroding it by a pixel removes more
-    than half of it."""
-    inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
-    return int(inner.sum()) < 0.5 * int(mask.sum())
-
-
-def outline_field(mask: np.ndarray) -> np.ndarray:
-    """A smooth field whose zero level is the region's outline without the render's pixel steps: its signed
-    distance blurred — by 1.5 px for broad regions, with the blur's pull towards the centre of curvature
-    (half the blur's variance times the Laplacian) put back so small round shapes keep their size; by
-    0.6 px for thin ones, which a wider blur would erase (measured on circles drawn at 256 and upsampled 4x:
-    the grid ripple of the outline falls from 1.17-1.42 to 1.06-1.12; an analytic circle measures 1.02-1.06)."""
-    field = signed_distance(mask)
-    if is_thin(mask):
-        return cv2.GaussianBlur(field, (0, 0), THIN_SIGMA)
-    smooth = cv2.GaussianBlur(field, (0, 0), SHAPE_SIGMA)
-    return smooth - 0.5 * SHAPE_SIGMA ** 2 * cv2.Laplacian(smooth, cv2.CV_32F)
 
 
 def smooth_labels(labels: np.ndarray, box: _Box, classes: Sequence[int]) -> np.ndarray:

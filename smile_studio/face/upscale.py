@@ -13,16 +13,16 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from .align import alignment_at_side
+from .align import alignment_at_side, photo_scale
+from .outlines import is_thin, outline_field, signed_distance
 
+UPSCALE_MIN = 1.25  # below this the render has the photo's detail already: plain paste-back
 Upsampler = Callable[[np.ndarray], np.ndarray]  # RGB uint8 (H, W, 3) -> RGB uint8 (kH, kW, 3), k a whole number
 
 
 def upsample_labels(labels: np.ndarray, side: int) -> np.ndarray:
     """``labels`` (a square map) at ``side`` px: per pixel the class whose smoothed outline field is deepest
     (a 1-px frame stays a continuous line; nearest-neighbour repetition would make it a staircase)."""
-    from .composite import is_thin, outline_field, signed_distance
-
     if labels.shape[0] == side:
         return labels
     if side < labels.shape[0]:
@@ -44,8 +44,6 @@ def upsample_labels(labels: np.ndarray, side: int) -> np.ndarray:
 
 def face_side_in_photo(alignment: np.ndarray, side: int) -> float:
     """How many photo pixels the aligned crop of ``side`` px spans (``alignment``: crop -> photo at that side)."""
-    from .composite import photo_scale
-
     return photo_scale(alignment) * side
 
 
@@ -56,8 +54,6 @@ def _face_side(alignment: np.ndarray, labels_side: int, side: int) -> int:
 def worth_enhancing(alignment: np.ndarray, labels_side: int, render_side: int) -> bool:
     """Whether a render of ``render_side`` px has less detail than the photo's face: the face is at least 1.25x
     larger (the compositor's own threshold for full-resolution work; below it the render is pasted back)."""
-    from .composite import UPSCALE_MIN
-
     return _face_side(alignment, labels_side, render_side) >= UPSCALE_MIN * render_side
 
 

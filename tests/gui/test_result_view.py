@@ -65,3 +65,57 @@ def test_an_older_composite_arriving_late_is_dropped_and_a_failure_clears_the_vi
     view.expect(photo, "third")
     view.composited(RuntimeError("out of memory"))
     assert view.result is None and view.info.text() == "compositing failed: out of memory"
+
+
+def test_enhance_is_chosen_in_the_result_window_and_used_by_the_view_the_status_and_the_export(
+        qtbot, samples_dir, tmp_path, monkeypatch):
+    import json
+
+    import torch
+
+    from smile_studio.engines.enhance import shared_enhancer
+    from smile_studio.weights.registry import CHECKPOINT_BY_KEY
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(weights))
+    shared_enhancer.cache_clear()
+    torch.manual_seed(0)
+    net = CHECKPOINT_BY_KEY["enhance_general"].builder()
+    with torch.no_grad():
+        net.body[-1].bias.add_(0.3)  # visibly brighter than a plain upsampling
+    torch.save({"params": net.state_dict()}, weights / "realesr-general-x4v3.pth")
+    w = make_window(qtbot)
+    assert w.open_path(samples_dir / "maskgan_0.jpg")
+    wait_final(qtbot, w)
+    w.doc.labels[110:118, 90:170] = 6  # a glasses bar across the eyes, painted into the map
+    w.canvas.setFocus()
+    qtbot.keyClick(w.canvas, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: w.result_window is not None and w.result_window.result is not None, timeout=20000)
+    view = w.result_window
+    plain = view.shown_image().copy()
+    box = view.enhance_box
+    model = box.model()
+    states = {box.itemData(i): model.item(i).isEnabled() for i in range(box.count())}
+    assert states == {None: True, "enhance_general": True, "enhance_x4plus": False, "enhance_x2plus": False}
+    assert "weights fetch --enhance enhance_x4plus" in model.item(box.findData("enhance_x4plus")).toolTip()
+    box.setFocus()
+    qtbot.keyClick(box, Qt.Key.Key_Down)  # the keyboard moves to the next enabled entry
+    assert box.currentData() == "enhance_general"
+    qtbot.waitUntil(lambda: view.result is not None and not np.array_equal(view.result, plain), timeout=30000)
+    photo = read_image(samples_dir / "maskgan_0.jpg")
+    enhanced = view.shown_image()
+    differs = (enhanced != plain).any(-1)
+    assert differs.sum() > 1000 and enhanced[differs].mean() > plain[differs].mean()
+    untouched = ~((plain != photo).any(-1) | differs)
+    assert np.array_equal(enhanced[untouched], photo[untouched])
+    assert w.status_render.text().endswith("Enhance: Real-ESRGAN general x4 v3 (compact)")
+    assert w.settings.value("render/enhance") == "enhance_general"
+    written = w.export_to(tmp_path / "bundle")
+    assert written
+    settings = json.loads((tmp_path / "bundle" / "settings.json").read_text())
+    assert settings["enhance"]["file"] == "realesr-general-x4v3.pth" and settings["enhance"]["scale"] == 4
+    exported = read_image(tmp_path / "bundle" / "photo_edited.png")
+    assert np.array_equal(exported, enhanced)  # the export is what the window showed
+    w.worker.stop()
+    shared_enhancer.cache_clear()
