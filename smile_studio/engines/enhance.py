@@ -77,8 +77,12 @@ class Enhancer:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"Enhance takes an RGB uint8 image, not {rgb.dtype} {rgb.shape}")
         x = image_tensor(rgb).to(self.device) / 255
+        h, w = rgb.shape[:2]
+        m = self.net.multiple  # sides the network takes (x2 folds 2x2 pixels into channels)
+        if h % m or w % m:  # mirrored out to the next multiple, as Real-ESRGAN's own inference pads
+            x = torch.nn.functional.pad(x, (0, -w % m, 0, -h % m), mode="reflect")
         with self._lock, torch.inference_mode():
-            y = upsample_tiled(self.net, x, self.scale)
+            y = upsample_tiled(self.net, x, self.scale)[:, :, :h * self.scale, :w * self.scale]
         return (y[0].clamp(0, 1).permute(1, 2, 0) * 255 + 0.5).to(torch.uint8).cpu().numpy()
 
 

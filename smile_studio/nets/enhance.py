@@ -24,6 +24,7 @@ class CompactSR(nn.Module):
     def __init__(self, scale: int = 4, features: int = 64, convs: int = 32):
         super().__init__()
         self.scale = scale
+        self.multiple = 1  # any input side
         layers: list[nn.Module] = [nn.Conv2d(3, features, 3, 1, 1), nn.PReLU(features)]
         for _ in range(convs):
             layers += [nn.Conv2d(features, features, 3, 1, 1), nn.PReLU(features)]
@@ -78,6 +79,7 @@ class RRDBSR(nn.Module):
         if scale not in (2, 4):
             raise ValueError(f"RRDBSR scales by 2 or 4, not {scale}")
         self.scale = scale
+        self.multiple = 4 // scale  # input sides the pixel unshuffle can fold
         self.conv_first = nn.Conv2d(3 * (4 // scale) ** 2, features, 3, 1, 1)
         self.body = nn.Sequential(*(RRDB(features, growth) for _ in range(blocks)))
         self.conv_body = nn.Conv2d(features, features, 3, 1, 1)

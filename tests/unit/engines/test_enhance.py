@@ -138,3 +138,11 @@ def test_maps_are_upsampled_with_smooth_outlines():
     cv2.line(thin, (5, 10), (58, 40), int(C.EYE_G), 1)  # a 1-px frame stays one piece
     n, _ = cv2.connectedComponents((upsample_labels(thin, 256) == C.EYE_G).astype(np.uint8))
     assert n == 2
+
+
+def test_the_x2_network_takes_odd_sides(weights):
+    torch.manual_seed(0)
+    net = RRDBSR(2, blocks=1)
+    c = CHECKPOINT_BY_KEY["enhance_x2plus"]
+    out = Enhancer(c, net, torch.device("cpu"))(np.zeros((33, 47, 3), np.uint8))
+    assert out.shape == (66, 94, 3)
