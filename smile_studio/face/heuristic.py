@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from ..core.labels import ClassId as C
+from .accessories import add_accessories
 from .align import two_point_similarity
 from .geometry import NoFaceDetected
 
@@ -142,7 +143,7 @@ class _Frame:
 def template_map(crop: np.ndarray, points: np.ndarray | None = None) -> np.ndarray:
     """The offline parse of an aligned crop: skin colour, the GrabCut silhouette and hair colour for the large
     regions; the facial features drawn from the 68 landmarks (``points``, crop coordinates) when there are any,
-    else from a face template placed by the eyes."""
+    with the accessories found by them (:mod:`.accessories`), else from a face template placed by the eyes."""
     s = crop.shape[0]
     fr = _Frame(s, (EYE_L[0] - EYE_R[0]) * s, s / 2, EYE_R[1] * s)
     face, cheek, skin_like = _skin_model(crop, fr)
@@ -154,6 +155,7 @@ def template_map(crop: np.ndarray, points: np.ndarray | None = None) -> np.ndarr
     lab = _body(fr, hair, head, jaw, person, face, skin_like)
     if points is not None:
         _landmark_features(lab, fr, points, face, skin_like)
+        add_accessories(lab, crop, points)
     else:
         _features(lab, fr, face, skin_like)
     return lab

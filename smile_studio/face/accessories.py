@@ -1,0 +1,239 @@
+"""Accessories in a photo, found by the offline parser from the 68 landmarks (crop coordinates): eyeglasses,
+earrings, a hat and a necklace. Without them a photo with glasses could not have them removed, and a reference
+with a hat gave a generated hat instead of its own.
+
+Classical evidence, chosen for few false alarms (a phantom accessory is worse than a missed one: the user
+toggles a missed one on with one click):
+
+* **eyeglasses** — the bridge: a thin line (dark or light: a morphological black-hat / top-hat at a tenth of the
+  eye distance) across the whole width between the inner eye corners, well above the noise of the same measure
+  on the cheek; **sunglasses** — lenses much darker than the cheek. Clear frames are drawn as rounded rectangles
+  placed on the strongest rim lines around each eye, with the bridge and the temples to the face's side; dark
+  lenses are filled.
+* **earrings** — below each ear lobe, off the skin and hair: a compact blob that differs from what surrounds it
+  (bright metal, a coloured stone), hanging at the lobe.
+* **hat** — the top of the head in a colour that is neither the hair's (read beside the face) nor the skin's,
+  spanning the head, with its lower edge above the brows.
+* **necklace** — a thin curve across the neck or the upper chest that differs from the skin and cloth around it.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..core.labels import ClassId as C
+
+BRIDGE_MIN = 12.0  # grey levels of the bridge line at its 30th percentile across the bridge
+BRIDGE_SNR = 3.0  # ... and over the same measure on the cheek (a smooth cheek measures 1-5)
+EARRING_RING = 0.26  # most of the brightness around an earring is not strand-like (blond hair around a strand is)
+SUNGLASS_DARK = 0.3  # lens luminance over the cheek's below which the glasses are sunglasses
+
+
+def _poly(shape, pts) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(np.asarray(pts, np.float64)).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+class _Face:
+    """What the accessory finders share: the grey image, the eye distance, the thin-line response."""
+
+    def __init__(self, crop: np.ndarray, p: np.ndarray):
+        self.crop, self.p = crop, np.asarray(p, np.float64)
+        self.grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        self.eye_r, self.eye_l = self.p[36:42].mean(0), self.p[42:48].mean(0)
+        self.d = float(np.hypot(*(self.eye_l - self.eye_r)))
+        k = max(5, int(0.12 * self.d) | 1)
+        se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        self.lines = np.maximum(cv2.morphologyEx(self.grey, cv2.MORPH_BLACKHAT, se),
+                                cv2.morphologyEx(self.grey, cv2.MORPH_TOPHAT, se))
+        self.cheek = cheek = self._box(self.p[36, 0], self.p[39, 0], self.p[30, 1], self.p[33, 1])  # under an eye
+        self.noise, self.cheek_level = 1.0, 128.0
+        if self.lines[cheek].size:
+            self.noise = float(np.percentile(self.lines[cheek], 30, axis=1).max()) + 1
+            self.cheek_level = max(float(np.median(self.grey[cheek])), 1.0)
+
+    def skin_like(self) -> np.ndarray:
+        """Pixels of the cheek's chroma (YCrCb, within 3 standard deviations)."""
+        ycc = cv2.cvtColor(self.crop, cv2.COLOR_RGB2YCrCb).astype(np.float32)[..., 1:]
+        cheek = ycc[self.cheek].reshape(-1, 2)
+        if len(cheek) < 4:
+            return np.zeros(self.grey.shape, bool)
+        diff = ycc - cheek.mean(0)
+        inv = np.linalg.inv(np.cov(cheek.T) + np.eye(2) * 4.0)
+        return np.einsum("...i,ij,...j->...", diff, inv, diff) < 9.0
+
+    def _box(self, x0, x1, y0, y1) -> tuple[slice, slice]:
+        h, w = self.grey.shape
+        return (slice(int(np.clip(y0, 0, h)), int(np.clip(y1, 0, h))),
+                slice(int(np.clip(x0, 0, w)), int(np.clip(x1, 0, w))))
+
+    def row_lines(self, x0, x1, y0, y1) -> tuple[float, int]:
+        """(strength, row) of the strongest line crossing the box's whole width: per row, the 30th percentile
+        of the line response across it (a line across the box is high there; a blob or a lash is not)."""
+        box = self._box(x0, x1, y0, y1)
+        part = self.lines[box]
+        if part.size == 0:
+            return 0.0, int(y0)
+        rows = np.percentile(part, 30, axis=1)
+        return float(rows.max()), box[0].start + int(rows.argmax())
+
+    def col_lines(self, x0, x1, y0, y1, towards: int) -> int:
+        """The column of a line crossing the box's whole height (a lens's side): of the columns at least 0.6 of
+        the strongest, the farthest towards ``towards`` (-1: left, 1: right; the eye's own corner is a weaker
+        line inside the lens)."""
+        box = self._box(x0, x1, y0, y1)
+        part = self.lines[box]
+        if part.size == 0:
+            return int(x0 if towards < 0 else x1)
+        cols = np.percentile(part, 30, axis=0)
+        strong = np.nonzero(cols >= 0.6 * cols.max())[0]
+        return box[1].start + int(strong.min() if towards < 0 else strong.max())
+
+
+def find_eyeglasses(crop: np.ndarray, points: np.ndarray, face: np.ndarray) -> np.ndarray | None:
+    """The glasses' mask (frames; whole lenses for sunglasses) or None. ``face``: the face region (jaw and
+    forehead), whose sides the temples reach."""
+    f = _Face(crop, points)
+    p, d = f.p, f.d
+    lenses = [f.grey[f._box(p[a, 0] - 0.05 * d, p[b, 0] + 0.05 * d, e[1] - 0.18 * d, e[1] + 0.18 * d)]
+              for e, a, b in ((f.eye_r, 36, 39), (f.eye_l, 42, 45))]
+    if all(lens.size for lens in lenses) and \
+            max(lens.mean() for lens in lenses) < SUNGLASS_DARK * f.cheek_level:
+        return _sunglasses(f)
+    gap = p[42, 0] - p[39, 0]
+    top = max(p[21, 1], p[22, 1]) + 0.12 * d
+    strength, bridge_row = f.row_lines(p[39, 0] + 0.2 * gap, p[42, 0] - 0.2 * gap, top, p[29, 1])
+    if strength < BRIDGE_MIN or strength < BRIDGE_SNR * f.noise:
+        return None
+    return _frames(f, bridge_row, face)
+
+
+def _sunglasses(f: _Face) -> np.ndarray:
+    """Dark lenses: the dark, smooth pixels from the brows down, within 0.9 eye distances beside the eyes (dark
+    hair is mostly textured, and outside), joined by the dark bridge between them, holes filled."""
+    p, d = f.p, f.d
+    mean = cv2.blur(f.grey, (5, 5))
+    spread = np.sqrt(np.maximum(cv2.blur(f.grey * f.grey, (5, 5)) - mean * mean, 0))
+    dark = (f.grey < 0.5 * f.cheek_level) & (spread < 0.08 * f.cheek_level)  # a lens is smooth, dark hair is not
+    zone = np.zeros(dark.shape, bool)
+    zone[f._box(f.eye_r[0] - 0.9 * d, f.eye_l[0] + 0.9 * d, p[17:27, 1].min() - 0.05 * d,
+                max(f.eye_r[1], f.eye_l[1]) + 0.6 * d)] = True
+    dark = cv2.morphologyEx((dark & zone).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    _, comp = cv2.connectedComponents(dark)
+    keep = {comp[int(e[1]), int(e[0])] for e in (f.eye_r, f.eye_l)} - {0}
+    mask = np.isin(comp, list(keep)).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(mask, contours, -1, 1, -1)
+    return mask.astype(bool)
+
+
+def _frames(f: _Face, bridge_row: int, face: np.ndarray) -> np.ndarray:
+    """Clear glasses: a rounded rectangle per lens on its strongest rim lines, the bridge and the temples."""
+    p, d = f.p, f.d
+    thick = max(2, int(round(0.05 * d)))
+    mask = np.zeros(f.grey.shape, np.uint8)
+    inner_ends = []
+    for e, outer_i, inner_i, side in ((f.eye_r, 36, 39, -1), (f.eye_l, 45, 42, 1)):
+        outer_x, inner_x = p[outer_i, 0], p[inner_i, 0]
+        lo_x, hi_x = sorted((outer_x, inner_x))
+        brow_low = max(p[17:22, 1]) if side < 0 else max(p[22:27, 1])
+        _, y_top = f.row_lines(lo_x, hi_x, min(brow_low + 0.04 * d, e[1] - 0.15 * d), e[1] - 0.12 * d)
+        _, y_bot = f.row_lines(lo_x, hi_x, e[1] + 0.15 * d, e[1] + 0.55 * d)
+        out_lo, out_hi = sorted((outer_x + side * 0.05 * d, outer_x + side * 0.6 * d))
+        x_out = f.col_lines(out_lo, out_hi, y_top, y_bot, side)
+        in_lo, in_hi = sorted((inner_x - side * 0.02 * d, inner_x - side * 0.3 * d))
+        x_in = f.col_lines(in_lo, in_hi, y_top, y_bot, -side)
+        x0, x1 = sorted((x_out, x_in))
+        radius = max(1, int(0.3 * (y_bot - y_top)))
+        _rounded_rect(mask, x0, y_top, x1, y_bot, radius, thick)
+        inner_ends.append(x_in)
+        # the temple: from the lens's outer side along its upper part to the side of the face
+        row = int(y_top + 0.2 * (y_bot - y_top))
+        cols = np.nonzero(face[row])[0] if 0 <= row < face.shape[0] else np.array([], int)
+        if cols.size:
+            edge = cols.min() if side < 0 else cols.max()
+            cv2.line(mask, (int(x_out), row), (int(edge), row), 1, thick)
+    cv2.line(mask, (int(inner_ends[0]), bridge_row), (int(inner_ends[1]), bridge_row), 1, thick)
+    return mask.astype(bool)
+
+
+def _rounded_rect(mask: np.ndarray, x0: float, y0: float, x1: float, y1: float, r: int, thick: int) -> None:
+    x0, y0, x1, y1 = int(round(x0)), int(round(y0)), int(round(x1)), int(round(y1))
+    r = int(min(r, (x1 - x0) // 2, (y1 - y0) // 2))
+    for a, b in (((x0 + r, y0), (x1 - r, y0)), ((x0 + r, y1), (x1 - r, y1)),
+                 ((x0, y0 + r), (x0, y1 - r)), ((x1, y0 + r), (x1, y1 - r))):
+        cv2.line(mask, a, b, 1, thick)
+    for (cx, cy), start in (((x0 + r, y0 + r), 180), ((x1 - r, y0 + r), 270), ((x1 - r, y1 - r), 0),
+                            ((x0 + r, y1 - r), 90)):
+        cv2.ellipse(mask, (cx, cy), (r, r), 0, start, start + 90, 1, thick)
+
+
+def find_earrings(crop: np.ndarray, points: np.ndarray, lab: np.ndarray) -> np.ndarray | None:
+    """Earrings: at each ear lobe (beside the jaw's upper third, just outside it), bright or coloured pieces that
+    stand out from their surroundings, hanging from the lobe down to most of an eye distance; or None."""
+    f = _Face(crop, points)
+    p, d = f.p, f.d
+    k = max(5, int(0.2 * d) | 1)
+    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    lab_colour = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
+    bright = cv2.morphologyEx(f.grey, cv2.MORPH_TOPHAT, se)
+    chroma = np.hypot(lab_colour[..., 1] - 128, lab_colour[..., 2] - 128)
+    vivid = cv2.morphologyEx(chroma, cv2.MORPH_TOPHAT, se)  # a coloured stone on a dull surround
+    jewel = (bright > max(30.0, 4 * f.noise)) | (vivid > 25.0)
+    face = np.isin(lab, (C.SKIN, C.NOSE, C.L_EYE, C.R_EYE, C.L_BROW, C.R_BROW, C.U_LIP, C.L_LIP, C.MOUTH))
+    jewel &= ~face & ~f.skin_like()  # a lit jaw line or ear rim is skin-coloured; metal and stones are not
+    hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)
+    shine = (f.grey >= 200) & (hsv[..., 1] < 60)  # a metal's highlight: near white
+    loose = bright > max(15.0, 2 * f.noise)  # strand-like brightness: hair around a piece has plenty
+    colour = lab_colour * np.float32([100 / 255, 1, 1]) - np.float32([0, 128, 128])  # CIELAB units
+    background = colour[lab == C.BACKGROUND]
+    backdrop = np.median(background, 0) if len(background) > 0.02 * lab.size else None
+    found = np.zeros(f.grey.shape, bool)
+    for top, low, side in ((p[2], p[3], -1), (p[14], p[13], 1)):
+        lobe = np.array([top[0] + side * 0.12 * d, (top[1] + low[1]) / 2])
+        zone = np.zeros(f.grey.shape, np.uint8)
+        x0, x1 = sorted((lobe[0] - side * 0.12 * d, lobe[0] + side * 0.4 * d))
+        zone[f._box(x0, x1, lobe[1] - 0.2 * d, lobe[1] + 0.9 * d)] = 1
+        pieces = cv2.morphologyEx((jewel & zone.astype(bool)).astype(np.uint8), cv2.MORPH_CLOSE,
+                                  _disk(max(1, int(0.05 * d))))
+        n, comp, stats, _ = cv2.connectedComponentsWithStats(pieces)
+        at_lobe = np.zeros(f.grey.shape, np.uint8)
+        cv2.circle(at_lobe, (int(lobe[0]), int(lobe[1])), max(2, int(0.18 * d)), 1, -1)
+        for i in range(1, n):
+            piece = comp == i
+            area = stats[i, cv2.CC_STAT_AREA]
+            if not max(4, 0.002 * d * d) <= area <= 0.4 * d * d or not (piece & at_lobe.astype(bool)).any():
+                continue
+            ring = cv2.dilate(piece.astype(np.uint8), _disk(max(2, int(0.12 * d)))).astype(bool) & ~piece & ~face
+            isolated = not ring.any() or loose[ring].mean() <= EARRING_RING  # not one strand of many
+            # a bright backdrop seen between the ear and the hair has the backdrop's colour
+            backdrop_like = backdrop is not None and np.linalg.norm(colour[piece].mean(0) - backdrop) < 12.0
+            if isolated and not backdrop_like and ((shine & piece).sum() >= 2 or (vivid[piece] > 25.0).mean() > 0.3):
+                found |= piece
+    if not found.any():
+        return None
+    filled = found.astype(np.uint8)
+    contours, _ = cv2.findContours(filled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(filled, contours, -1, 1, -1)
+    return filled.astype(bool) & ~face
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+
+
+def add_accessories(lab: np.ndarray, crop: np.ndarray, points: np.ndarray) -> list[str]:
+    """Paint the accessories found into ``lab`` (in place); the names of those found."""
+    face = np.isin(lab, (C.SKIN, C.NOSE, C.L_EYE, C.R_EYE, C.L_BROW, C.R_BROW, C.U_LIP, C.L_LIP, C.MOUTH))
+    found = []
+    glasses = find_eyeglasses(crop, points, face)
+    if glasses is not None and glasses.any():
+        lab[glasses] = C.EYE_G
+        found.append("eyeglasses")
+    earrings = find_earrings(crop, points, lab)
+    if earrings is not None:
+        lab[earrings] = C.EAR_R
+        found.append("earrings")
+    return found
