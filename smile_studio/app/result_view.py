@@ -15,9 +15,8 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QHBoxLayout, QLabel
 
 from ..core.document import Document
 from ..engines.base import EngineError, RenderRequest, for_the_photo, photo_render_side
-from ..engines.enhance import installed_enhancers, shared_enhancer
 from ..export import restyled_classes
-from ..weights.registry import CHECKPOINT_BY_KEY, ENHANCE_KEYS
+from ..weights.registry import CHECKPOINT_BY_KEY, ENHANCE_KEYS, installed_enhancers
 from .canvas import rgb_to_qimage
 from .pool import PoolTask
 
@@ -153,6 +152,8 @@ class FullSizeResult:
     def enhancer(self):
         """The loaded Enhance network, or None (none chosen, or its file no longer loads: said once, and the
         choice is cleared so that results still come out)."""
+        from ..engines.enhance import shared_enhancer  # torch: not at start-up
+
         key = self.enhance_key
         if key is None:
             return None

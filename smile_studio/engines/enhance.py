@@ -111,6 +111,3 @@ def shared_enhancer(key: str) -> Enhancer:
     return Enhancer.load(key)
 
 
-def installed_enhancers() -> list[str]:
-    """The keys of the enhancement networks whose files are present (not yet checked)."""
-    return [k for k in ENHANCE_KEYS if checkpoint_path(k).is_file()]

@@ -199,6 +199,12 @@ def checkpoint_path(key: str) -> Path:
     return next((p for p in candidates(c) if p.is_file()), install_dir() / c.subdir / c.filename)
 
 
+def installed_enhancers() -> list[str]:
+    """The keys of the Enhance networks whose files are present (not yet checked; the editor lists them without
+    loading torch)."""
+    return [k for k in ENHANCE_KEYS if checkpoint_path(k).is_file()]
+
+
 def installed() -> dict[str, Path]:
     """Files present (by name; see :mod:`.verify` for whether they hold the right network)."""
     found = {c.key: checkpoint_path(c.key) for c in CHECKPOINTS}

@@ -10,11 +10,11 @@ import torch
 
 from smile_studio.core.labels import ClassId as C
 from smile_studio.engines.base import EngineError
-from smile_studio.engines.enhance import Enhancer, installed_enhancers, upsample_tiled
+from smile_studio.engines.enhance import Enhancer, upsample_tiled
 from smile_studio.face.composite import paste_edit
 from smile_studio.face.upscale import enhanced_render, upsample_labels
 from smile_studio.nets.enhance import RRDBSR, CompactSR
-from smile_studio.weights.registry import CHECKPOINT_BY_KEY
+from smile_studio.weights.registry import CHECKPOINT_BY_KEY, installed_enhancers
 
 
 @pytest.mark.parametrize(("net", "factor"), [(CompactSR(), 4), (RRDBSR(4, blocks=2), 4), (RRDBSR(2, blocks=2), 2)])
