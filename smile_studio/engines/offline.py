@@ -131,31 +131,37 @@ def add_earrings(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi
 
 
 def add_bangs(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float) -> tuple[np.ndarray, str]:
+    """A fringe over the forehead, its lower edge a smooth curve of the cut's profile (straight, swept to one
+    side, parted in the middle, wispy) broken into strand tips of seeded widths and lengths: hair falls in
+    locks, not in a ruled line or a sawtooth."""
     cut = BANG_CUTS[int(rng.integers(len(BANG_CUTS)))]
     half = g.face_w / 2 * 1.02
     top = g.head_top + 0.3 * (g.hairline_y - g.head_top)
     gap = (g.eye_y - g.brow_y) * 0.6
-    bottom = (g.brow_y - gap) * _jitter(rng, psi, 0.03)
-    bottom = min(bottom, g.brow_y - 1)
-    xl, xr = g.cx - half, g.cx + half
+    bottom = min((g.brow_y - gap) * _jitter(rng, psi, 0.03), g.brow_y - 1)
+    height = bottom - top
+    u = np.linspace(0.0, 1.0, 97)
     if cut == "straight":
-        pts = [(xl, top), (xr, top), (xr, bottom), (xl, bottom)]
+        edge = bottom - 0.08 * height * (1 - (2 * u - 1) ** 2)  # a slight arch: shorter in the middle
     elif cut == "side-swept":
-        side = 1 if rng.random() < 0.5 else -1
-        lo, hi = bottom, bottom - 0.45 * (bottom - top)
-        pts = [(xl, top), (xr, top), (xr, lo if side > 0 else hi), (xl, hi if side > 0 else lo)]
+        side = u if rng.random() < 0.5 else 1 - u
+        edge = bottom - 0.45 * height * (0.5 + 0.5 * np.cos(np.pi * side))
     elif cut == "curtain":
-        mid = bottom - 0.55 * (bottom - top)
-        pts = [(xl, top), (xr, top), (xr, bottom), (g.cx, mid), (xl, bottom)]
-    else:
-        n = 7
-        pts = [(xl, top), (xr, top)]
-        for i in range(n, -1, -1):
-            x = xl + (xr - xl) * i / n
-            y = bottom - (0.25 * (bottom - top) if i % 2 else 0)
-            pts.append((x, y))
+        edge = bottom - 0.55 * height * (1 - np.abs(2 * u - 1)) ** 1.5
+    else:  # wispy: a straight line broken by longer, finer strands (below)
+        edge = bottom - 0.12 * height * np.ones_like(u)
+    strands = int(rng.integers(12, 20)) if cut != "wispy" else int(rng.integers(20, 28))
+    depth = (0.15 if cut == "wispy" else 0.08) * height
+    tips = np.zeros_like(u)
+    for centre, width, length in zip(rng.uniform(0, 1, strands), rng.uniform(0.4, 2.0, strands) / strands,
+                                     rng.uniform(0.3, 1.0, strands), strict=True):
+        inside = np.abs(u - centre) < width
+        tips[inside] = np.maximum(tips[inside], length * (1 - np.abs(u[inside] - centre) / width) ** 1.5)  # pointed
+    edge = np.minimum(edge + depth * (tips - 0.5), g.brow_y - 1)
+    xs = g.cx - half + 2 * half * u
+    pts = np.vstack([[g.cx - half, top], [g.cx + half, top], np.stack([xs, edge], 1)[::-1]])
     shape = _canvas(lab)
-    cv2.fillPoly(shape, [np.round(np.array(pts)).astype(np.int32)], 1)
+    cv2.fillPoly(shape, [np.round(pts).astype(np.int32)], 1)
     onto = (C.SKIN, C.BACKGROUND)
     inside_head = _head_mask(lab, g)
     return _paint(lab, shape.astype(bool) & inside_head, C.HAIR, onto), cut

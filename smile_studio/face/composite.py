@@ -30,6 +30,7 @@ import numpy as np
 
 from ..core.labels import ClassId as C
 from .align import alignment_at_side, photo_scale, translated  # noqa: F401 (photo_scale re-exported)
+from .grown_hair import mirrored_hair, strand_taper
 from .outlines import SHAPE_SIGMA, THIN_SIGMA, is_thin, outline_field, signed_distance  # noqa: F401 (re-exported)
 from .paste import FEATHER, GROW, changed_pixels, edit_region, paste_back
 from .shading import WORN, Light, cast_shadow, light_from_skin
@@ -206,6 +207,8 @@ class _Composite:
         # where the texture is the photo's, it replaces the render's own fine detail instead of adding to it
         painted = shade - (shade - low) * borrowed[..., None] + texture
         painted = self._match_seams(painted, base.astype(np.float32), shares, wide, alpha)
+        if self.with_texture:  # video: a hairline read anew in every frame would make the mirror shimmer
+            self._grow_hair(painted, alpha, box, new_full, changed_full)
         mixed = base + (painted - base) * alpha[..., None]
         shadow = self._worn_shadow(new_full, changed_full)
         touched = alpha > 1e-4
@@ -217,6 +220,22 @@ class _Composite:
         # exactly the photo outside the region
         out[box.y0:box.y1, box.x0:box.x1] = np.where(touched[..., None], mixed, base)
         return out
+
+    def _grow_hair(self, painted, alpha, box: _Box, new_full, changed_full) -> None:
+        """Hair new over the photo's skin (a fringe) is the photo's hair mirrored about the hairline
+        (:mod:`.grown_hair`), blended in over half a render pixel where the mirror reaches the photo's hair, and
+        its edge over the skin thins out into strand tips of seeded lengths."""
+        grown = (new_full == C.HAIR) & changed_full & (box.warp((self.source == C.SKIN).astype(np.float32)) > 0.5)
+        if not grown.any():
+            return
+        part = _span(grown, int(np.ceil(self.scale)) + 2, grown.shape)
+        sub = box.sub(part)
+        colours, on_hair = mirrored_hair(self.original, (sub.x0, sub.y0), sub.affine, sub.shape, self.source)
+        weight = cv2.GaussianBlur((grown[part] & on_hair).astype(np.float32), (0, 0), 0.5 * self.scale)
+        painted[part] += (colours - painted[part]) * weight[..., None]
+        # the strands are the same for every seed
+        alpha[part] *= 1 - weight * (1 - strand_taper(new_full[part] == C.HAIR, sub.affine, self.size,
+                                                       self.scale, np.random.default_rng(0)))
 
     def _worn_shadow(self, new_full, changed_full) -> np.ndarray | None:
         """The soft contact shadow that new worn objects (a hat, glasses, earrings) cast on what is beneath,

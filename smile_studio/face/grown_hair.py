@@ -1,0 +1,84 @@
+"""Hair grown down over skin (a fringe over the forehead) drawn from the photo's own hair, as a reflection about
+the hairline: each new pixel takes the photo's pixel as far above the hairline as it lies below it.
+
+A fringe is hair combed forward from the hair just above the forehead, so that hair mirrored about the hairline
+has the right colour, highlights and strands, continues the photo's hair without a seam, and its strands run
+down across the forehead instead of in whatever direction a patch happened to have. The mirror is taken in the
+aligned crop's frame (upright face) at the photo's resolution, so a tilted head's fringe falls along its face.
+The hairline is the first skin pixel below the hair in each column of the source map, smoothed across columns.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..core.labels import ClassId as C
+
+HAIRLINE_SIGMA = 2.0  # smoothing of the hairline across columns, in render px (one column is one step)
+STRETCH = 1.0  # source rows per target row below the hairline
+
+
+def hairline(source_labels: np.ndarray) -> np.ndarray:
+    """Per column of the source map, the row (float, render px) where hair above meets skin below: the first
+    skin pixel under a hair pixel scanning down from the top; NaN where a column has no such step."""
+    hair = source_labels == C.HAIR
+    skin = source_labels == C.SKIN
+    below_hair = np.zeros_like(skin)
+    below_hair[1:] = skin[1:] & hair[:-1]
+    rows = np.where(below_hair.any(0), below_hair.argmax(0), -1).astype(np.float64)
+    rows[rows < 0] = np.nan
+    known = ~np.isnan(rows)
+    if known.sum() < 2:
+        return rows
+    filled = np.interp(np.arange(len(rows)), np.nonzero(known)[0], rows[known])
+    smooth = cv2.GaussianBlur(filled[None].astype(np.float32), (0, 0), HAIRLINE_SIGMA, borderType=cv2.BORDER_REPLICATE)
+    out = smooth[0].astype(np.float64)
+    out[~known] = np.nan
+    return out
+
+
+def mirrored_hair(original: np.ndarray, origin: tuple[int, int], crop_to_box: np.ndarray, box_shape: tuple[int, int],
+                  source_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the photo mirrored about the hairline, float32 RGB of ``box_shape``; where the mirror lands on the
+    photo's hair) for the box at ``origin`` (x, y) in the photo whose pixels map to the aligned crop by the
+    inverse of ``crop_to_box`` (crop px at the side of ``source_labels`` -> box px)."""
+    h, w = box_shape
+    line = hairline(source_labels)
+    known = ~np.isnan(line)
+    if known.sum() < 2:
+        return np.zeros((h, w, 3), np.float32), np.zeros((h, w), bool)
+    to_crop = cv2.invertAffineTransform(crop_to_box)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    qx = to_crop[0, 0] * xs + to_crop[0, 1] * ys + to_crop[0, 2]
+    qy = to_crop[1, 0] * xs + to_crop[1, 1] * ys + to_crop[1, 2]
+    # crop rows are pixel indices; the line lies between its hair and skin pixels
+    at = np.interp(qx, np.nonzero(known)[0], line[known]).astype(np.float32) - 0.5
+    mirror_y = at - (qy - at) * STRETCH
+    px = crop_to_box[0, 0] * qx + crop_to_box[0, 1] * mirror_y + crop_to_box[0, 2] + origin[0]
+    py = crop_to_box[1, 0] * qx + crop_to_box[1, 1] * mirror_y + crop_to_box[1, 2] + origin[1]
+    colours = cv2.remap(original, px.astype(np.float32), py.astype(np.float32), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+    side = source_labels.shape[0]
+    ix = np.clip(np.round(qx).astype(int), 0, side - 1)
+    iy = np.round(mirror_y).astype(int)
+    inside = (iy >= 0) & (iy < side)
+    on_hair = np.zeros((h, w), bool)
+    on_hair[inside] = source_labels[iy[inside], ix[inside]] == C.HAIR
+    return colours, on_hair
+
+
+def strand_taper(hair: np.ndarray, crop_to_box: np.ndarray, side: int, scale: float,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Opacity (float32, 0-1) that thins ``hair`` out towards its edge over 1-4 render pixels, the length
+    varying from strand to strand across the crop's columns (a fringe ends in tips, not in a cut line)."""
+    reach = cv2.distanceTransform(hair.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    strands = cv2.GaussianBlur(rng.random((1, 4 * side)).astype(np.float32), (0, 0), 3.0,
+                               borderType=cv2.BORDER_REFLECT)[0]
+    strands = (strands - strands.min()) / max(float(np.ptp(strands)), 1e-6)
+    to_crop = cv2.invertAffineTransform(crop_to_box)
+    h, w = hair.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    qx = to_crop[0, 0] * xs + to_crop[0, 1] * ys + to_crop[0, 2]
+    length = scale * side / 256 * (1.0 + 3.0 * strands[np.clip((qx * 4).astype(int), 0, 4 * side - 1)])
+    return (np.clip(reach / length, 0, 1) ** 0.7).astype(np.float32)
