@@ -186,16 +186,22 @@ def remove_bangs(lab: np.ndarray, g: FaceGeometry) -> np.ndarray:
 
 
 def make_bald(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float) -> np.ndarray:
-    """All hair goes: over the cranium (its size varies with the seed) it becomes skin, elsewhere it takes the
-    nearest non-hair class."""
+    """All hair goes: over the cranium (its size varies with the seed) and down the sides of the head to the
+    jaw — the convex outline of cranium and face, as a bald head is seen from the front — it becomes skin;
+    outside it (long hair beside the neck, over the shoulders) what lies behind hair there, the nearest
+    background, cloth or neck (the nearest class overall made a skin-coloured halo around the face)."""
     out = lab.copy()
     cranium = _canvas(lab)
     c, axes = g.skull(0.98 * _jitter(rng, psi, 0.06))
     cv2.ellipse(cranium, c, axes, 0, 180, 360, 1, -1)
     cranium = cranium.astype(bool) & (np.arange(lab.shape[0])[:, None] < g.brow_y)
     out[cranium & np.isin(lab, (C.HAIR, C.BACKGROUND))] = C.SKIN
-    rest = out == C.HAIR
-    return inpaint_labels(out, rest, only=(C.BACKGROUND, C.CLOTH, C.NECK, C.SKIN))
+    head = _canvas(lab)
+    points = cv2.findNonZero((out == C.SKIN).astype(np.uint8))
+    if points is not None:
+        cv2.fillConvexPoly(head, cv2.convexHull(points), 1)
+    out[head.astype(bool) & (out == C.HAIR)] = C.SKIN
+    return inpaint_labels(out, out == C.HAIR, only=(C.BACKGROUND, C.CLOTH, C.NECK))
 
 
 def add_hair(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float, long: bool) -> np.ndarray:

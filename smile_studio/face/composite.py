@@ -30,7 +30,7 @@ import numpy as np
 
 from ..core.labels import ClassId as C
 from .align import alignment_at_side, photo_scale, translated  # noqa: F401 (photo_scale re-exported)
-from .grown_hair import mirrored_hair, strand_taper
+from .grown_hair import mirrored_hair, mirrored_scalp, strand_taper, under_hairline
 from .outlines import SHAPE_SIGMA, THIN_SIGMA, is_thin, outline_field, signed_distance  # noqa: F401 (re-exported)
 from .paste import FEATHER, GROW, changed_pixels, edit_region, paste_back
 from .shading import WORN, Light, cast_shadow, light_from_skin
@@ -176,7 +176,8 @@ def class_colours(render: np.ndarray, labels: np.ndarray, c: int) -> np.ndarray:
 class _Composite:
     def __init__(self, original, render, alignment, source_labels, labels, changed, seed, texture):
         self.original, self.render, self.alignment = original, render, np.asarray(alignment, np.float64)
-        self.source, self.labels, self.changed = source_labels, labels, changed
+        self.source, self.labels = source_labels, labels
+        self.changed = changed | (under_hairline(source_labels, labels) if texture else False)
         self.size = render.shape[0]
         self.scale = photo_scale(alignment)
         self.rng = np.random.default_rng(seed)
@@ -209,6 +210,7 @@ class _Composite:
         painted = self._match_seams(painted, base.astype(np.float32), shares, wide, alpha)
         if self.with_texture:  # video: a hairline read anew in every frame would make the mirror shimmer
             self._grow_hair(painted, alpha, box, new_full, changed_full)
+            self._grow_scalp(painted, box, new_full, changed_full)
         mixed = base + (painted - base) * alpha[..., None]
         shadow = self._worn_shadow(new_full, changed_full)
         touched = alpha > 1e-4
@@ -236,6 +238,19 @@ class _Composite:
         # the strands are the same for every seed
         alpha[part] *= 1 - weight * (1 - strand_taper(new_full[part] == C.HAIR, sub.affine, self.size,
                                                        self.scale, np.random.default_rng(0)))
+
+    def _grow_scalp(self, painted, box: _Box, new_full, changed_full) -> None:
+        """Skin new over the photo's hair (baldness) is the photo's forehead mirrored upwards (:mod:`.grown_hair`),
+        blended in over half a render pixel where the mirror reaches the photo's skin."""
+        was = (self.source == C.HAIR) | under_hairline(self.source, self.labels)
+        grown = (new_full == C.SKIN) & changed_full & (box.warp(was.astype(np.float32)) > 0.5)
+        if not grown.any():
+            return
+        part = _span(grown, int(np.ceil(self.scale)) + 2, grown.shape)
+        sub = box.sub(part)
+        colours, use = mirrored_scalp(self.original, (sub.x0, sub.y0), sub.affine, sub.shape, self.source)
+        weight = cv2.GaussianBlur(grown[part] * use, (0, 0), 0.5 * self.scale)
+        painted[part] += (colours - painted[part]) * weight[..., None]
 
     def _worn_shadow(self, new_full, changed_full) -> np.ndarray | None:
         """The soft contact shadow that new worn objects (a hat, glasses, earrings) cast on what is beneath,

@@ -17,6 +17,7 @@ from ..core.labels import ClassId as C
 
 HAIRLINE_SIGMA = 2.0  # smoothing of the hairline across columns, in render px (one column is one step)
 STRETCH = 1.0  # source rows per target row below the hairline
+BAND = 0.015  # of the crop side: the hairline's shadow and fine hairs under it, painted over by a bald scalp
 
 
 def hairline(source_labels: np.ndarray) -> np.ndarray:
@@ -43,29 +44,78 @@ def mirrored_hair(original: np.ndarray, origin: tuple[int, int], crop_to_box: np
     """(the photo mirrored about the hairline, float32 RGB of ``box_shape``; where the mirror lands on the
     photo's hair) for the box at ``origin`` (x, y) in the photo whose pixels map to the aligned crop by the
     inverse of ``crop_to_box`` (crop px at the side of ``source_labels`` -> box px)."""
+    colours, mirror = _mirror(original, origin, crop_to_box, box_shape, hairline(source_labels), None)
+    return colours, _lands_on(mirror, source_labels, C.HAIR, box_shape)
+
+
+def mirrored_scalp(original: np.ndarray, origin: tuple[int, int], crop_to_box: np.ndarray,
+                   box_shape: tuple[int, int], source_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a bald scalp: the photo's forehead mirrored upwards about a line :data:`BAND` below the hairline, folded
+    back and forth within the forehead above the brows; how much of it to use: where the mirror lands on the
+    photo's skin, above the brows' span, fading out over 4 % of the crop beside it) — the same
+    skin, shading and grain continue over the head, and the hairline's shadow and fine hairs just under it are
+    painted over too."""
+    side = source_labels.shape[0]
+    line = hairline(source_labels) + BAND * side
+    brows = np.nonzero(np.isin(source_labels, (C.L_BROW, C.R_BROW)).any(1))[0]
+    known = ~np.isnan(line)
+    if not brows.size or known.sum() < 2:
+        h, w = box_shape
+        return np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32)
+    room = brows.min() - 0.03 * side - np.nanmedian(line)  # forehead between the line and the brows
+    if room < 0.02 * side:
+        h, w = box_shape
+        return np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32)
+    colours, mirror = _mirror(original, origin, crop_to_box, box_shape, line, room)
+    if mirror is None:
+        return colours, np.zeros(box_shape, np.float32)
+    # only above the forehead: beside it (the temples) the hairline runs down the face's side, and a vertical
+    # mirror there would bring the face's edge and the eyes up into the scalp
+    cols = np.nonzero(np.isin(source_labels, (C.L_BROW, C.R_BROW)).any(0))[0]
+    ramp = 0.04 * side
+    qx = mirror[0]
+    across = np.clip((qx - cols.min()) / ramp, 0, 1) * np.clip((cols.max() - qx) / ramp, 0, 1)
+    return colours, _lands_on(mirror, source_labels, C.SKIN, box_shape) * across.astype(np.float32)
+
+
+def _mirror(original: np.ndarray, origin: tuple[int, int], crop_to_box: np.ndarray, box_shape: tuple[int, int],
+            line: np.ndarray, fold: float | None):
+    """The photo sampled at each box pixel's mirror image about ``line`` (crop rows per crop column), in the
+    crop's frame; ``fold``: the mirror image stays within that many rows of the line on the far side, going
+    back and forth (a scalp taller than the forehead). Returns (colours, (crop x, crop y) of the images)."""
     h, w = box_shape
-    line = hairline(source_labels)
     known = ~np.isnan(line)
     if known.sum() < 2:
-        return np.zeros((h, w, 3), np.float32), np.zeros((h, w), bool)
+        return np.zeros((h, w, 3), np.float32), None
     to_crop = cv2.invertAffineTransform(crop_to_box)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     qx = to_crop[0, 0] * xs + to_crop[0, 1] * ys + to_crop[0, 2]
     qy = to_crop[1, 0] * xs + to_crop[1, 1] * ys + to_crop[1, 2]
     # crop rows are pixel indices; the line lies between its hair and skin pixels
     at = np.interp(qx, np.nonzero(known)[0], line[known]).astype(np.float32) - 0.5
-    mirror_y = at - (qy - at) * STRETCH
+    reach = np.abs(qy - at) * STRETCH
+    if fold is not None:  # a triangle wave: 0 .. fold .. 0 ..
+        reach = fold - np.abs(np.mod(reach, 2 * fold) - fold)
+    mirror_y = np.where(qy > at, at - reach, at + reach)
     px = crop_to_box[0, 0] * qx + crop_to_box[0, 1] * mirror_y + crop_to_box[0, 2] + origin[0]
     py = crop_to_box[1, 0] * qx + crop_to_box[1, 1] * mirror_y + crop_to_box[1, 2] + origin[1]
     colours = cv2.remap(original, px.astype(np.float32), py.astype(np.float32), cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+    return colours, (qx, mirror_y)
+
+
+def _lands_on(mirror, source_labels: np.ndarray, cls: int, box_shape: tuple[int, int]) -> np.ndarray:
+    """Where the mirror images fall on pixels of ``cls`` in the source map."""
+    if mirror is None:
+        return np.zeros(box_shape, bool)
+    qx, mirror_y = mirror
     side = source_labels.shape[0]
     ix = np.clip(np.round(qx).astype(int), 0, side - 1)
     iy = np.round(mirror_y).astype(int)
     inside = (iy >= 0) & (iy < side)
-    on_hair = np.zeros((h, w), bool)
-    on_hair[inside] = source_labels[iy[inside], ix[inside]] == C.HAIR
-    return colours, on_hair
+    out = np.zeros(qx.shape, bool)
+    out[inside] = source_labels[iy[inside], ix[inside]] == cls
+    return out
 
 
 def strand_taper(hair: np.ndarray, crop_to_box: np.ndarray, side: int, scale: float,
@@ -82,3 +132,13 @@ def strand_taper(hair: np.ndarray, crop_to_box: np.ndarray, side: int, scale: fl
     qx = to_crop[0, 0] * xs + to_crop[0, 1] * ys + to_crop[0, 2]
     length = scale * side / 256 * (1.0 + 3.0 * strands[np.clip((qx * 4).astype(int), 0, 4 * side - 1)])
     return (np.clip(reach / length, 0, 1) ** 0.7).astype(np.float32)
+
+
+def under_hairline(source_labels: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The source's skin within :data:`BAND` of hair that became skin (a bald edit): the hairline's shadow and
+    fine hairs, which the scalp must cover too or the old hairline stays drawn across the head."""
+    removed = (source_labels == C.HAIR) & (labels == C.SKIN)
+    if not removed.any():
+        return np.zeros(labels.shape, bool)
+    near = cv2.distanceTransform((~removed).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return (near <= BAND * labels.shape[0]) & (source_labels == C.SKIN) & (labels == C.SKIN)

@@ -207,7 +207,7 @@ def test_a_haircut_never_copies_facial_features_into_the_new_skin(samples_dir):
     from smile_studio.engines.base import RenderRequest
     from smile_studio.engines.exemplar import ExemplarRenderEngine
 
-    for stem in ("maskgan_2", "maskgan_0"):
+    for stem in ("maskgan_1", "maskgan_0"):  # short and long hair with a large scalp
         lab = cv2.resize(read_label_map(samples_dir / f"{stem}.png").labels, (256, 256),
                          interpolation=cv2.INTER_NEAREST)
         rgb = cv2.resize(read_image(samples_dir / f"{stem}.jpg"), (256, 256), interpolation=cv2.INTER_AREA)
@@ -221,3 +221,22 @@ def test_a_haircut_never_copies_facial_features_into_the_new_skin(samples_dir):
         local = light - cv2.GaussianBlur(light, (0, 0), 6.0)
         blobs = (local[inner] < -12).mean()
         assert blobs <= 0.04, f"{stem}: {blobs:.3f} of the new skin are dark blobs (copied features)"
+
+
+def test_bald_gives_the_background_back_where_long_hair_hung_beside_the_face(samples_dir):
+    """Long hair beside the neck and over the shoulders becomes what is behind it (background, cloth, neck), not
+    skin: new skin stays within the convex outline of the cranium and the face (the nearest class overall made a
+    skin-coloured halo around the face)."""
+    from smile_studio.core.labels import ClassId as C
+
+    for stem in ("maskgan_2", "e4s_28426"):
+        lab = cv2.resize(read_label_map(samples_dir / f"{stem}.png").labels, (256, 256),
+                         interpolation=cv2.INTER_NEAREST)
+        out = OfflineLayoutEngine().edit(LayoutRequest(lab, attributes_from_map(lab), {"bald": "on"}, seed=1)).labels
+        assert not (out == C.HAIR).any()
+        face = np.isin(lab, (C.SKIN, C.NOSE, C.L_EYE, C.R_EYE, C.L_BROW, C.R_BROW, C.U_LIP, C.L_LIP, C.MOUTH))
+        jaw = int(np.nonzero(face)[0].max())
+        hanging = (lab == C.HAIR) & (np.arange(256)[:, None] > jaw)  # hair below the chin: never skin
+        assert hanging.sum() > 500, stem
+        assert np.isin(out[hanging], (C.BACKGROUND, C.CLOTH, C.NECK)).all(), stem
+        assert ((out == C.SKIN) & (lab == C.HAIR)).sum() < 0.5 * (lab == C.HAIR).sum()

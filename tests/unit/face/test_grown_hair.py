@@ -57,3 +57,22 @@ def test_a_fringe_takes_the_photos_hair_and_thins_out_at_its_edge():
     taper = strand_taper(np.ones((50, 50), bool) & (np.arange(50)[:, None] < 40), np.eye(2, 3) * 4, 256, 4.0,
                          np.random.default_rng(0))
     assert taper[0, 0] == 1 and taper[39, 10] < 0.5
+
+
+def test_a_bald_scalp_continues_the_forehead_and_covers_the_hairlines_shadow():
+    rng = np.random.default_rng(1)
+    photo = np.full((1024, 1024, 3), 40, np.uint8)  # dark hair everywhere above the hairline
+    forehead = rng.normal(0, 6, (624, 1024, 1)) + np.array([225, 180, 160])
+    photo[400:] = np.clip(forehead, 0, 255).astype(np.uint8)
+    photo[400:412] = (120, 90, 80)  # the hairline's shadow, on skin
+    source = _map()
+    source[150:156, 60:200] = C.L_BROW  # brows well below the hairline (crop row 100)
+    labels = source.copy()
+    labels[30:100, 40:216] = C.SKIN  # bald over the top of the head
+    render = np.full((256, 256, 3), 150, np.uint8)  # a flat grey render: nothing like the forehead
+    out = paste_edit(photo, render, np.array([[4.0, 0, 0], [0, 4.0, 0]]), source, labels)
+    scalp = out[200:380, 400:700].astype(np.float32)
+    assert np.abs(scalp.mean((0, 1)) - [225, 180, 160]).max() < 12  # the forehead's skin, not the render's grey
+    assert scalp.std((0, 1)).mean() > 3  # with its grain
+    assert out[400:412, 400:700].astype(np.float32).mean() > 150  # the old hairline's shadow is painted over
+    assert np.array_equal(out[:, :80], photo[:, :80])  # far from the edit, the photo itself
