@@ -233,7 +233,17 @@ class _Composite:
         part = _span(grown, int(np.ceil(self.scale)) + 2, grown.shape)
         sub = box.sub(part)
         colours, on_hair = mirrored_hair(self.original, (sub.x0, sub.y0), sub.affine, sub.shape, self.source)
-        weight = cv2.GaussianBlur((grown[part] & on_hair).astype(np.float32), (0, 0), 0.5 * self.scale)
+        # the hairline's fine hairs against skin are the busiest part of the hair: mirrored into a whole fringe
+        # they would make it busier than the photo's hair is, so its fine contrast is brought down to that
+        own = (new_full[part] == C.HAIR) & ~changed_full[part]
+        mirrored = grown[part] & on_hair
+        if own.sum() > 100 and mirrored.sum() > 100:
+            wanted, made = _mean_fine_contrast(self.original[box.y0:box.y1, box.x0:box.x1][part], own), \
+                _mean_fine_contrast(colours, mirrored)
+            if made > wanted > 0:
+                low = cv2.GaussianBlur(colours, (0, 0), 0.5 * self.scale)
+                colours = low + (colours - low) * (wanted / made)
+        weight = cv2.GaussianBlur(mirrored.astype(np.float32), (0, 0), 0.5 * self.scale)
         painted[part] += (colours - painted[part]) * weight[..., None]
         # the strands are the same for every seed
         alpha[part] *= 1 - weight * (1 - strand_taper(new_full[part] == C.HAIR, sub.affine, self.size,

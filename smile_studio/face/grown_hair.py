@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.labels import ClassId as C
 
-HAIRLINE_SIGMA = 2.0  # smoothing of the hairline across columns, in render px (one column is one step)
+HAIRLINE_SIGMA = 5.0  # smoothing of the hairline across columns, in render px: a wavy line bends the mirror
 STRETCH = 1.0  # source rows per target row below the hairline
 BAND = 0.015  # of the crop side: the hairline's shadow and fine hairs under it, painted over by a bald scalp
 
@@ -44,7 +44,14 @@ def mirrored_hair(original: np.ndarray, origin: tuple[int, int], crop_to_box: np
     """(the photo mirrored about the hairline, float32 RGB of ``box_shape``; where the mirror lands on the
     photo's hair) for the box at ``origin`` (x, y) in the photo whose pixels map to the aligned crop by the
     inverse of ``crop_to_box`` (crop px at the side of ``source_labels`` -> box px)."""
-    colours, mirror = _mirror(original, origin, crop_to_box, box_shape, hairline(source_labels), None)
+    line = hairline(source_labels)
+    hair = source_labels == C.HAIR
+    tops = np.where(hair.any(0), hair.argmax(0), -1).astype(np.float64)  # the hair's top in each column
+    depth = line - tops
+    usable = ~np.isnan(line) & (tops >= 0)
+    # hair shorter than the fringe: the mirror goes back and forth within it instead of into the background
+    fold = 0.9 * float(np.median(depth[usable])) if usable.any() else None
+    colours, mirror = _mirror(original, origin, crop_to_box, box_shape, line, fold if fold and fold > 2 else None)
     return colours, _lands_on(mirror, source_labels, C.HAIR, box_shape)
 
 
