@@ -30,7 +30,7 @@ import numpy as np
 
 from ..core.labels import ClassId as C
 from .align import alignment_at_side, photo_scale, translated  # noqa: F401 (photo_scale re-exported)
-from .grown_hair import mirrored_hair, mirrored_scalp, strand_taper, under_hairline
+from .grown_hair import mirrored_hair, mirrored_scalp, over_hairline, strand_taper, under_hairline
 from .outlines import SHAPE_SIGMA, THIN_SIGMA, is_thin, outline_field, signed_distance  # noqa: F401 (re-exported)
 from .paste import FEATHER, GROW, changed_pixels, edit_region, paste_back
 from .shading import WORN, Light, cast_shadow, light_from_skin
@@ -177,7 +177,9 @@ class _Composite:
     def __init__(self, original, render, alignment, source_labels, labels, changed, seed, texture):
         self.original, self.render, self.alignment = original, render, np.asarray(alignment, np.float64)
         self.source, self.labels = source_labels, labels
-        self.changed = changed | (under_hairline(source_labels, labels) if texture else False)
+        if texture:  # the hairline's own band is repainted with a fringe or a scalp (not in video: see below)
+            changed = changed | under_hairline(source_labels, labels) | over_hairline(source_labels, labels)
+        self.changed = changed
         self.size = render.shape[0]
         self.scale = photo_scale(alignment)
         self.rng = np.random.default_rng(seed)
@@ -227,7 +229,8 @@ class _Composite:
         """Hair new over the photo's skin (a fringe) is the photo's hair mirrored about the hairline
         (:mod:`.grown_hair`), blended in over half a render pixel where the mirror reaches the photo's hair, and
         its edge over the skin thins out into strand tips of seeded lengths."""
-        grown = (new_full == C.HAIR) & changed_full & (box.warp((self.source == C.SKIN).astype(np.float32)) > 0.5)
+        was = (self.source == C.SKIN) | over_hairline(self.source, self.labels)
+        grown = (new_full == C.HAIR) & changed_full & (box.warp(was.astype(np.float32)) > 0.5)
         if not grown.any():
             return
         part = _span(grown, int(np.ceil(self.scale)) + 2, grown.shape)

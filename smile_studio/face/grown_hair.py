@@ -41,10 +41,12 @@ def hairline(source_labels: np.ndarray) -> np.ndarray:
 
 def mirrored_hair(original: np.ndarray, origin: tuple[int, int], crop_to_box: np.ndarray, box_shape: tuple[int, int],
                   source_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(the photo mirrored about the hairline, float32 RGB of ``box_shape``; where the mirror lands on the
-    photo's hair) for the box at ``origin`` (x, y) in the photo whose pixels map to the aligned crop by the
-    inverse of ``crop_to_box`` (crop px at the side of ``source_labels`` -> box px)."""
-    line = hairline(source_labels)
+    """(the photo mirrored about a line :data:`BAND` above the hairline, float32 RGB of ``box_shape``; where the
+    mirror lands on the photo's hair) for the box at ``origin`` (x, y) in the photo whose pixels map to the
+    aligned crop by the inverse of ``crop_to_box`` (crop px at the side of ``source_labels`` -> box px). Above
+    the line itself the hair thins out towards the skin and is light: mirrored, it would draw a light stripe
+    across the fringe."""
+    line = hairline(source_labels) - BAND * source_labels.shape[0]  # above the thinning hair at the line
     hair = source_labels == C.HAIR
     tops = np.where(hair.any(0), hair.argmax(0), -1).astype(np.float64)  # the hair's top in each column
     depth = line - tops
@@ -149,3 +151,13 @@ def under_hairline(source_labels: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return np.zeros(labels.shape, bool)
     near = cv2.distanceTransform((~removed).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     return (near <= BAND * labels.shape[0]) & (source_labels == C.SKIN) & (labels == C.SKIN)
+
+
+def over_hairline(source_labels: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The source's hair within :data:`BAND` of skin that became hair (a fringe): the thinning hair at the line,
+    repainted by the fringe's mirror."""
+    grown = (source_labels == C.SKIN) & (labels == C.HAIR)
+    if not grown.any():
+        return np.zeros(labels.shape, bool)
+    near = cv2.distanceTransform((~grown).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return (near <= BAND * labels.shape[0]) & (source_labels == C.HAIR) & (labels == C.HAIR)

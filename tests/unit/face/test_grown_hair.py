@@ -6,7 +6,7 @@ import numpy as np
 
 from smile_studio.core.labels import ClassId as C
 from smile_studio.face.composite import paste_edit
-from smile_studio.face.grown_hair import hairline, mirrored_hair, strand_taper
+from smile_studio.face.grown_hair import BAND, hairline, mirrored_hair, strand_taper
 
 
 def _map(line_row: int = 100, side: int = 256) -> np.ndarray:
@@ -27,10 +27,10 @@ def test_the_photo_is_mirrored_about_the_hairline_even_on_a_tilted_head():
     photo = np.stack([rows / 4, np.zeros_like(rows), np.zeros_like(rows)], -1).astype(np.uint8)
     upright = np.array([[4.0, 0, 0], [0, 4.0, 0]])  # crop -> photo, 4x
     colours, on_hair = mirrored_hair(photo, (0, 0), upright, (1024, 1024), _map())
-    # 40 photo px below the line (crop row 100 = photo row 398-402 depending on the half-pixel) lies the row
-    # 40 px above it
-    y = 400 + 40
-    assert abs(colours[y, 500, 0] - (400 - 40 - 4) / 4) <= 1.5
+    # the mirror line lies BAND above the hairline (crop row 100, between pixels 99 and 100)
+    line = (100 - BAND * 256 - 0.5) * 4
+    y = 440
+    assert abs(colours[y, 500, 0] - (2 * line - y) / 4) <= 1.0
     assert on_hair[y, 500]
     # a fringe longer than the hair above the line: the mirror goes back and forth within the hair (rows < 400)
     # instead of reaching past the top of the head
