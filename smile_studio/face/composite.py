@@ -31,7 +31,15 @@ import numpy as np
 from ..core.labels import ClassId as C
 from .align import alignment_at_side, photo_scale, translated  # noqa: F401 (photo_scale re-exported)
 from .grown_hair import mirrored_hair, mirrored_scalp, over_hairline, strand_taper, under_hairline
-from .outlines import SHAPE_SIGMA, THIN_SIGMA, is_thin, outline_field, signed_distance  # noqa: F401 (re-exported)
+from .outlines import (  # noqa: F401 (re-exported)
+    SHAPE_SIGMA,
+    THIN_SIGMA,
+    class_colours,
+    is_thin,
+    outline_field,
+    signed_distance,
+    smooth_labels,
+)
 from .paste import FEATHER, GROW, changed_pixels, edit_region, paste_back
 from .shading import WORN, Light, cast_shadow, light_from_skin
 from .upscale import UPSCALE_MIN, Upsampler, enhanced_render, upsample_labels
@@ -141,36 +149,6 @@ def _span(mask: np.ndarray, pad: int, shape: tuple[int, int]) -> tuple[slice, sl
 
 def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
-
-
-def smooth_labels(labels: np.ndarray, box: _Box, classes: Sequence[int]) -> np.ndarray:
-    """The map at the box's resolution with outlines drawn there: each class's :func:`outline_field`
-    upsampled bilinearly, the class deepest inside per pixel (distance fields keep a 1-px wide frame as a
-    continuous line; blurred one-hot values would fall under one half along it and break it into beads)."""
-    best = np.full(box.shape, -np.inf, np.float32)
-    out = np.zeros(box.shape, np.uint8)
-    for c in classes:
-        depth = box.warp(outline_field(labels == c))
-        better = depth > best
-        out[better] = c
-        best = np.maximum(best, depth)
-    return out
-
-
-def class_colours(render: np.ndarray, labels: np.ndarray, c: int) -> np.ndarray:
-    """The render's colours of class ``c`` spread beyond it (normalised convolution over the class's inner
-    pixels): sampled at a photo pixel of class ``c``, they never mix in a neighbouring class's colour."""
-    mask = labels == c
-    if not is_thin(mask):  # thin classes (frames, earrings) keep every pixel
-        mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    m = mask.astype(np.float32)
-    out = render.astype(np.float32).copy()
-    for sigma in (4.0, 1.0):  # a wide pass fills far pixels, a narrow one keeps the class's own shading
-        num = cv2.GaussianBlur(render.astype(np.float32) * m[..., None], (0, 0), sigma)
-        den = cv2.GaussianBlur(m, (0, 0), sigma)
-        ok = den > 1e-3
-        out[ok] = num[ok] / den[ok, None]
-    return out
 
 
 class _Composite:

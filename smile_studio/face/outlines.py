@@ -4,6 +4,8 @@ the photo's resolution, and by :mod:`.upscale`, which brings maps to a larger re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -38,3 +40,34 @@ def outline_field(mask: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(field, (0, 0), THIN_SIGMA)
     smooth = cv2.GaussianBlur(field, (0, 0), SHAPE_SIGMA)
     return smooth - 0.5 * SHAPE_SIGMA ** 2 * cv2.Laplacian(smooth, cv2.CV_32F)
+
+
+def smooth_labels(labels: np.ndarray, box, classes: Sequence[int]) -> np.ndarray:
+    """The map at the resolution of ``box`` (a photo rectangle that warps crop images onto itself) with
+    outlines drawn there: each class's :func:`outline_field` upsampled bilinearly, the class deepest inside per
+    pixel (distance fields keep a 1-px wide frame as a continuous line; blurred one-hot values would fall under
+    one half along it and break it into beads)."""
+    best = np.full(box.shape, -np.inf, np.float32)
+    out = np.zeros(box.shape, np.uint8)
+    for c in classes:
+        depth = box.warp(outline_field(labels == c))
+        better = depth > best
+        out[better] = c
+        best = np.maximum(best, depth)
+    return out
+
+
+def class_colours(render: np.ndarray, labels: np.ndarray, c: int) -> np.ndarray:
+    """The render's colours of class ``c`` spread beyond it (normalised convolution over the class's inner
+    pixels): sampled at a photo pixel of class ``c``, they never mix in a neighbouring class's colour."""
+    mask = labels == c
+    if not is_thin(mask):  # thin classes (frames, earrings) keep every pixel
+        mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    m = mask.astype(np.float32)
+    out = render.astype(np.float32).copy()
+    for sigma in (4.0, 1.0):  # a wide pass fills far pixels, a narrow one keeps the class's own shading
+        num = cv2.GaussianBlur(render.astype(np.float32) * m[..., None], (0, 0), sigma)
+        den = cv2.GaussianBlur(m, (0, 0), sigma)
+        ok = den > 1e-3
+        out[ok] = num[ok] / den[ok, None]
+    return out
