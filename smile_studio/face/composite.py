@@ -203,16 +203,23 @@ class _Composite:
         out[box.y0:box.y1, box.x0:box.x1] = np.where(touched[..., None], mixed, base)
         return out
 
+    def _grown(self, box: _Box, new_full, changed_full, cls: int, was: np.ndarray):
+        """(the changed pixels now of ``cls`` that were ``was`` in the source, their rectangle, its box) or None."""
+        grown = (new_full == cls) & changed_full & (box.warp(was.astype(np.float32)) > 0.5)
+        if not grown.any():
+            return None
+        part = _span(grown, int(np.ceil(self.scale)) + 2, grown.shape)
+        return grown, part, box.sub(part)
+
     def _grow_hair(self, painted, alpha, box: _Box, new_full, changed_full) -> None:
         """Hair new over the photo's skin (a fringe) is the photo's hair mirrored about the hairline
         (:mod:`.grown_hair`), blended in over half a render pixel where the mirror reaches the photo's hair, and
         its edge over the skin thins out into strand tips of seeded lengths."""
-        was = (self.source == C.SKIN) | over_hairline(self.source, self.labels)
-        grown = (new_full == C.HAIR) & changed_full & (box.warp(was.astype(np.float32)) > 0.5)
-        if not grown.any():
+        found = self._grown(box, new_full, changed_full, C.HAIR, (self.source == C.SKIN) | over_hairline(
+            self.source, self.labels))
+        if found is None:
             return
-        part = _span(grown, int(np.ceil(self.scale)) + 2, grown.shape)
-        sub = box.sub(part)
+        grown, part, sub = found
         colours, on_hair = mirrored_hair(self.original, (sub.x0, sub.y0), sub.affine, sub.shape, self.source)
         # the hairline's fine hairs against skin are the busiest part of the hair: mirrored into a whole fringe
         # they would make it busier than the photo's hair is, so its fine contrast is brought down to that
@@ -233,12 +240,11 @@ class _Composite:
     def _grow_scalp(self, painted, box: _Box, new_full, changed_full) -> None:
         """Skin new over the photo's hair (baldness) is the photo's forehead mirrored upwards (:mod:`.grown_hair`),
         blended in over half a render pixel where the mirror reaches the photo's skin."""
-        was = (self.source == C.HAIR) | under_hairline(self.source, self.labels)
-        grown = (new_full == C.SKIN) & changed_full & (box.warp(was.astype(np.float32)) > 0.5)
-        if not grown.any():
+        found = self._grown(box, new_full, changed_full, C.SKIN, (self.source == C.HAIR) | under_hairline(
+            self.source, self.labels))
+        if found is None:
             return
-        part = _span(grown, int(np.ceil(self.scale)) + 2, grown.shape)
-        sub = box.sub(part)
+        grown, part, sub = found
         colours, use = mirrored_scalp(self.original, (sub.x0, sub.y0), sub.affine, sub.shape, self.source)
         weight = cv2.GaussianBlur(grown[part] * use, (0, 0), 0.5 * self.scale)
         painted[part] += (colours - painted[part]) * weight[..., None]
