@@ -264,6 +264,9 @@ class FileActions:
         except OSError as exc:
             self.notify(f"Export failed: {exc.strerror or exc}", error=True)
             return []
+        except (ValueError, RuntimeError, MemoryError) as exc:  # the photo could not be composited (Enhance)
+            self.notify(f"Export failed: the edit could not be put back into the photo ({exc})", error=True)
+            return []
         self.notify(f"Exported {len(written)} files to {folder}.")
         return written
 

@@ -110,6 +110,9 @@ def run_video(args: argparse.Namespace) -> int:
         raise CliError(f"frames {args.start}..{end} are empty (the clip has {info.frames} frames)")
     if not 0 <= args.crf <= 51:
         raise CliError("--crf must be between 0 and 51")
+    if args.enhance is not None:  # about a second a frame, and the fringe and scalp mirrors are off in video too
+        print(f"note: Enhance ({args.enhance}) is not used for video frames")
+        args.enhance = None
     recipe = build_recipe(args)
     layout, render, why = engines_for(args.engine)
     print(f"engine: {why}")

@@ -22,7 +22,7 @@ from ..weights.registry import CHECKPOINT_BY_KEY, ENHANCE_KEYS, Checkpoint, chec
 from .base import EngineError
 
 TILE = 256  # input pixels per tile side: a 256² render goes through whole
-OVERLAP = 16  # input pixels of context on each side of a tile (Real-ESRGAN's own tiling keeps 10)
+OVERLAP = 32  # input pixels of context on each side of a tile (Real-ESRGAN's own tiling keeps 10)
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,8 @@ def _sunglasses(f: _Face) -> np.ndarray:
                 max(f.eye_r[1], f.eye_l[1]) + 0.6 * d)] = True
     dark = cv2.morphologyEx((dark & zone).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     _, comp = cv2.connectedComponents(dark)
-    keep = {comp[int(e[1]), int(e[0])] for e in (f.eye_r, f.eye_l)} - {0}
+    h, w = comp.shape
+    keep = {comp[int(e[1]), int(e[0])] for e in (f.eye_r, f.eye_l) if 0 <= e[0] < w and 0 <= e[1] < h} - {0}
     mask = np.isin(comp, list(keep)).astype(np.uint8)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     cv2.drawContours(mask, contours, -1, 1, -1)

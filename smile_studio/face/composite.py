@@ -63,7 +63,11 @@ def paste_edit(original: np.ndarray, render: np.ndarray, alignment: np.ndarray, 
     frame would flicker), keeping the outlines and the photo's own detail under the feather."""
     if original.ndim != 3 or original.shape[2] != 3 or render.ndim != 3 or render.shape[2] != 3:
         raise ValueError(f"expected RGB images, got a photo {original.shape} and a render {render.shape}")
-    if enhance is not None and source_labels is not None:
+    # full resolution or paste-back is decided by the render as it came: an enhanced render is as large as
+    # the face in the photo, and must not send the edit back to paste-back
+    full = source_labels is not None and \
+        photo_scale(alignment_at_side(alignment, labels.shape[0], render.shape[0])) >= UPSCALE_MIN
+    if enhance is not None and full:
         render = enhanced_render(render, alignment, labels.shape[0], enhance,
                                  edit_region(source_labels, labels, restyled))
     size = render.shape[0]
@@ -72,7 +76,7 @@ def paste_edit(original: np.ndarray, render: np.ndarray, alignment: np.ndarray, 
 
     labels = upsample_labels(labels, size)
     source_labels = None if source_labels is None else upsample_labels(source_labels, size)
-    if source_labels is None or photo_scale(alignment) < UPSCALE_MIN:
+    if not full:
         return paste_back(original, render, alignment, edit_region(source_labels, labels, restyled))
     changed = changed_pixels(source_labels, labels, restyled)
     if not changed.any():

@@ -33,7 +33,8 @@ def hairline(source_labels: np.ndarray) -> np.ndarray:
     if known.sum() < 2:
         return rows
     filled = np.interp(np.arange(len(rows)), np.nonzero(known)[0], rows[known])
-    smooth = cv2.GaussianBlur(filled[None].astype(np.float32), (0, 0), HAIRLINE_SIGMA, borderType=cv2.BORDER_REPLICATE)
+    sigma = HAIRLINE_SIGMA * len(rows) / 256  # render px at 256: maps brought to a larger side keep the shape
+    smooth = cv2.GaussianBlur(filled[None].astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
     out = smooth[0].astype(np.float64)
     out[~known] = np.nan
     return out
@@ -132,7 +133,7 @@ def strand_taper(hair: np.ndarray, crop_to_box: np.ndarray, side: int, scale: fl
     """Opacity (float32, 0-1) that thins ``hair`` out towards its edge over 1-4 render pixels, the length
     varying from strand to strand across the crop's columns (a fringe ends in tips, not in a cut line)."""
     reach = cv2.distanceTransform(hair.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    strands = cv2.GaussianBlur(rng.random((1, 4 * side)).astype(np.float32), (0, 0), 3.0,
+    strands = cv2.GaussianBlur(rng.random((1, 4 * side)).astype(np.float32), (0, 0), 3.0 * side / 256,
                                borderType=cv2.BORDER_REFLECT)[0]
     strands = (strands - strands.min()) / max(float(np.ptp(strands)), 1e-6)
     to_crop = cv2.invertAffineTransform(crop_to_box)

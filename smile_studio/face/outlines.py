@@ -65,7 +65,8 @@ def class_colours(render: np.ndarray, labels: np.ndarray, c: int) -> np.ndarray:
         mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     m = mask.astype(np.float32)
     out = render.astype(np.float32).copy()
-    for sigma in (4.0, 1.0):  # a wide pass fills far pixels, a narrow one keeps the class's own shading
+    for sigma in (4.0 * len(render) / 256, 1.0 * len(render) / 256):  # render px at 256: a wide pass fills far
+        # pixels, a narrow one keeps the class's own shading
         num = cv2.GaussianBlur(render.astype(np.float32) * m[..., None], (0, 0), sigma)
         den = cv2.GaussianBlur(m, (0, 0), sigma)
         ok = den > 1e-3

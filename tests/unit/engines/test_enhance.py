@@ -84,11 +84,11 @@ def _face(side: int = 64) -> np.ndarray:
 def test_the_compositor_uses_the_upsampled_render_only_in_what_changed():
     rng = np.random.default_rng(1)
     photo = rng.integers(60, 200, (400, 400, 3), np.uint8)
-    source = _face()
+    source = _face(128)
     labels = source.copy()
-    cv2.rectangle(labels, (20, 26), (44, 30), int(C.EYE_G), -1)  # new glasses
-    render = np.full((64, 64, 3), 90, np.uint8)
-    alignment = np.array([[5.0, 0, 40], [0, 5.0, 40]])  # the face is 320 px in the photo: x5 the render
+    cv2.rectangle(labels, (40, 52), (88, 60), int(C.EYE_G), -1)  # new glasses
+    render = np.full((128, 128, 3), 90, np.uint8)
+    alignment = np.array([[2.5, 0, 40], [0, 2.5, 40]])  # the face is 320 px in the photo: 2.5x the render
     seen = []
 
     def brighten(img):  # stands for a network: x4, and visibly different from a plain resize
@@ -97,13 +97,13 @@ def test_the_compositor_uses_the_upsampled_render_only_in_what_changed():
 
     plain = paste_edit(photo, render, alignment, source, labels)
     enhanced = paste_edit(photo, render, alignment, source, labels, enhance=brighten)
-    assert seen and seen[0][0] < 64 and seen[0][1] < 64  # only the changed region's box went through it
+    assert seen and seen[0][0] < 128 and seen[0][1] < 128  # only the changed box (and context) went through
     differs = (plain != enhanced).any(-1)
     assert differs.any()
     assert enhanced[differs].mean() > plain[differs].mean() + 50
     untouched = ~((plain != photo).any(-1) | (enhanced != photo).any(-1))
     assert untouched.mean() > 0.9 and np.array_equal(enhanced[untouched], photo[untouched])
-    small = np.array([[1.1, 0, 40], [0, 1.1, 40]])  # a face no larger than the render: nothing to enhance
+    small = np.array([[1.1, 0, 40], [0, 1.1, 40]])  # a face about the render's size: nothing to enhance
     seen.clear()
     paste_edit(photo, render, small, source, labels, enhance=brighten)
     assert seen == []
@@ -146,3 +146,27 @@ def test_the_x2_network_takes_odd_sides(weights):
     c = CHECKPOINT_BY_KEY["enhance_x2plus"]
     out = Enhancer(c, net, torch.device("cpu"))(np.zeros((33, 47, 3), np.uint8))
     assert out.shape == (66, 94, 3)
+
+
+def test_an_enhanced_render_is_still_composited_at_full_resolution(monkeypatch):
+    """The enhanced render is as large as the face in the photo; whether the edit is composited at the photo's
+    resolution (or pasted back, for a face no larger than the render) is decided by the render as it came."""
+    from smile_studio.face import composite
+
+    def no_paste_back(*args, **kw):
+        raise AssertionError("pasted back")
+
+    monkeypatch.setattr(composite, "paste_back", no_paste_back)
+    photo = np.random.default_rng(2).integers(60, 200, (400, 400, 3), np.uint8)
+    source = _face(128)
+    labels = source.copy()
+    cv2.rectangle(labels, (40, 52), (88, 60), int(C.EYE_G), -1)
+    x4 = lambda img: cv2.resize(img, None, fx=4, fy=4, interpolation=cv2.INTER_NEAREST)  # noqa: E731
+    for scale in (1.5, 2.5):  # faces 1.25-5x the render: the enhanced render is brought to the face's size
+        out = paste_edit(photo, np.full((128, 128, 3), 90, np.uint8), np.array([[scale, 0, 10], [0, scale, 10]]),
+                         source, labels, enhance=x4)
+        assert (out != photo).any()
+    calls = []
+    paste_edit(photo, np.full((128, 128, 3), 90, np.uint8), np.array([[2.5, 0, 10], [0, 2.5, 10]]), source,
+               source, enhance=lambda img: calls.append(img) or x4(img))
+    assert calls == []  # nothing changed: the network is not run
