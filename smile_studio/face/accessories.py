@@ -111,8 +111,9 @@ def find_eyeglasses(crop: np.ndarray, points: np.ndarray, face: np.ndarray) -> n
 
 
 def _sunglasses(f: _Face) -> np.ndarray:
-    """Dark lenses: the dark, smooth pixels from the brows down, within 0.9 eye distances beside the eyes (dark
-    hair is mostly textured, and outside), joined by the dark bridge between them, holes filled."""
+    """Dark lenses: the dark, smooth pixels from the brows down (the brows left out), within 0.9 eye distances
+    beside the eyes (dark hair is mostly textured, and outside), joined by the dark bridge between them, holes
+    filled."""
     p, d = f.p, f.d
     mean = cv2.blur(f.grey, (5, 5))
     spread = np.sqrt(np.maximum(cv2.blur(f.grey * f.grey, (5, 5)) - mean * mean, 0))
@@ -120,7 +121,11 @@ def _sunglasses(f: _Face) -> np.ndarray:
     zone = np.zeros(dark.shape, bool)
     zone[f._box(f.eye_r[0] - 0.9 * d, f.eye_l[0] + 0.9 * d, p[17:27, 1].min() - 0.05 * d,
                 max(f.eye_r[1], f.eye_l[1]) + 0.6 * d)] = True
-    dark = cv2.morphologyEx((dark & zone).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    brows = _poly(dark.shape, np.vstack([p[17:22], p[21:16:-1] + [0, 0.12 * d]])) | \
+        _poly(dark.shape, np.vstack([p[22:27], p[26:21:-1] + [0, 0.12 * d]]))
+    brows = cv2.dilate(brows.astype(np.uint8), _disk(max(1, int(round(0.05 * d))))).astype(bool)
+    # the brows are dark too: joined to the lenses they would close a ring whose filling takes the skin between
+    dark = cv2.morphologyEx((dark & zone & ~brows).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     _, comp = cv2.connectedComponents(dark)
     h, w = comp.shape
     keep = {comp[int(e[1]), int(e[0])] for e in (f.eye_r, f.eye_l) if 0 <= e[0] < w and 0 <= e[1] < h} - {0}
@@ -142,7 +147,7 @@ def _frames(f: _Face, bridge_row: int, face: np.ndarray) -> np.ndarray:
         brow_low = max(p[17:22, 1]) if side < 0 else max(p[22:27, 1])
         _, y_top = f.row_lines(lo_x, hi_x, min(brow_low + 0.04 * d, e[1] - 0.15 * d), e[1] - 0.12 * d)
         _, y_bot = f.row_lines(lo_x, hi_x, e[1] + 0.15 * d, e[1] + 0.55 * d)
-        out_lo, out_hi = sorted((outer_x + side * 0.05 * d, outer_x + side * 0.6 * d))
+        out_lo, out_hi = sorted((outer_x + side * 0.05 * d, outer_x + side * 0.7 * d))
         x_out = f.col_lines(out_lo, out_hi, y_top, y_bot, side)
         in_lo, in_hi = sorted((inner_x - side * 0.02 * d, inner_x - side * 0.3 * d))
         x_in = f.col_lines(in_lo, in_hi, y_top, y_bot, -side)
@@ -150,14 +155,25 @@ def _frames(f: _Face, bridge_row: int, face: np.ndarray) -> np.ndarray:
         radius = max(1, int(0.3 * (y_bot - y_top)))
         _rounded_rect(mask, x0, y_top, x1, y_bot, radius, thick)
         inner_ends.append(x_in)
-        # the temple: from the lens's outer side along its upper part to the side of the face
+        # the temple: from the lens's outer side, along the strongest line of its upper half, past the side of
+        # the face towards the ear
         row = int(y_top + 0.2 * (y_bot - y_top))
         cols = np.nonzero(face[row])[0] if 0 <= row < face.shape[0] else np.array([], int)
         if cols.size:
-            edge = cols.min() if side < 0 else cols.max()
-            cv2.line(mask, (int(x_out), row), (int(edge), row), 1, thick)
+            edge = (cols.min() if side < 0 else cols.max()) + side * 0.3 * d
+            span = sorted((x_out + side * 0.05 * d, x_out + side * 0.4 * d))  # by the hinge: seen before the hair
+            _, row = f.row_lines(span[0], span[1], y_top - 0.1 * d, y_top + 0.5 * (y_bot - y_top))
+            # the hinge, and the temple twice as thick as the rims: it is placed less surely
+            cv2.line(mask, (int(x_out), int(y_top)), (int(x_out + side * 0.15 * d), row), 1, thick)
+            cv2.line(mask, (int(x_out), row), (int(edge), row), 1, 2 * thick)
     cv2.line(mask, (int(inner_ends[0]), bridge_row), (int(inner_ends[1]), bridge_row), 1, thick)
-    return mask.astype(bool)
+    # the drawing snaps to the frame itself: thin-line pixels within a few pixels of it are frame too (rims are
+    # not exact rectangles, and a frame missed by a pixel would stay in the photo when the glasses are removed)
+    near = cv2.dilate(mask, _disk(max(2, int(round(0.08 * d))))).astype(bool)
+    eyes = _poly(mask.shape, p[36:42]) | _poly(mask.shape, p[42:48])
+    eyes = cv2.dilate(eyes.astype(np.uint8), _disk(max(1, int(round(0.04 * d))))).astype(bool)
+    line = f.lines > max(BRIDGE_MIN * 0.8, 2.5 * f.noise)
+    return mask.astype(bool) | (near & line & ~eyes)
 
 
 def _rounded_rect(mask: np.ndarray, x0: float, y0: float, x1: float, y1: float, r: int, thick: int) -> None:
