@@ -150,18 +150,28 @@ class FullSizeResult:
         return compositing_note(self.doc, self.render_engine, self.enhance_key) if self.doc is not None else ""
 
     def enhancer(self):
-        """The loaded Enhance network, or None (none chosen, or its file no longer loads: said once, and the
-        choice is cleared so that results still come out)."""
+        """The loaded Enhance network, or None (none chosen, or its file is gone or no longer loads: said once,
+        and the choice is cleared, in the settings and the result window's list, so that results still come
+        out and say what they are)."""
         from ..engines.enhance import shared_enhancer  # torch: not at start-up
 
-        key = self.enhance_key
-        if key is None:
+        chosen = self.settings.value("render/enhance", "") or None
+        if chosen is None:
             return None
         try:
-            return shared_enhancer(key)
+            if chosen not in installed_enhancers():
+                raise EngineError(f"the Enhance file {CHECKPOINT_BY_KEY[chosen].filename} is no longer installed"
+                                  if chosen in CHECKPOINT_BY_KEY else f"no Enhance network {chosen!r}")
+            return shared_enhancer(chosen)
         except EngineError as exc:
             self.notify(f"{exc}; results are composited without it", error=True)
             self.settings.setValue("render/enhance", "")
+            if self.result_window is not None:
+                box = self.result_window.enhance_box
+                box.blockSignals(True)
+                box.setCurrentIndex(0)
+                box.blockSignals(False)
+            self.status_render.setText(self.render_note())
             return None
 
     def show_full_size(self) -> None:

@@ -117,5 +117,11 @@ def test_enhance_is_chosen_in_the_result_window_and_used_by_the_view_the_status_
     assert settings["enhance"]["file"] == "realesr-general-x4v3.pth" and settings["enhance"]["scale"] == 4
     exported = read_image(tmp_path / "bundle" / "photo_edited.png")
     assert np.array_equal(exported, enhanced)  # the export is what the window showed
+    (weights / "realesr-general-x4v3.pth").unlink()  # the file goes away while the window is open
+    w.show_full_size()
+    assert "no longer installed" in w.message.text()
+    assert box.currentData() is None and not w.settings.value("render/enhance")
+    assert "Enhance" not in w.status_render.text()
+    qtbot.waitUntil(lambda: view.result is not None and np.array_equal(view.result, plain), timeout=30000)
     w.worker.stop()
     shared_enhancer.cache_clear()
