@@ -279,7 +279,7 @@ class _Composite:
             soft = box.warp(cv2.GaussianBlur(grown.astype(np.float32), (0, 0), feather))
             inside = cv2.GaussianBlur((new_full == c).astype(np.float32), (0, 0), EDGE_SIGMA)
             wide = np.maximum(wide, soft * inside)
-        alpha = np.maximum(crisp, wide)
+        alpha = np.clip(np.maximum(crisp, wide), 0, 1)  # a warp's rounding can step past 1 (sqrt(1 - alpha))
         return alpha, wide
 
     def _memberships(self, new_full, active) -> dict[int, tuple[tuple[slice, slice], np.ndarray]]:
@@ -341,7 +341,7 @@ class _Composite:
             if at.sum() < 20:
                 continue
             offset = (base[part][at] - painted[part][at]).mean(0)
-            painted[part] += offset * (share * np.sqrt(1 - alpha[part]))[..., None]
+            painted[part] += offset * (share * np.sqrt(np.maximum(1 - alpha[part], 0)))[..., None]
         return painted
 
 

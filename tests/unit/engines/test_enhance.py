@@ -148,6 +148,7 @@ def test_the_x2_network_takes_odd_sides(weights):
     assert out.shape == (66, 94, 3)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # an alpha a hair over 1 made sqrt(1 - alpha) NaN
 def test_an_enhanced_render_is_still_composited_at_full_resolution(monkeypatch):
     """The enhanced render is as large as the face in the photo; whether the edit is composited at the photo's
     resolution (or pasted back, for a face no larger than the render) is decided by the render as it came."""
