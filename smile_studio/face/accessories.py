@@ -26,6 +26,7 @@ from ..core.labels import ClassId as C
 
 BRIDGE_MIN = 12.0  # grey levels of the bridge line at its 30th percentile across the bridge
 BRIDGE_SNR = 3.0  # ... and over the same measure on the cheek (a smooth cheek measures 1-5)
+EARRING_MIN = 0.004  # of the eye distance squared: studs measured 0.005-0.007 (a glint at the ear 0.003)
 EARRING_RING = 0.26  # most of the brightness around an earring is not strand-like (blond hair around a strand is)
 SUNGLASS_DARK = 0.3  # lens luminance over the cheek's below which the glasses are sunglasses
 
@@ -221,7 +222,7 @@ def find_earrings(crop: np.ndarray, points: np.ndarray, lab: np.ndarray) -> np.n
         for i in range(1, n):
             piece = comp == i
             area = stats[i, cv2.CC_STAT_AREA]
-            if not max(4, 0.002 * d * d) <= area <= 0.4 * d * d or not (piece & at_lobe.astype(bool)).any():
+            if not max(4, EARRING_MIN * d * d) <= area <= 0.4 * d * d or not (piece & at_lobe.astype(bool)).any():
                 continue
             ring = cv2.dilate(piece.astype(np.uint8), _disk(max(2, int(0.12 * d)))).astype(bool) & ~piece & ~face
             isolated = not ring.any() or loose[ring].mean() <= EARRING_RING  # not one strand of many
