@@ -54,18 +54,43 @@ BANG_CUTS = ("straight", "side-swept", "curtain", "wispy")
 EARRING_STYLES = ("stud", "drop", "hoop")
 
 
+def _turn(lab: np.ndarray, g: FaceGeometry) -> tuple[tuple[float, float], tuple[int, int]]:
+    """(how much of each side of the face is seen, (subject's right = image left, left); the face's edges at eye
+    height). A head turned away shows the tip of its nose off the eyes' midpoint, towards the far side: that side
+    is seen at 1 - 1.5 x the offset in eye distances (clipped at 0.45), the near side whole. The nose, not the
+    skin's edges, tells it: hair over one cheek would read as a turn."""
+    row = int(np.clip(round(g.eye_y), 0, lab.shape[0] - 1))
+    cols = np.nonzero(lab[row] == C.SKIN)[0]
+    edges = (int(cols.min()), int(cols.max())) if cols.size >= 2 else \
+        (int(g.cx - g.face_w / 2), int(g.cx + g.face_w / 2))
+    ys, xs = np.nonzero(lab == C.NOSE)
+    if ys.size < 4 or g.eye_dist <= 0:
+        return (1.0, 1.0), edges
+    tip = xs[ys >= np.percentile(ys, 60)].mean()  # the nose's lower part: its tip, not its bridge
+    offset = (tip - (g.eye_r[0] + g.eye_l[0]) / 2) / g.eye_dist
+    if abs(offset) < 0.06:  # a frontal face, as drawn by a map
+        return (1.0, 1.0), edges
+    far = float(np.clip(1 - 1.5 * abs(offset), 0.45, 1.0))
+    return ((far, 1.0) if offset < 0 else (1.0, far)), edges
+
+
 def add_eyeglasses(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, psi: float) -> tuple[np.ndarray, str]:
+    """Frames around the eyes, following a turned head: the far lens narrower (seen at an angle) and the far
+    temple, which runs behind the head, left out when the head is turned well away."""
     style = FRAME_STYLES[int(rng.integers(len(FRAME_STYLES)))]
     shape = _canvas(lab)
-    lens_w = g.eye_w * 1.9 * _jitter(rng, psi, 0.15)
+    seen, (left_edge, right_edge) = _turn(lab, g)
+    # the eyes' mean width, seen frontally: a far eye seen at an angle looks narrower than it is
+    lens_w = g.eye_w * 2 / (seen[0] + seen[1]) * 1.9 * _jitter(rng, psi, 0.15)
     aspect = {"round": 0.9, "rectangular": 0.62, "aviator": 0.85, "cat-eye": 0.6}[style]
     lens_h = lens_w * aspect * _jitter(rng, psi, 0.1)
     thick = max(2, int(round(g.size / 128 * _jitter(rng, psi, 0.3))))
-    centres = []
-    for ex, ey in (g.eye_r, g.eye_l):
+    centres, halves = [], []
+    for (ex, ey), k in zip((g.eye_r, g.eye_l), seen, strict=True):
         c = (int(round(ex)), int(round(ey + 0.05 * lens_h)))
         centres.append(c)
-        axes = (int(lens_w / 2), int(lens_h / 2))
+        axes = (max(2, int(lens_w * k / 2)), int(lens_h / 2))
+        halves.append(axes[0])
         if style == "rectangular":
             cv2.rectangle(shape, (c[0] - axes[0], c[1] - axes[1]), (c[0] + axes[0], c[1] + axes[1]), 1, thick)
         elif style == "aviator":
@@ -76,12 +101,12 @@ def add_eyeglasses(lab: np.ndarray, g: FaceGeometry, rng: np.random.Generator, p
         else:
             cv2.ellipse(shape, c, axes, 0, 0, 360, 1, thick)
     (rx, ry), (lx, ly) = centres
-    half = int(lens_w / 2)
-    cv2.line(shape, (rx + half, ry - int(lens_h * 0.15)), (lx - half, ly - int(lens_h * 0.15)), 1, thick)
-    # temples run from the outer rims to the sides of the face
-    left_edge, right_edge = int(g.cx - g.face_w / 2), int(g.cx + g.face_w / 2)
-    cv2.line(shape, (rx - half, ry - int(lens_h * 0.2)), (left_edge, ry - int(lens_h * 0.25)), 1, thick)
-    cv2.line(shape, (lx + half, ly - int(lens_h * 0.2)), (right_edge, ly - int(lens_h * 0.25)), 1, thick)
+    cv2.line(shape, (rx + halves[0], ry - int(lens_h * 0.15)), (lx - halves[1], ly - int(lens_h * 0.15)), 1, thick)
+    # temples run from the outer rims to the sides of the face; a far one goes behind the head
+    if seen[0] > 0.75:
+        cv2.line(shape, (rx - halves[0], ry - int(lens_h * 0.2)), (left_edge, ry - int(lens_h * 0.25)), 1, thick)
+    if seen[1] > 0.75:
+        cv2.line(shape, (lx + halves[1], ly - int(lens_h * 0.2)), (right_edge, ly - int(lens_h * 0.25)), 1, thick)
     onto = (C.SKIN, C.NOSE, C.L_BROW, C.R_BROW, C.HAIR, C.L_EAR, C.R_EAR)
     return _paint(lab, shape.astype(bool), C.EYE_G, onto), style
 

@@ -240,3 +240,45 @@ def test_bald_gives_the_background_back_where_long_hair_hung_beside_the_face(sam
         assert hanging.sum() > 500, stem
         assert np.isin(out[hanging], (C.BACKGROUND, C.CLOTH, C.NECK)).all(), stem
         assert ((out == C.SKIN) & (lab == C.HAIR)).sum() < 0.5 * (lab == C.HAIR).sum()
+
+
+def test_glasses_on_a_turned_head_have_a_narrower_far_lens_and_no_far_temple(samples_dir):
+    """A face turned to its right (image left): that side of the map seen at an angle, squeezed to 45 %, and the
+    nose's tip, which stands out of the face, moved towards it. The far lens is drawn narrower and its temple,
+    behind the head, left out; the near side is as on a frontal face."""
+    from smile_studio.core.labels import ClassId as C
+    from smile_studio.engines.offline import add_eyeglasses
+    from smile_studio.face.geometry import measure
+
+    frontal = cv2.resize(read_label_map(samples_dir / "maskgan_1.png").labels, (256, 256),
+                         interpolation=cv2.INTER_NEAREST)
+    g0 = measure(frontal)
+    cx = g0.cx
+    xs = np.arange(256, dtype=np.float32)
+    source_x = np.where(xs < cx, cx - (cx - xs) / 0.45, xs)  # the image-left half squeezed to 45 %
+    map_x = np.repeat(source_x[None], 256, 0)
+    map_y = np.repeat(np.arange(256, dtype=np.float32)[:, None], 256, 1)
+    turned = cv2.remap(frontal, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    nose = turned == C.NOSE
+    turned[nose] = C.SKIN
+    turned[np.roll(nose, -int(0.2 * g0.eye_dist), axis=1)] = C.NOSE
+
+    def lens_widths(lab):
+        g = measure(lab)
+        out, _ = add_eyeglasses(lab, g, np.random.default_rng(3), 0.0)
+        glasses = out == C.EYE_G
+        widths = []
+        for ex, ey in (g.eye_r, g.eye_l):
+            band = glasses[int(ey) - 2:int(ey) + 3]  # the rims' sides at the eye's height
+            cols = np.nonzero(band.any(0))[0]
+            near = cols[np.abs(cols - ex) < 0.6 * g.eye_dist]
+            widths.append(near.max() - near.min())
+        return widths, glasses, g
+
+    (far0, near0), _, _ = lens_widths(frontal)
+    (far, near), glasses, g = lens_widths(turned)
+    assert abs(far0 - near0) <= 0.25 * near0  # frontal: lenses alike
+    assert far < 0.75 * near and abs(near - near0) <= 0.2 * near0
+    left_of_far_lens = glasses[:, :int(g.eye_r[0] - far / 2 - 4)]
+    assert not left_of_far_lens.any()  # no temple behind the head
+    assert glasses[:, int(g.eye_l[0] + near / 2 + 4):].any()  # the near temple is there
