@@ -56,6 +56,21 @@ def polygon_mask(pts: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, t
     return mask, (r0, 0)
 
 
+def fill_polygon(shape: tuple[int, int], pts) -> np.ndarray:
+    """The pixels a polygon (float points, rounded) covers, its outline included, as cv2.fillPoly paints them
+    (for shapes drawn from landmarks, where a pixel more on the outline errs on the side of covering;
+    :func:`polygon_mask` samples pixel centres instead)."""
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(np.asarray(pts, np.float64)).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def disk(radius: int) -> np.ndarray:
+    """A round structuring element of ``radius`` px (for growing and shrinking regions alike in every
+    direction)."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+
+
 def inpaint_labels(labels: np.ndarray, mask: np.ndarray, exclude: tuple[int, ...] = (),
                    only: tuple[int, ...] | None = None) -> np.ndarray:
     """Give every masked pixel the class of the nearest unmasked pixel whose class is allowed (in ``only`` when

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..core.labelmap import disk
+
 PATCH = 16
 MIN_CLEAN = 2 * PATCH * PATCH
 
@@ -37,10 +39,6 @@ def push_pull_fill(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return filled
 
 
-def _disc(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-
-
 @dataclass(frozen=True)
 class GrowthSource:
     """What growing a class's texture needs from the photo, computed once per photo and class (renders while
@@ -57,7 +55,7 @@ class GrowthSource:
     @classmethod
     def build(cls, photo: np.ndarray, class_mask: np.ndarray) -> GrowthSource | None:
         """None when the class has too little clean interior to learn from."""
-        clean = cv2.erode(class_mask.astype(np.uint8), _disc(4)).astype(bool)
+        clean = cv2.erode(class_mask.astype(np.uint8), disk(4)).astype(bool)
         if clean.sum() < MIN_CLEAN:
             return None
         img = photo.astype(np.float32)

@@ -22,19 +22,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..core.labelmap import disk, fill_polygon
+from ..core.labels import FACE_CLASSES
 from ..core.labels import ClassId as C
+from .skin import chroma_like
 
+FACE_NOT_EARS = tuple(sorted(FACE_CLASSES - {C.L_EAR, C.R_EAR}))  # what the temples reach, an earring is not on
 BRIDGE_MIN = 12.0  # grey levels of the bridge line at its 30th percentile across the bridge
 BRIDGE_SNR = 3.0  # ... and over the same measure on the cheek (a smooth cheek measures 1-5)
 EARRING_MIN = 0.004  # of the eye distance squared: studs measured 0.005-0.007 (a glint at the ear 0.003)
 EARRING_RING = 0.26  # most of the brightness around an earring is not strand-like (blond hair around a strand is)
 SUNGLASS_DARK = 0.3  # lens luminance over the cheek's below which the glasses are sunglasses
-
-
-def _poly(shape, pts) -> np.ndarray:
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.round(np.asarray(pts, np.float64)).astype(np.int32)], 1)
-    return mask.astype(bool)
 
 
 class _Face:
@@ -54,16 +52,6 @@ class _Face:
         if self.lines[cheek].size:
             self.noise = float(np.percentile(self.lines[cheek], 30, axis=1).max()) + 1
             self.cheek_level = max(float(np.median(self.grey[cheek])), 1.0)
-
-    def skin_like(self) -> np.ndarray:
-        """Pixels of the cheek's chroma (YCrCb, within 3 standard deviations)."""
-        ycc = cv2.cvtColor(self.crop, cv2.COLOR_RGB2YCrCb).astype(np.float32)[..., 1:]
-        cheek = ycc[self.cheek].reshape(-1, 2)
-        if len(cheek) < 4:
-            return np.zeros(self.grey.shape, bool)
-        diff = ycc - cheek.mean(0)
-        inv = np.linalg.inv(np.cov(cheek.T) + np.eye(2) * 4.0)
-        return np.einsum("...i,ij,...j->...", diff, inv, diff) < 9.0
 
     def _box(self, x0, x1, y0, y1) -> tuple[slice, slice]:
         h, w = self.grey.shape
@@ -93,10 +81,9 @@ class _Face:
         return box[1].start + int(strong.min() if towards < 0 else strong.max())
 
 
-def find_eyeglasses(crop: np.ndarray, points: np.ndarray, face: np.ndarray) -> np.ndarray | None:
+def _eyeglasses(f: _Face, face: np.ndarray) -> np.ndarray | None:
     """The glasses' mask (frames; whole lenses for sunglasses) or None. ``face``: the face region (jaw and
     forehead), whose sides the temples reach."""
-    f = _Face(crop, points)
     p, d = f.p, f.d
     lenses = [f.grey[f._box(p[a, 0] - 0.05 * d, p[b, 0] + 0.05 * d, e[1] - 0.18 * d, e[1] + 0.18 * d)]
               for e, a, b in ((f.eye_r, 36, 39), (f.eye_l, 42, 45))]
@@ -122,9 +109,9 @@ def _sunglasses(f: _Face) -> np.ndarray:
     zone = np.zeros(dark.shape, bool)
     zone[f._box(f.eye_r[0] - 0.9 * d, f.eye_l[0] + 0.9 * d, p[17:27, 1].min() - 0.05 * d,
                 max(f.eye_r[1], f.eye_l[1]) + 0.6 * d)] = True
-    brows = _poly(dark.shape, np.vstack([p[17:22], p[21:16:-1] + [0, 0.12 * d]])) | \
-        _poly(dark.shape, np.vstack([p[22:27], p[26:21:-1] + [0, 0.12 * d]]))
-    brows = cv2.dilate(brows.astype(np.uint8), _disk(max(1, int(round(0.05 * d))))).astype(bool)
+    brows = fill_polygon(dark.shape, np.vstack([p[17:22], p[21:16:-1] + [0, 0.12 * d]])) | \
+        fill_polygon(dark.shape, np.vstack([p[22:27], p[26:21:-1] + [0, 0.12 * d]]))
+    brows = cv2.dilate(brows.astype(np.uint8), disk(max(1, int(round(0.05 * d))))).astype(bool)
     # the brows are dark too: joined to the lenses they would close a ring whose filling takes the skin between
     dark = cv2.morphologyEx((dark & zone & ~brows).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     _, comp = cv2.connectedComponents(dark)
@@ -170,9 +157,9 @@ def _frames(f: _Face, bridge_row: int, face: np.ndarray) -> np.ndarray:
     cv2.line(mask, (int(inner_ends[0]), bridge_row), (int(inner_ends[1]), bridge_row), 1, thick)
     # the drawing snaps to the frame itself: thin-line pixels within a few pixels of it are frame too (rims are
     # not exact rectangles, and a frame missed by a pixel would stay in the photo when the glasses are removed)
-    near = cv2.dilate(mask, _disk(max(2, int(round(0.08 * d))))).astype(bool)
-    eyes = _poly(mask.shape, p[36:42]) | _poly(mask.shape, p[42:48])
-    eyes = cv2.dilate(eyes.astype(np.uint8), _disk(max(1, int(round(0.04 * d))))).astype(bool)
+    near = cv2.dilate(mask, disk(max(2, int(round(0.08 * d))))).astype(bool)
+    eyes = fill_polygon(mask.shape, p[36:42]) | fill_polygon(mask.shape, p[42:48])
+    eyes = cv2.dilate(eyes.astype(np.uint8), disk(max(1, int(round(0.04 * d))))).astype(bool)
     line = f.lines > max(BRIDGE_MIN * 0.8, 2.5 * f.noise)
     return mask.astype(bool) | (near & line & ~eyes)
 
@@ -188,11 +175,10 @@ def _rounded_rect(mask: np.ndarray, x0: float, y0: float, x1: float, y1: float, 
         cv2.ellipse(mask, (cx, cy), (r, r), 0, start, start + 90, 1, thick)
 
 
-def find_earrings(crop: np.ndarray, points: np.ndarray, lab: np.ndarray) -> np.ndarray | None:
+def _earrings(f: _Face, lab: np.ndarray) -> np.ndarray | None:
     """Earrings: at each ear lobe (beside the jaw's upper third, just outside it), bright or coloured pieces that
     stand out from their surroundings, hanging from the lobe down to most of an eye distance; or None."""
-    f = _Face(crop, points)
-    p, d = f.p, f.d
+    crop, p, d = f.crop, f.p, f.d
     k = max(5, int(0.2 * d) | 1)
     se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     lab_colour = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).astype(np.float32)
@@ -200,8 +186,8 @@ def find_earrings(crop: np.ndarray, points: np.ndarray, lab: np.ndarray) -> np.n
     chroma = np.hypot(lab_colour[..., 1] - 128, lab_colour[..., 2] - 128)
     vivid = cv2.morphologyEx(chroma, cv2.MORPH_TOPHAT, se)  # a coloured stone on a dull surround
     jewel = (bright > max(30.0, 4 * f.noise)) | (vivid > 25.0)
-    face = np.isin(lab, (C.SKIN, C.NOSE, C.L_EYE, C.R_EYE, C.L_BROW, C.R_BROW, C.U_LIP, C.L_LIP, C.MOUTH))
-    jewel &= ~face & ~f.skin_like()  # a lit jaw line or ear rim is skin-coloured; metal and stones are not
+    face = np.isin(lab, FACE_NOT_EARS)
+    jewel &= ~face & ~chroma_like(crop, f.cheek)  # a lit jaw line or ear rim is skin-coloured; metal and stones are not
     hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)
     shine = (f.grey >= 200) & (hsv[..., 1] < 60)  # a metal's highlight: near white
     loose = bright > max(15.0, 2 * f.noise)  # strand-like brightness: hair around a piece has plenty
@@ -215,7 +201,7 @@ def find_earrings(crop: np.ndarray, points: np.ndarray, lab: np.ndarray) -> np.n
         x0, x1 = sorted((lobe[0] - side * 0.12 * d, lobe[0] + side * 0.4 * d))
         zone[f._box(x0, x1, lobe[1] - 0.2 * d, lobe[1] + 0.9 * d)] = 1
         pieces = cv2.morphologyEx((jewel & zone.astype(bool)).astype(np.uint8), cv2.MORPH_CLOSE,
-                                  _disk(max(1, int(0.05 * d))))
+                                  disk(max(1, int(0.05 * d))))
         n, comp, stats, _ = cv2.connectedComponentsWithStats(pieces)
         at_lobe = np.zeros(f.grey.shape, np.uint8)
         cv2.circle(at_lobe, (int(lobe[0]), int(lobe[1])), max(2, int(0.18 * d)), 1, -1)
@@ -224,7 +210,7 @@ def find_earrings(crop: np.ndarray, points: np.ndarray, lab: np.ndarray) -> np.n
             area = stats[i, cv2.CC_STAT_AREA]
             if not max(4, EARRING_MIN * d * d) <= area <= 0.4 * d * d or not (piece & at_lobe.astype(bool)).any():
                 continue
-            ring = cv2.dilate(piece.astype(np.uint8), _disk(max(2, int(0.12 * d)))).astype(bool) & ~piece & ~face
+            ring = cv2.dilate(piece.astype(np.uint8), disk(max(2, int(0.12 * d)))).astype(bool) & ~piece & ~face
             isolated = not ring.any() or loose[ring].mean() <= EARRING_RING  # not one strand of many
             # a bright backdrop seen between the ear and the hair has the backdrop's colour
             backdrop_like = backdrop is not None and np.linalg.norm(colour[piece].mean(0) - backdrop) < 12.0
@@ -238,19 +224,15 @@ def find_earrings(crop: np.ndarray, points: np.ndarray, lab: np.ndarray) -> np.n
     return filled.astype(bool) & ~face
 
 
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
-
-
 def add_accessories(lab: np.ndarray, crop: np.ndarray, points: np.ndarray) -> list[str]:
     """Paint the accessories found into ``lab`` (in place); the names of those found."""
-    face = np.isin(lab, (C.SKIN, C.NOSE, C.L_EYE, C.R_EYE, C.L_BROW, C.R_BROW, C.U_LIP, C.L_LIP, C.MOUTH))
+    f = _Face(crop, points)  # the grey image and its thin-line response, for every finder
     found = []
-    glasses = find_eyeglasses(crop, points, face)
+    glasses = _eyeglasses(f, np.isin(lab, FACE_NOT_EARS))
     if glasses is not None and glasses.any():
         lab[glasses] = C.EYE_G
         found.append("eyeglasses")
-    earrings = find_earrings(crop, points, lab)
+    earrings = _earrings(f, lab)
     if earrings is not None:
         lab[earrings] = C.EAR_R
         found.append("earrings")

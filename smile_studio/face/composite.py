@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..core.labelmap import disk
 from ..core.labels import ClassId as C
 from .align import alignment_at_side, photo_scale, translated  # noqa: F401 (photo_scale re-exported)
 from .grown_hair import mirrored_hair, mirrored_scalp, over_hairline, strand_taper, under_hairline
@@ -151,10 +152,6 @@ def _span(mask: np.ndarray, pad: int, shape: tuple[int, int]) -> tuple[slice, sl
     return (slice(max(y - pad, 0), min(y + h + pad, shape[0])), slice(max(x - pad, 0), min(x + w + pad, shape[1])))
 
 
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
-
-
 class _Composite:
     def __init__(self, original, render, alignment, source_labels, labels, changed, seed, texture):
         self.original, self.render, self.alignment = original, render, np.asarray(alignment, np.float64)
@@ -174,7 +171,7 @@ class _Composite:
         if box is None:
             return self.original.copy()
         base = self.original[box.y0:box.y1, box.x0:box.x1]
-        near = cv2.dilate(self.changed.astype(np.uint8), _disk(grow + 3 * int(feather) + 2)).astype(bool)
+        near = cv2.dilate(self.changed.astype(np.uint8), disk(grow + 3 * int(feather) + 2)).astype(bool)
         classes = sorted(set(np.unique(self.labels[near]).tolist()) | set(np.unique(self.source[near]).tolist()))
         new_full = smooth_labels(self.labels, box, classes)
         field = outline_field(self.changed)
@@ -275,7 +272,7 @@ class _Composite:
         crisp = cv2.GaussianBlur(changed_full.astype(np.float32), (0, 0), EDGE_SIGMA)
         wide = np.zeros_like(crisp)
         for c in np.unique(self.labels[self.changed]):
-            grown = cv2.dilate((self.changed & (self.labels == c)).astype(np.uint8), _disk(grow))
+            grown = cv2.dilate((self.changed & (self.labels == c)).astype(np.uint8), disk(grow))
             soft = box.warp(cv2.GaussianBlur(grown.astype(np.float32), (0, 0), feather))
             inside = cv2.GaussianBlur((new_full == c).astype(np.float32), (0, 0), EDGE_SIGMA)
             wide = np.maximum(wide, soft * inside)
@@ -359,7 +356,7 @@ class _SourceArea:
         y0, y1, x0, x1 = max(box.y0 - gy, 0), min(box.y1 + gy, h), max(box.x0 - gx, 0), min(box.x1 + gx, w)
         self.y0, self.x0 = y0, x0
         affine = translated(comp.alignment, x0, y0)
-        kept = 1 - cv2.dilate(comp.changed.astype(np.uint8), _disk(2))
+        kept = 1 - cv2.dilate(comp.changed.astype(np.uint8), disk(2))
         size = (x1 - x0, y1 - y0)
         self.kept = cv2.warpAffine(kept, affine, size, flags=cv2.INTER_NEAREST, borderValue=0).astype(bool)
         self.map = cv2.warpAffine(comp.source, affine, size, flags=cv2.INTER_NEAREST, borderValue=255)

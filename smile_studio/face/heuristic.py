@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..core.labelmap import fill_polygon
 from ..core.labels import ClassId as C
 from .accessories import add_accessories
 from .align import two_point_similarity
 from .geometry import NoFaceDetected
+from .skin import chroma_like
 
 # Canonical geometry of a CelebA-HQ aligned crop, in units of the crop side (measured on sample maps).
 EYE_R = (0.375, 0.477)  # subject's right eye, image left
@@ -161,17 +163,11 @@ def template_map(crop: np.ndarray, points: np.ndarray | None = None) -> np.ndarr
     return lab
 
 
-def _poly(fr: _Frame, pts) -> np.ndarray:
-    mask = fr.blank()
-    cv2.fillPoly(mask, [np.round(np.asarray(pts, np.float64)).astype(np.int32)], 1)
-    return mask.astype(bool)
-
-
 def _face_from_landmarks(fr: _Frame, p: np.ndarray) -> np.ndarray:
     """The face (with the forehead): the jaw line, closed above by a dome over the brows (a forehead is round;
     where hair covers it, the hair model takes it back)."""
     d = float(np.hypot(*(p[42:48].mean(0) - p[36:42].mean(0))))
-    jaw = _poly(fr, np.vstack([p[0:17], p[26:16:-1]]))
+    jaw = fill_polygon((fr.s, fr.s), np.vstack([p[0:17], p[26:16:-1]]))
     left, right = p[0], p[16]
     centre = ((left[0] + right[0]) / 2, float(min(left[1], right[1])))
     half_width = (right[0] - left[0]) / 2
@@ -189,35 +185,29 @@ def _landmark_features(lab: np.ndarray, fr: _Frame, p: np.ndarray, face: np.ndar
             lab[ear] = cls
     down = np.array([0.0, 0.09 * d])
     for brow, cls in ((p[17:22], C.R_BROW), (p[22:27], C.L_BROW)):
-        lab[_poly(fr, np.vstack([brow - down * 0.3, (brow + down)[::-1]]))] = cls
+        lab[fill_polygon((fr.s, fr.s), np.vstack([brow - down * 0.3, (brow + down)[::-1]]))] = cls
     grow = np.ones((3, 3), np.uint8)
     for eye, cls in ((p[36:42], C.R_EYE), (p[42:48], C.L_EYE)):
-        lab[cv2.dilate(_poly(fr, eye).astype(np.uint8), grow).astype(bool)] = cls
+        lab[cv2.dilate(fill_polygon((fr.s, fr.s), eye).astype(np.uint8), grow).astype(bool)] = cls
     w = np.array([0.11 * d, 0.0])
     nose = [p[27] - w, p[27] + w, p[35] + w * 0.5, p[34], p[33], p[32], p[31] - w * 0.5]
-    lab[_poly(fr, nose)] = C.NOSE
+    lab[fill_polygon((fr.s, fr.s), nose)] = C.NOSE
     upper = np.vstack([p[48:55], p[64:59:-1]])
     lower = np.vstack([p[54:60], p[48:49], p[60:61], p[67:63:-1]])
-    lab[_poly(fr, upper)] = C.U_LIP
-    lab[_poly(fr, lower)] = C.L_LIP
-    inner = _poly(fr, p[60:68])
+    lab[fill_polygon((fr.s, fr.s), upper)] = C.U_LIP
+    lab[fill_polygon((fr.s, fr.s), lower)] = C.L_LIP
+    inner = fill_polygon((fr.s, fr.s), p[60:68])
     if inner.sum() > 0.02 * d * d:  # an open mouth
         lab[inner] = C.MOUTH
-
 
 
 def _skin_model(crop: np.ndarray, fr: _Frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(face oval, cheek patches, skin-coloured pixels): skin colour from the cheeks, in YCrCb."""
     d, cx, ey = fr.d, fr.cx, fr.ey
     face = fr.ellipse((cx, ey + 0.45 * d), (1.02 * d, 1.45 * d))
-    ycc = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb).astype(np.float32)
     cheek = fr.ellipse((cx - 0.55 * d, ey + 0.55 * d), (0.18 * d, 0.15 * d)) | \
         fr.ellipse((cx + 0.55 * d, ey + 0.55 * d), (0.18 * d, 0.15 * d))
-    samples = ycc[cheek][:, 1:]
-    mu, cov = samples.mean(0), np.cov(samples.T) + np.eye(2) * 4.0
-    diff = ycc[..., 1:] - mu
-    maha = np.einsum("...i,ij,...j->...", diff, np.linalg.inv(cov), diff)
-    return face, cheek, maha < 9.0
+    return face, cheek, chroma_like(crop, cheek)
 
 
 def _silhouette(crop: np.ndarray, fr: _Frame, sure_face: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from ..core.labelmap import disk
 from .align import translated
 
 GROW = 0.015  # margin around the changed pixels, in units of the crop side
@@ -37,7 +38,7 @@ def edit_region(source_labels: np.ndarray | None, labels: np.ndarray, restyled: 
     if not changed.any():
         return np.zeros(labels.shape, np.float32)
     grow = max(1, int(round(GROW * size)))
-    mask = cv2.dilate(changed.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    mask = cv2.dilate(changed.astype(np.uint8), disk(grow))
     k = max(3, int(size * FEATHER) | 1)
     return cv2.GaussianBlur(mask.astype(np.float32), (k, k), 0)
 
