@@ -40,7 +40,8 @@ from smile_studio.core.labels import ATTRIBUTES, CLASSES
 from smile_studio.engines.base import LayoutRequest, RenderRequest
 from smile_studio.engines.metrics import detail_level, edge_rise_width, staircase
 from smile_studio.export import restyled_classes
-from smile_studio.face.composite import outline_field, paste_edit
+from smile_studio.face.composite import paste_edit
+from smile_studio.face.outlines import outline_field
 from smile_studio.face.paste import edit_region, paste_back
 from smile_studio.opening import open_document
 

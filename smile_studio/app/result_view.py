@@ -25,9 +25,8 @@ def compositing_note(doc: Document, engine=None, enhance: str | None = None) -> 
     """One line for the status bar and the result window: the size the render ``engine`` draws this face at
     for the photo, the photo's size, how they are joined and the network that upsamples the render (the key
     ``enhance``) when the face is large enough for it to run."""
-    from ..face.align import alignment_at_side
-    from ..face.composite import UPSCALE_MIN, photo_scale
-    from ..face.upscale import worth_enhancing
+    from ..face.align import alignment_at_side, photo_scale
+    from ..face.upscale import UPSCALE_MIN, worth_enhancing
 
     large = engine.large_side if engine is not None else None
     side = photo_render_side(large, doc.size, doc.alignment if doc.original is not None else None)

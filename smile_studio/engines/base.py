@@ -133,7 +133,7 @@ class RenderEngine(Protocol):
 def photo_render_side(large: int | None, side: int, alignment: np.ndarray | None) -> int:
     """The side to render a face at for its photo: an engine's ``large`` side when it has one and the photo's
     face (the crop of ``side`` px placed by ``alignment``) is at least that large, else ``side``."""
-    from ..face.composite import photo_scale
+    from ..face.align import photo_scale
 
     if large is None or alignment is None or large <= side or photo_scale(alignment) * side < large:
         return side

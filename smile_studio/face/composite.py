@@ -30,17 +30,9 @@ import numpy as np
 
 from ..core.labelmap import disk
 from ..core.labels import ClassId as C
-from .align import alignment_at_side, photo_scale, translated  # noqa: F401 (photo_scale re-exported)
+from .align import alignment_at_side, photo_scale, translated
 from .grown_hair import mirrored_hair, mirrored_scalp, over_hairline, strand_taper, under_hairline
-from .outlines import (  # noqa: F401 (re-exported)
-    SHAPE_SIGMA,
-    THIN_SIGMA,
-    class_colours,
-    is_thin,
-    outline_field,
-    signed_distance,
-    smooth_labels,
-)
+from .outlines import class_colours, outline_field, smooth_labels
 from .paste import FEATHER, GROW, changed_pixels, edit_region, paste_back
 from .shading import WORN, Light, cast_shadow, light_from_skin
 from .upscale import UPSCALE_MIN, Upsampler, enhanced_render, upsample_labels
@@ -156,8 +148,9 @@ class _Composite:
     def __init__(self, original, render, alignment, source_labels, labels, changed, seed, texture):
         self.original, self.render, self.alignment = original, render, np.asarray(alignment, np.float64)
         self.source, self.labels = source_labels, labels
-        if texture:  # the hairline's own band is repainted with a fringe or a scalp (not in video: see below)
-            changed = changed | under_hairline(source_labels, labels) | over_hairline(source_labels, labels)
+        if texture:  # the hairline's own band is repainted with a fringe or a scalp (not in video: see run)
+            self.under, self.over = under_hairline(source_labels, labels), over_hairline(source_labels, labels)
+            changed = changed | self.under | self.over
         self.changed = changed
         self.size = render.shape[0]
         self.scale = photo_scale(alignment)
@@ -173,7 +166,7 @@ class _Composite:
         base = self.original[box.y0:box.y1, box.x0:box.x1]
         near = cv2.dilate(self.changed.astype(np.uint8), disk(grow + 3 * int(feather) + 2)).astype(bool)
         classes = sorted(set(np.unique(self.labels[near]).tolist()) | set(np.unique(self.source[near]).tolist()))
-        new_full = smooth_labels(self.labels, box, classes)
+        new_full = smooth_labels(self.labels, classes, box.shape, box.warp)
         field = outline_field(self.changed)
         changed_full = box.warp(field) > 0
         lost = self.changed & (field <= 0)  # specks the smoothing erased: kept, pixel for pixel
@@ -216,8 +209,7 @@ class _Composite:
         """Hair new over the photo's skin (a fringe) is the photo's hair mirrored about the hairline
         (:mod:`.grown_hair`), blended in over half a render pixel where the mirror reaches the photo's hair, and
         its edge over the skin thins out into strand tips of seeded lengths."""
-        found = self._grown(box, new_full, changed_full, C.HAIR, (self.source == C.SKIN) | over_hairline(
-            self.source, self.labels))
+        found = self._grown(box, new_full, changed_full, C.HAIR, (self.source == C.SKIN) | self.over)
         if found is None:
             return
         grown, part, sub = found
@@ -241,8 +233,7 @@ class _Composite:
     def _grow_scalp(self, painted, box: _Box, new_full, changed_full) -> None:
         """Skin new over the photo's hair (baldness) is the photo's forehead mirrored upwards (:mod:`.grown_hair`),
         blended in over half a render pixel where the mirror reaches the photo's skin."""
-        found = self._grown(box, new_full, changed_full, C.SKIN, (self.source == C.HAIR) | under_hairline(
-            self.source, self.labels))
+        found = self._grown(box, new_full, changed_full, C.SKIN, (self.source == C.HAIR) | self.under)
         if found is None:
             return
         grown, part, sub = found

@@ -4,7 +4,7 @@ the photo's resolution, and by :mod:`.upscale`, which brings maps to a larger re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -42,15 +42,16 @@ def outline_field(mask: np.ndarray) -> np.ndarray:
     return smooth - 0.5 * SHAPE_SIGMA ** 2 * cv2.Laplacian(smooth, cv2.CV_32F)
 
 
-def smooth_labels(labels: np.ndarray, box, classes: Sequence[int]) -> np.ndarray:
-    """The map at the resolution of ``box`` (a photo rectangle that warps crop images onto itself) with
-    outlines drawn there: each class's :func:`outline_field` upsampled bilinearly, the class deepest inside per
-    pixel (distance fields keep a 1-px wide frame as a continuous line; blurred one-hot values would fall under
-    one half along it and break it into beads)."""
-    best = np.full(box.shape, -np.inf, np.float32)
-    out = np.zeros(box.shape, np.uint8)
+def smooth_labels(labels: np.ndarray, classes: Sequence[int], shape: tuple[int, int],
+                  warp: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The map at another resolution (``warp`` brings a crop-sized field to ``shape``, bilinearly) with outlines
+    drawn there: each class's :func:`outline_field` warped, the class deepest inside per pixel (distance fields
+    keep a 1-px wide frame as a continuous line; blurred one-hot values would fall under one half along it and
+    break it into beads)."""
+    best = np.full(shape, -np.inf, np.float32)
+    out = np.zeros(shape, np.uint8)
     for c in classes:
-        depth = box.warp(outline_field(labels == c))
+        depth = warp(outline_field(labels == c))
         better = depth > best
         out[better] = c
         best = np.maximum(best, depth)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .align import alignment_at_side, photo_scale
-from .outlines import is_thin, outline_field, signed_distance
+from .outlines import is_thin, signed_distance, smooth_labels
 
 UPSCALE_MIN = 1.25  # below this the render has the photo's detail already: plain paste-back
 Upsampler = Callable[[np.ndarray], np.ndarray]  # RGB uint8 (H, W, 3) -> RGB uint8 (kH, kW, 3), k a whole number
@@ -27,18 +27,16 @@ def upsample_labels(labels: np.ndarray, side: int) -> np.ndarray:
         return labels
     if side < labels.shape[0]:
         return cv2.resize(labels, (side, side), interpolation=cv2.INTER_NEAREST)
-    best = np.full((side, side), -np.inf, np.float32)
-    out = np.zeros((side, side), np.uint8)
-    thin = []
-    for c in np.unique(labels):
-        depth = cv2.resize(outline_field(labels == c), (side, side), interpolation=cv2.INTER_LINEAR)
-        if is_thin(labels == c):  # unblurred: a blur breaks a diagonal line one pixel wide into beads
-            thin.append((c, cv2.resize(signed_distance(labels == c), (side, side), interpolation=cv2.INTER_LINEAR)))
-        better = depth > best
-        out[better] = c
-        best = np.maximum(best, depth)
-    for c, depth in thin:  # a frame one pixel wide lies on what surrounds it, whose blurred field covers it
-        out[depth > 0] = c
+    def resize(field: np.ndarray) -> np.ndarray:
+        return cv2.resize(field, (side, side), interpolation=cv2.INTER_LINEAR)
+
+    classes = np.unique(labels)
+    out = smooth_labels(labels, classes, (side, side), resize)
+    for c in classes:
+        # a frame one pixel wide lies on what surrounds it, whose blurred field covers it: drawn over it from its
+        # unblurred distance (a blur breaks a diagonal line one pixel wide into beads)
+        if is_thin(labels == c):
+            out[resize(signed_distance(labels == c)) > 0] = c
     return out
 
 

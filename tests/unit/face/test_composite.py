@@ -7,7 +7,8 @@ import pytest
 
 from smile_studio.core.labels import CLASS_BY_KEY as K
 from smile_studio.engines.metrics import detail_level, edge_rise_width, staircase
-from smile_studio.face.composite import paste_edit, photo_scale
+from smile_studio.face.align import photo_scale
+from smile_studio.face.composite import paste_edit
 from smile_studio.face.paste import edit_region, paste_back
 from smile_studio.opening import pixel_scale
 
