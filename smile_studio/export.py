@@ -46,7 +46,6 @@ def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: 
     """name -> bytes of every file of the bundle; ``enhancer``: the Enhance network (an
     :class:`~.engines.enhance.Enhancer`) that upsamples the render for the photo, or None."""
     from .face.composite import paste_edit
-    from .face.upscale import worth_enhancing
 
     files = {"render.png": encode_png(render), "map.png": encode_indexed_png(doc.labels),
              "map_color.png": encode_png(colorize(doc.labels))}
@@ -57,13 +56,22 @@ def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: 
         files["photo_edited.png"] = encode_png(paste_edit(doc.original, render, doc.alignment, doc.source_labels,
                                                           doc.labels, restyled_classes(doc.styles),
                                                           enhance=enhancer))
-        if enhancer is not None and worth_enhancing(doc.alignment, doc.size, render.shape[0]):
-            enhanced = enhancer.choice.to_json()
+        enhanced = enhance_record(enhancer, doc.alignment, doc.size, render.shape[0])
     settings = edit_settings(doc.name, doc.size, doc.attributes, doc.styles, doc.references, engines,
                              checkpoints=checkpoints, files=sorted(files), render_size=render.shape[0],
                              enhance=enhanced)
     files["settings.json"] = json.dumps(settings, indent=2).encode()
     return files
+
+
+def enhance_record(enhancer, alignment: np.ndarray | None, labels_side: int, render_side: int) -> dict | None:
+    """What the settings JSON says of the enhancement: the network, its file, its factor and licence, when an
+    ``enhancer`` was given and the face was large enough in its photo for it to run (else None)."""
+    from .face.upscale import worth_enhancing
+
+    if enhancer is None or alignment is None or not worth_enhancing(alignment, labels_side, render_side):
+        return None
+    return enhancer.choice.to_json()
 
 
 SETTINGS_FORMAT = "smile-studio-settings"

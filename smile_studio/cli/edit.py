@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..core.imageio import encode_image
 from ..core.labelio import encode_indexed_png
-from ..export import checkpoint_hashes, edit_settings
+from ..export import checkpoint_hashes, edit_settings, enhance_record
 from ..face.paste import map_at_photo_size
 from .errors import CliError
 from .recipe import (
@@ -19,7 +19,7 @@ from .recipe import (
     build_recipe,
     check_outputs,
     engines_for,
-    enhance_record,
+    enhancer,
     load_face,
     settle_options,
     write_all,
@@ -59,7 +59,8 @@ def run_edit(args: argparse.Namespace) -> int:
                                  checkpoints=checkpoint_hashes() if render.name == "smile" else None,
                                  files=[Path(p).name for p in (args.out, args.map_out) if p], notes=result.notes,
                                  render_size=image.shape[0],
-                                 enhance=enhance_record(recipe.enhance, face, image.shape[0]) if full else None)
+                                 enhance=enhance_record(enhancer(recipe.enhance) if recipe.enhance and full else None,
+                                                        face.alignment, face.labels.shape[0], image.shape[0]))
         outputs[Path(args.json_out)] = json.dumps(settings, indent=2).encode()
     write_all(outputs)
     print(f"engine: {why}")

@@ -142,10 +142,8 @@ def build_recipe(args: argparse.Namespace, base: Document | None = None) -> Reci
                            else StyleSource.parse(value))
     except ValueError as exc:
         raise CliError(str(exc)) from exc
-    if args.enhance is not None and args.enhance not in ENHANCE_KEYS:
-        raise CliError(f"enhance {args.enhance!r} is not one of {', '.join(ENHANCE_KEYS)}")
     if args.enhance is not None:
-        enhancer(args.enhance)  # installed and loadable, before any face is edited
+        enhancer(args.enhance)  # a known network, installed and loadable, before any face is edited
     return Recipe(target, overrides, args.seed, args.psi, ref, tuple(styles), tuple(references.values()),
                   args.enhance)
 
@@ -202,17 +200,6 @@ def at_photo_size(face: Document, labels: np.ndarray, image: np.ndarray, styles,
         return image
     return paste_edit(face.original, image, face.alignment, face.source_labels, labels, restyled_classes(styles),
                       texture=texture, enhance=enhancer(enhance) if enhance else None)
-
-
-def enhance_record(key: str | None, face: Document, render_side: int) -> dict | None:
-    """What the settings JSON says of the enhancement: the network, its file, its factor and licence, when one
-    was asked for and the face was large enough in its photo for it to run (else None)."""
-    from ..face.upscale import worth_enhancing
-
-    if key is None or face.alignment is None or not worth_enhancing(face.alignment, face.labels.shape[0],
-                                                                    render_side):
-        return None
-    return enhancer(key).choice.to_json()
 
 
 def read_recipe_file(path: str) -> dict:

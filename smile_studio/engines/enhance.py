@@ -54,7 +54,7 @@ class Enhancer:
     def load(cls, key: str, device: str = "auto") -> Enhancer:
         """The network of registry entry ``key`` from its installed file; EngineError saying what to do when it
         is missing or not that network."""
-        from ..weights.verify import check_file
+        from ..nets.checkpoint import load_state_dict_strict
 
         if key not in ENHANCE_KEYS:
             raise EngineError(f"no enhancement network {key!r} (choose from {', '.join(ENHANCE_KEYS)})")
@@ -63,12 +63,9 @@ class Enhancer:
         if not path.is_file():
             raise EngineError(f"{c.network} is not installed: `smile-studio weights fetch --enhance {key}` "
                               f"downloads {c.filename}")
-        try:
-            check_file(c, path)
-            from ..nets.checkpoint import extract_state_dict, read_checkpoint
-
-            net = c.builder()
-            net.load_state_dict(extract_state_dict(read_checkpoint(path, path.name), c.container, path.name))
+        net = c.builder()
+        try:  # read once, weights-only, every key and shape checked against the network
+            load_state_dict_strict(net, path, c.container, path.name)
         except CheckpointError as exc:
             raise EngineError(f"Enhance unavailable: {exc}") from exc
         return cls(c, net, pick_device(device))

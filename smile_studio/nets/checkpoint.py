@@ -91,8 +91,8 @@ def check_signature(expected: Mapping[str, tuple], sd: Mapping, name: str, ignor
                                   f"is this the right checkpoint for {network}?")
 
 
-def load_state_dict_strict(model: nn.Module, source, container: str | None = None, name: str | None = None,
-                           ignore_extra: bool = False) -> None:
+def load_state_dict_strict(model: nn.Module, source, container: str | tuple[str, ...] | None = None,
+                           name: str | None = None, ignore_extra: bool = False) -> None:
     name = name or (str(source) if not isinstance(source, Mapping) else "state_dict")
     sd = extract_state_dict(read_checkpoint(source, name), container, name)
     check_state_dict(model, sd, name, ignore_extra)

@@ -41,7 +41,7 @@ def check_file(c: Checkpoint, path: Path, sha256: str | None = None) -> None:
 
     sd = extract_state_dict(read_checkpoint(path, path.name), c.container, path.name)
     check_signature(expected(c.key), sd, path.name, c.ignore_extra, c.network)
-    if c.sha256_prefix and not (sha256 := sha256 or sha256_of(path)).startswith(c.sha256_prefix):
+    if c.sha256_prefix and not (sha256 or sha256_of(path)).startswith(c.sha256_prefix):
         raise CheckpointError(f"{path.name}: its sha256 does not start with {c.sha256_prefix} (a damaged download)")
 
 
