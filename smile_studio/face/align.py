@@ -40,8 +40,7 @@ def crop_at_side(original: np.ndarray, alignment: np.ndarray, side: int, new_sid
 
     # warpAffine has no area averaging: a face reduced more than 2x is warped at a whole multiple of the side
     # first (at most 4096 px) and then averaged down, so the crop does not alias
-    at = np.asarray(alignment, np.float64)
-    reduction = float(np.sqrt(abs(np.linalg.det(at[:, :2])))) * side / new_side
+    reduction = photo_scale(alignment) * side / new_side
     big = new_side * int(min(max(1, np.floor(reduction + 1e-6)), max(1, 4096 // new_side)))
     crop = cv2.warpAffine(original, alignment_at_side(alignment, side, big), (big, big),
                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)

@@ -66,22 +66,21 @@ def mirrored_scalp(original: np.ndarray, origin: tuple[int, int], crop_to_box: n
     skin, shading and grain continue over the head, and the hairline's shadow and fine hairs just under it are
     painted over too."""
     side = source_labels.shape[0]
+    nothing = np.zeros((*box_shape, 3), np.float32), np.zeros(box_shape, np.float32)
     line = hairline(source_labels) + BAND * side
-    brows = np.nonzero(np.isin(source_labels, (C.L_BROW, C.R_BROW)).any(1))[0]
-    known = ~np.isnan(line)
-    if not brows.size or known.sum() < 2:
-        h, w = box_shape
-        return np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32)
+    brow = np.isin(source_labels, (C.L_BROW, C.R_BROW))
+    brows = np.nonzero(brow.any(1))[0]
+    if not brows.size or (~np.isnan(line)).sum() < 2:
+        return nothing
     room = brows.min() - 0.03 * side - np.nanmedian(line)  # forehead between the line and the brows
     if room < 0.02 * side:
-        h, w = box_shape
-        return np.zeros((h, w, 3), np.float32), np.zeros((h, w), np.float32)
+        return nothing
     colours, mirror = _mirror(original, origin, crop_to_box, box_shape, line, room)
     if mirror is None:
-        return colours, np.zeros(box_shape, np.float32)
+        return nothing
     # only above the forehead: beside it (the temples) the hairline runs down the face's side, and a vertical
     # mirror there would bring the face's edge and the eyes up into the scalp
-    cols = np.nonzero(np.isin(source_labels, (C.L_BROW, C.R_BROW)).any(0))[0]
+    cols = np.nonzero(brow.any(0))[0]
     ramp = 0.04 * side
     qx = mirror[0]
     across = np.clip((qx - cols.min()) / ramp, 0, 1) * np.clip((cols.max() - qx) / ramp, 0, 1)
@@ -97,10 +96,7 @@ def _mirror(original: np.ndarray, origin: tuple[int, int], crop_to_box: np.ndarr
     known = ~np.isnan(line)
     if known.sum() < 2:
         return np.zeros((h, w, 3), np.float32), None
-    to_crop = cv2.invertAffineTransform(crop_to_box)
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    qx = to_crop[0, 0] * xs + to_crop[0, 1] * ys + to_crop[0, 2]
-    qy = to_crop[1, 0] * xs + to_crop[1, 1] * ys + to_crop[1, 2]
+    qx, qy = _in_crop(crop_to_box, box_shape)
     # crop rows are pixel indices; the line lies between its hair and skin pixels
     at = np.interp(qx, np.nonzero(known)[0], line[known]).astype(np.float32) - 0.5
     reach = np.abs(qy - at) * STRETCH
@@ -112,6 +108,14 @@ def _mirror(original: np.ndarray, origin: tuple[int, int], crop_to_box: np.ndarr
     colours = cv2.remap(original, px.astype(np.float32), py.astype(np.float32), cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REFLECT).astype(np.float32)
     return colours, (qx, mirror_y)
+
+
+def _in_crop(crop_to_box: np.ndarray, box_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(crop x, crop y) of every pixel of a box whose pixels map to the crop by the inverse of ``crop_to_box``."""
+    to_crop = cv2.invertAffineTransform(crop_to_box)
+    ys, xs = np.mgrid[0:box_shape[0], 0:box_shape[1]].astype(np.float32)
+    return (to_crop[0, 0] * xs + to_crop[0, 1] * ys + to_crop[0, 2],
+            to_crop[1, 0] * xs + to_crop[1, 1] * ys + to_crop[1, 2])
 
 
 def _lands_on(mirror, source_labels: np.ndarray, cls: int, box_shape: tuple[int, int]) -> np.ndarray:
@@ -136,10 +140,7 @@ def strand_taper(hair: np.ndarray, crop_to_box: np.ndarray, side: int, scale: fl
     strands = cv2.GaussianBlur(rng.random((1, 4 * side)).astype(np.float32), (0, 0), 3.0 * side / 256,
                                borderType=cv2.BORDER_REFLECT)[0]
     strands = (strands - strands.min()) / max(float(np.ptp(strands)), 1e-6)
-    to_crop = cv2.invertAffineTransform(crop_to_box)
-    h, w = hair.shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    qx = to_crop[0, 0] * xs + to_crop[0, 1] * ys + to_crop[0, 2]
+    qx, _ = _in_crop(crop_to_box, hair.shape)
     length = scale * side / 256 * (1.0 + 3.0 * strands[np.clip((qx * 4).astype(int), 0, 4 * side - 1)])
     return (np.clip(reach / length, 0, 1) ** 0.7).astype(np.float32)
 
