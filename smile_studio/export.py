@@ -71,7 +71,7 @@ def enhance_record(enhancer, alignment: np.ndarray | None, labels_side: int, ren
 
     if enhancer is None or alignment is None or not worth_enhancing(alignment, labels_side, render_side):
         return None
-    return enhancer.choice.to_json()
+    return enhancer.record()
 
 
 SETTINGS_FORMAT = "smile-studio-settings"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -25,20 +24,6 @@ TILE = 256  # input pixels per tile side: a 256² render goes through whole
 OVERLAP = 32  # input pixels of context on each side of a tile (Real-ESRGAN's own tiling keeps 10)
 
 
-@dataclass(frozen=True)
-class EnhanceChoice:
-    """What the settings JSON records of an enhancement: which network, from which file, at what factor."""
-    key: str
-    network: str
-    file: str
-    scale: int
-    licence: str
-
-    def to_json(self) -> dict:
-        return {"key": self.key, "network": self.network, "file": self.file, "scale": self.scale,
-                "licence": self.licence}
-
-
 class Enhancer:
     """A loaded enhancement network; calling it upsamples an RGB uint8 image by :attr:`scale` (thread-safe: one
     call at a time)."""
@@ -46,9 +31,13 @@ class Enhancer:
     def __init__(self, checkpoint: Checkpoint, net: torch.nn.Module, device: torch.device):
         self.checkpoint, self.net, self.device = checkpoint, net.eval().to(device), device
         self.scale = int(net.scale)
-        self.choice = EnhanceChoice(checkpoint.key, checkpoint.network, checkpoint.filename, self.scale,
-                                    checkpoint.licence)
         self._lock = threading.Lock()
+
+    def record(self) -> dict:
+        """What the settings JSON records of this enhancement: which network, from which file, at what factor,
+        under which licence."""
+        c = self.checkpoint
+        return {"key": c.key, "network": c.network, "file": c.filename, "scale": self.scale, "licence": c.licence}
 
     @classmethod
     def load(cls, key: str, device: str = "auto") -> Enhancer:

@@ -77,7 +77,7 @@ def test_the_published_bytes_install_and_load_after_a_dropped_connection(weights
     assert paths[0].read_bytes() == general
     assert any(digest in line and "BSD-3-Clause" in line for line in lines)  # sha256 and licence said
     enhancer = Enhancer.load("enhance_general")
-    assert enhancer.scale == 4 and enhancer.choice.file == "realesr-general-x4v3.pth"
+    assert enhancer.scale == 4 and enhancer.record()["file"] == "realesr-general-x4v3.pth"
 
 
 def test_a_file_of_another_network_is_refused_even_with_its_own_digest(weights):
