@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .core.document import Document
+from .core.document import Document, carried_styles
 from .core.imageio import atomic_write_files, encode_png
 from .core.labelio import colorize, encode_indexed_png
 from .core.labels import CLASSES
@@ -37,8 +37,9 @@ def checkpoint_hashes() -> dict[str, str]:
 
 
 def restyled_classes(styles) -> list[int]:
-    """The classes whose style is not the source photo's (they change even where the map does not)."""
-    return [i for i, s in enumerate(styles) if s.kind != "source"]
+    """The classes whose style is not the source photo's (they change even where the map does not), the nose,
+    ears and neck that follow a restyled skin included."""
+    return [i for i, s in enumerate(carried_styles(styles)) if s.kind != "source"]
 
 
 def bundle_files(doc: Document, render: np.ndarray, engines: dict, checkpoints: dict | None = None,

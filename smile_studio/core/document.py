@@ -16,7 +16,7 @@ import numpy as np
 
 from .history import Entry, History, MapAtom, StateAtom
 from .labelmap import LabelMap, Point
-from .labels import CLASSES, MIRROR_LUT, NUM_CLASSES, default_attributes, validate_attributes
+from .labels import CLASS_BY_KEY, CLASSES, MIRROR_LUT, NUM_CLASSES, SKIN_TONED, default_attributes, validate_attributes
 
 StyleKind = Literal["source", "seed", "reference"]
 
@@ -69,6 +69,16 @@ class StyleSource:
         if kind in ("ref", "reference") and arg:
             return cls("reference", ref=arg)
         raise ValueError(f"style must be source, seed:N or ref:NAME, not {text!r}")
+
+
+def carried_styles(styles: Sequence[StyleSource]) -> tuple[StyleSource, ...]:
+    """The styles a render uses: each skin-toned class (nose, ears, neck) still on the photo's own style takes
+    the skin's, so a skin restyled from a reference or a seed leaves no seam of the old tone around them."""
+    styles = tuple(styles)
+    skin = styles[CLASS_BY_KEY["skin"].id]
+    if skin.kind == "source":
+        return styles
+    return tuple(skin if c in SKIN_TONED and s.kind == "source" else s for c, s in enumerate(styles))
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,10 @@ FACE_CLASSES = frozenset(
     for k in ("skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear", "mouth", "u_lip", "l_lip")
 )
 
+#: Classes that show the face's own skin: a style given to the skin carries to them unless they have one of their
+#: own (a skin reference that left the nose, ears and neck in the photo's tone drew a seam around each).
+SKIN_TONED = tuple(CLASS_BY_KEY[k].id for k in ("nose", "l_ear", "r_ear", "neck"))
+
 
 def class_id(key_or_id: str | int) -> int:
     """Accept a class key ('hair'), a display name ('Upper lip') or an id, return the id."""

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..core.document import Reference, Snapshot, StyleSource, check_seed
+from ..core.document import Reference, Snapshot, StyleSource, carried_styles, check_seed
 from ..core.labels import ATTRIBUTES, NUM_CLASSES, normalise_value, validate_attributes
 
 
@@ -91,6 +91,11 @@ class RenderRequest:
     # a preview while a brush stroke is being drawn: the engine may answer quickly and approximately (at half
     # size, or by updating its last render around the change); a render without it follows when the stroke ends
     stroke: bool = False
+
+    def __post_init__(self):
+        # the nose, ears and neck follow a restyled skin (core.document.carried_styles): every engine renders
+        # the styles as resolved here
+        object.__setattr__(self, "styles", carried_styles(self.styles))
 
     def reference(self, ref_id: str | None) -> Reference | None:
         return next((r for r in self.references if r.id == ref_id), None)

@@ -22,11 +22,12 @@ import cv2
 import numpy as np
 
 from ..core.document import StyleSource
-from ..core.labels import CLASSES
+from ..core.labels import CLASSES, SKIN_TONED
 from ..core.labels import ClassId as C
 from ..face.shading import FRONTAL, light_from_skin
 from .base import RenderRequest
 from .cache import array_digest, lru_get
+from .colour_move import carry_to_neighbours, lab_stats, move_colours, rgb_to_lab
 from .texture import GrowthSource, push_pull_fill
 from .worn import WORN, shade_worn
 
@@ -49,14 +50,6 @@ PLAUSIBLE_COLOURS: dict[str, tuple[tuple[int, int, int], ...]] = {
     "cloth": ((30, 30, 35), (230, 230, 230), (40, 60, 120), (120, 30, 40), (70, 90, 60), (150, 120, 90)),
     "background": ((235, 235, 235), (120, 140, 160), (60, 70, 60), (200, 190, 170), (30, 30, 30)),
 }
-
-
-def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-
-
-def _lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    return np.clip(cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0, 0, 255)
 
 
 def reflect_fill(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -129,9 +122,10 @@ class Exemplar:
                 g = grain[valid]
                 rng = np.random.default_rng(seed)
                 filled[rest] = smooth[rest] + g[rng.integers(0, len(g), size=int(rest.sum()))]
-        lab = _rgb_to_lab(rgb[mask].reshape(-1, 1, 3)).reshape(-1, 3)
-        return cls(np.clip(filled, 0, 255), (x0, y0, x1, y1), rgb.shape[0] / target_size, lab.mean(0),
-                   lab.std(0) + 1e-3)
+        inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        own = inner if inner.sum() >= MIN_EXEMPLAR_PIXELS else mask  # edge pixels are mixed with a neighbour
+        return cls(np.clip(filled, 0, 255), (x0, y0, x1, y1), rgb.shape[0] / target_size,
+                   *lab_stats(rgb[own]))
 
     def sample(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
         """Texture at target pixel positions: the same place in the exemplar, mirrored around its box."""
@@ -153,8 +147,7 @@ def procedural_exemplar(class_id: int, size: int, seed: int | None) -> Exemplar:
     shade = 1.0 - 0.18 * yy
     grain = cv2.GaussianBlur(rng.normal(0, 8, (size, size)).astype(np.float32), (0, 0), 0.8)[..., None]
     tile = np.clip(base[None, None] * shade + grain, 0, 255).astype(np.float32)
-    lab = _rgb_to_lab(tile.reshape(-1, 1, 3)).reshape(-1, 3)
-    return Exemplar(tile, (0, 0, size, size), 1.0, lab.mean(0), lab.std(0) + 1e-3, procedural=True)
+    return Exemplar(tile, (0, 0, size, size), 1.0, *lab_stats(tile.reshape(-1, 3)), procedural=True)
 
 
 def random_style_stats(class_id: int, seed: int, base: Exemplar) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +159,7 @@ def random_style_stats(class_id: int, seed: int, base: Exemplar) -> tuple[np.nda
         rgb = np.clip(rgb + rng.normal(0, 10, 3), 0, 255)
     else:
         rgb = rng.uniform(30, 225, 3)
-    mean = _rgb_to_lab(rgb.reshape(1, 1, 3).astype(np.float32)).reshape(3)
+    mean = rgb_to_lab(rgb.reshape(1, 1, 3).astype(np.float32)).reshape(3)
     std = base.std * float(rng.uniform(0.8, 1.2))
     return mean, std
 
@@ -193,6 +186,10 @@ class ExemplarRenderEngine:
         return lru_get(self._cache, self._cache_size, (src.key, class_id, size),
                        lambda: Exemplar.build(rgb, mask, size, seed=class_id, smooth=class_id == C.BACKGROUND),
                        max_bytes=CACHE_BYTES)
+
+    def _stats(self, src: _Source, class_id: int, size: int):
+        ex = self._exemplar(src, class_id, size)
+        return None if ex is None else (ex.mean, ex.std)
 
     def _growth(self, src: _Source, class_id: int, size: int) -> GrowthSource | None:
         return lru_get(self._cache, self._cache_size, (src.key, class_id, size, "growth"),
@@ -226,8 +223,9 @@ class ExemplarRenderEngine:
         source = _Source.of(photo, src_labels) if photo is not None else None
         refs: dict = {}  # reference id -> its _Source at this size, digested once per render
         drawn = np.zeros(labels.shape, bool)  # worn objects drawn procedurally: lit and shadowed below
-        for c in np.unique(labels[synth_mask]):
-            c = int(c)
+        moves: dict = {}  # class -> its colour move (the photo's stats, their target), read by its neighbours
+        # and, for the skin, by the SKIN_TONED classes that follow its style: the nose keeps its shade to the cheek
+        for c in sorted((int(c) for c in np.unique(labels[synth_mask])), key=lambda c: c != C.SKIN):
             region = synth_mask & (labels == c)
             ys, xs = np.nonzero(region)
             style = styles[c]
@@ -261,16 +259,23 @@ class ExemplarRenderEngine:
                 colours = np.where(unchanged[:, None], photo[ys, xs].astype(np.float32), fill)
             else:
                 colours = base.sample(ys, xs)
+            stats = (base.mean, base.std)
+            if c in SKIN_TONED and style == styles[C.SKIN] and C.SKIN in moves:
+                stats, target = moves[C.SKIN]
             if target is not None:
-                colours = _transfer(colours, base.mean, base.std, *target)
+                colours = move_colours(colours, stats, target)
+                if source is not None and base is self._exemplar(source, c, size):  # the photo's own colours
+                    moves[c] = (stats, target)
             out[ys, xs] = colours
             if base.procedural and c in WORN:
                 drawn |= region
+        if moves:
+            carry_to_neighbours(out, photo, labels, keep, moves, lambda c: self._stats(source, c, size))
         if drawn.any():
             light = light_from_skin(photo, src_labels == C.SKIN) if photo is not None else FRONTAL
             out = shade_worn(out, labels, drawn, light, seed=int(drawn.sum()))
         if photo is not None and synth_mask.any():
-            out = self._blend(out, photo.astype(np.float32), synth_mask)
+            out = self._blend(out, synth_mask)
         out = self._soften_borders(out, labels, synth_mask)
         img = np.clip(out + 0.5, 0, 255).astype(np.uint8)
         if req.size and req.size != size:
@@ -279,12 +284,15 @@ class ExemplarRenderEngine:
         return img
 
     @staticmethod
-    def _blend(out: np.ndarray, photo: np.ndarray, synth_mask: np.ndarray) -> np.ndarray:
-        """Feather synthesized regions into the kept photo over ~2 px."""
-        alpha = cv2.GaussianBlur(synth_mask.astype(np.float32), (5, 5), 1.0)
-        alpha = np.maximum(alpha, synth_mask * 0.5)[..., None]
-        blended = out * alpha + photo * (1 - alpha)
-        return np.where(synth_mask[..., None] & (alpha > 0.99), out, blended)
+    def _blend(out: np.ndarray, synth_mask: np.ndarray) -> np.ndarray:
+        """Feather the synthesized pixels along kept ones: each takes the mean of its neighbourhood, new and
+        kept (the kept pixels stay the photo's). Blended with the photo's own pixel there instead, a restyled
+        region drew an outline of its old colour around every kept neighbour (a lighter ring round the brows of
+        a darker skin)."""
+        kept = (~synth_mask).astype(np.uint8)
+        edge = synth_mask & cv2.dilate(kept, np.ones((3, 3), np.uint8)).astype(bool)
+        soft = cv2.GaussianBlur(out, (5, 5), 1.0)
+        return np.where(edge[..., None], soft, out)
 
     @staticmethod
     def _soften_borders(out: np.ndarray, labels: np.ndarray, synth_mask: np.ndarray) -> np.ndarray:
@@ -295,12 +303,6 @@ class ExemplarRenderEngine:
             return out
         soft = cv2.GaussianBlur(out, (5, 5), 1.0)
         return np.where(band[..., None], soft, out)
-
-
-def _transfer(colours: np.ndarray, mean, std, t_mean, t_std) -> np.ndarray:
-    lab = _rgb_to_lab(colours.reshape(-1, 1, 3)).reshape(-1, 3)
-    lab = (lab - mean) / std * t_std + t_mean
-    return _lab_to_rgb(lab.reshape(-1, 1, 3)).reshape(-1, 3)
 
 
 def _fit(arr: np.ndarray | None, size: int, interp: int) -> np.ndarray | None:
