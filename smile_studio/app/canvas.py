@@ -1,5 +1,6 @@
 """The map canvas: the label map over the photo, with painting tools. It only emits what the user did, in image
-coordinates; the window turns those signals into document commands."""
+coordinates; the window turns those signals into document commands. Its tool and brush size are shown here (the
+cursor, the brush ring) and held by the editor state (:mod:`..core.editor`), which sets them."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
+from ..core.editor import STROKE_TOOLS, TOOL_NAMES
 from ..core.labels import PALETTE
-from .tools import TOOL_NAMES, VIEW_MODES
+from .tools import VIEW_MODES
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -70,7 +72,7 @@ class FileDropMixin:
 
 class MapCanvas(FileDropMixin, QGraphicsView):
     strokeBegan = Signal(QPointF)
-    strokeMoved = Signal(QPointF, QPointF)
+    strokeMoved = Signal(QPointF)  # the next point of the drag (the stroke joins it to the last)
     strokeEnded = Signal()
     fillRequested = Signal(QPointF)
     polygonFinished = Signal(list)
@@ -112,7 +114,6 @@ class MapCanvas(FileDropMixin, QGraphicsView):
         self._labels: np.ndarray | None = None
         self._diff: np.ndarray | None = None
         self._stroking = False
-        self._last: QPointF | None = None
         self._panning = False
         self._space = False
         self._pan_from = None
@@ -156,7 +157,7 @@ class MapCanvas(FileDropMixin, QGraphicsView):
         self.tool = tool
         self._poly.clear()
         self.poly_item.setPath(QPainterPath())
-        self.ring.setVisible(tool in ("brush", "eraser"))
+        self.ring.setVisible(tool in STROKE_TOOLS)
         self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if tool == "pan" else Qt.CursorShape.CrossCursor)
 
     def set_brush_size(self, size: float) -> None:
@@ -252,9 +253,8 @@ class MapCanvas(FileDropMixin, QGraphicsView):
             if event.button() == Qt.MouseButton.RightButton and self.tool == "polygon":
                 self._finish_polygon()
             return
-        if self.tool in ("brush", "eraser"):
+        if self.tool in STROKE_TOOLS:
             self._stroking = True
-            self._last = p
             self.strokeBegan.emit(p)
         elif self.tool == "fill":
             self.fillRequested.emit(p)
@@ -274,9 +274,8 @@ class MapCanvas(FileDropMixin, QGraphicsView):
             return
         self._update_ring(p)
         self.cursorMoved.emit(p)
-        if self._stroking and self._last is not None:
-            self.strokeMoved.emit(self._last, p)
-            self._last = p
+        if self._stroking:
+            self.strokeMoved.emit(p)
         elif self.tool == "polygon" and self._poly:
             self._draw_polygon(p)
 
@@ -287,7 +286,6 @@ class MapCanvas(FileDropMixin, QGraphicsView):
             return
         if self._stroking and event.button() == Qt.MouseButton.LeftButton:
             self._stroking = False
-            self._last = None
             self.strokeEnded.emit()
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802

@@ -15,8 +15,9 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
+from ..core.editor import TOOLS
 from ..core.labels import CLASSES
-from .tools import TOOLS, VIEW_MODES
+from .tools import VIEW_MODES
 
 
 class MenusAndToolbar:
@@ -30,18 +31,18 @@ class MenusAndToolbar:
             act = QAction(tool.name.capitalize(), self, checkable=True)
             act.setShortcut(QKeySequence(tool.key))
             act.setToolTip(f"{tool.name.capitalize()} ({tool.key}): {tool.tip}")
-            act.triggered.connect(lambda _=False, t=tool.name: self.set_tool(t))
+            act.triggered.connect(lambda _=False, t=tool.name: self.editor.set_tool(t))
             group.addAction(act)
             tb.addAction(act)
             self.tool_actions[tool.name] = act
-        self.tool_actions["brush"].setChecked(True)
+        self.tool_actions[self.editor.tool].setChecked(True)
         tb.addSeparator()
         tb.addWidget(QLabel(" Size "))
         self.size_spin = QSpinBox()
         self.size_spin.setObjectName("brushSize")
         self.size_spin.setRange(1, 256)
-        self.size_spin.setValue(12)
-        self.size_spin.valueChanged.connect(lambda v: self.canvas.set_brush_size(v))
+        self.size_spin.setValue(int(self.editor.brush_size))
+        self.size_spin.valueChanged.connect(self.editor.set_brush_size)
         tb.addWidget(self.size_spin)
         tb.addWidget(QLabel(" Opacity "))
         self.opacity = QSlider(Qt.Orientation.Horizontal)
@@ -57,10 +58,13 @@ class MenusAndToolbar:
         self.view_mode.currentTextChanged.connect(self.canvas.set_view_mode)
         tb.addWidget(self.view_mode)
         self.contiguous = QCheckBox("Contiguous fill")
-        self.contiguous.setChecked(True)
+        self.contiguous.setChecked(self.editor.contiguous)
+        self.contiguous.toggled.connect(self.editor.set_contiguous)
         tb.addWidget(self.contiguous)
         self.mirror_paint = QCheckBox("Mirror paint")
         self.mirror_paint.setObjectName("mirrorPaint")
+        self.mirror_paint.setChecked(self.editor.mirror)
+        self.mirror_paint.toggled.connect(self.editor.set_mirror)
         tb.addWidget(self.mirror_paint)
 
     def _build_menus(self) -> None:
@@ -83,7 +87,7 @@ class MenusAndToolbar:
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self._action(e, "&Mirror map (swap left/right)", None, lambda: self._command(lambda d: d.mirror()))
         self.islands_action = self._action(e, "Remove &islands (< 16 px)", QKeySequence("Ctrl+I"),
-                                           lambda: self._command(lambda d: d.remove_islands(16, self.protection)))
+                                           lambda: self._command(lambda d: d.remove_islands(16, self.editor.paintable)))
         e.addSeparator()
         self._action(e, "&Paste as reference", QKeySequence("Ctrl+Shift+V"), self.paste_reference)
         self._action(e, "Next &face (photos with several)", QKeySequence("Ctrl+F"), self.next_face)
@@ -103,9 +107,9 @@ class MenusAndToolbar:
 
         build_help_menu(self)
         for c in CLASSES:
-            QShortcut(QKeySequence(c.hotkey), self, lambda cid=c.id: self.set_class(cid))
-        QShortcut(QKeySequence("["), self, lambda: self.size_spin.setValue(max(1, self.size_spin.value() - 2)))
-        QShortcut(QKeySequence("]"), self, lambda: self.size_spin.setValue(self.size_spin.value() + 2))
+            QShortcut(QKeySequence(c.hotkey), self, lambda cid=c.id: self.editor.set_class(cid))
+        QShortcut(QKeySequence("["), self, lambda: self.editor.set_brush_size(self.editor.brush_size - 2))
+        QShortcut(QKeySequence("]"), self, lambda: self.editor.set_brush_size(self.editor.brush_size + 2))
 
     def _action(self, menu, text, shortcut, slot) -> QAction:
         act = QAction(text, self)

@@ -66,6 +66,16 @@ class PalettePanel(QWidget):
         if self.list.currentRow() != cid:
             self.list.setCurrentRow(cid)
 
+    def show_protection(self, paintable: np.ndarray | None) -> None:
+        """Tick the classes that may be painted over (``None``: all), without announcing it back."""
+        self.list.blockSignals(True)
+        try:
+            for i in range(len(CLASSES)):
+                on = paintable is None or bool(paintable[i])
+                self.list.item(i).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        finally:
+            self.list.blockSignals(False)
+
     def _protection(self, _item=None) -> None:
         table = np.array([self.list.item(i).checkState() == Qt.CheckState.Checked for i in range(len(CLASSES))])
         self.protectionChanged.emit(None if table.all() else table)

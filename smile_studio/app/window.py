@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from ..core.document import Document, StyleSource
+from ..core.editor import EditorState, Stroke
 from ..core.labelio import colorize
 from ..core.labels import CLASSES
 from ..engines.base import RenderRequest
@@ -60,8 +61,8 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.doc: Document | None = None
         self.project_path: Path | None = None
         self.saved_version: int | None = None
-        self.current_class = 1
-        self.protection: np.ndarray | None = None
+        self.editor = EditorState()  # class, tool, brush, fill and mirror modes, protection: the widgets bind to it
+        self._stroke: Stroke | None = None
         self.proposal = None  # (LayoutResult, chosen index)
         self.last_result: JobResult | None = None
         self._shown_id = 0
@@ -179,16 +180,21 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         c.strokeBegan.connect(self._stroke_begin)
         c.strokeMoved.connect(self._stroke_move)
         c.strokeEnded.connect(self._stroke_end)
+        e = self.editor
         c.fillRequested.connect(lambda p: self._command(
-            lambda d: d.fill(p.x(), p.y(), self.current_class, self.contiguous.isChecked(), self.protection)))
-        c.polygonFinished.connect(lambda pts: self._command(
-            lambda d: d.polygon(pts, self.current_class, self.protection)))
+            lambda d: d.fill(p.x(), p.y(), e.current_class, e.contiguous, e.paintable)))
+        c.polygonFinished.connect(lambda pts: self._command(lambda d: d.polygon(pts, e.current_class, e.paintable)))
         c.picked.connect(self._pick)
         c.cursorMoved.connect(self._cursor)
         c.filesDropped.connect(lambda paths: self.open_in_background(paths[0]))
         c.viewChanged.connect(lambda rect: self.preview.set_view(rect, self.doc.size if self.doc else 256))
-        self.palette.classChosen.connect(self.set_class)
-        self.palette.protectionChanged.connect(lambda t: setattr(self, "protection", t))
+        self.palette.classChosen.connect(e.set_class)
+        self.palette.protectionChanged.connect(e.set_paintable)
+        e.subscribe(self._editor_changed)
+        for name in ("tool", "brush_size", "contiguous", "mirror", "paintable"):  # the widgets start from it
+            self._editor_changed(name)
+        self.canvas.selected_class = e.current_class
+        self.palette.set_current(e.current_class)
         self.attributes.proposeRequested.connect(self.propose)
         self.attributes.accepted.connect(self.accept_proposal)
         self.attributes.rejected.connect(self.reject_proposal)
@@ -323,17 +329,37 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self._refresh_panels()
         self.request_render(FINAL)
 
+    @property
+    def current_class(self) -> int:
+        return self.editor.current_class
+
     def set_class(self, cid: int) -> None:
-        self.current_class = int(cid)
-        self.canvas.selected_class = int(cid)
-        self.palette.set_current(int(cid))
-        if self.canvas.view_mode == "selected":
-            self.canvas.refresh_overlay()
-        self.statusBar().showMessage(f"class: {CLASSES[cid].name}", 2000)
+        self.editor.set_class(cid)
 
     def set_tool(self, tool: str) -> None:
-        self.canvas.set_tool(tool)
-        self.tool_actions[tool].setChecked(True)
+        self.editor.set_tool(tool)
+
+    def _editor_changed(self, name: str) -> None:
+        """The editor state changed (from any widget, shortcut or script): every widget showing it follows."""
+        e = self.editor
+        if name == "current_class":
+            self.canvas.selected_class = e.current_class
+            self.palette.set_current(e.current_class)
+            if self.canvas.view_mode == "selected":
+                self.canvas.refresh_overlay()
+            self.statusBar().showMessage(f"class: {CLASSES[e.current_class].name}", 2000)
+        elif name == "tool":
+            self.canvas.set_tool(e.tool)
+            self.tool_actions[e.tool].setChecked(True)
+        elif name == "brush_size":
+            self.canvas.set_brush_size(e.brush_size)
+            self.size_spin.setValue(int(round(e.brush_size)))
+        elif name == "contiguous":
+            self.contiguous.setChecked(e.contiguous)
+        elif name == "mirror":
+            self.mirror_paint.setChecked(e.mirror)
+        elif name == "paintable":
+            self.palette.show_protection(e.paintable)
 
     def _pick(self, p: QPointF) -> None:
         if self.doc is not None:
@@ -350,29 +376,23 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         if self.doc is None:
             return
         self.reject_proposal()
-        erasing = self.canvas.tool == "eraser"
-        self._stroke_cls = None if erasing else self.current_class  # None: restore the map as opened
-        self.doc.begin("Erase" if erasing else f"Paint {CLASSES[self.current_class].name}")
-        self._paint(p, p)
+        self._stroke = Stroke(self.doc, self.editor)
+        self._painted(self._stroke.begin, p)
 
-    def _stroke_move(self, a: QPointF, b: QPointF) -> None:
-        if self.doc is not None and self.doc.history.in_action:
-            self._paint(a, b)
+    def _stroke_move(self, p: QPointF) -> None:
+        if self._stroke is not None and self._stroke.active:
+            self._painted(self._stroke.move, p)
 
-    def _paint(self, a: QPointF, b: QPointF) -> None:
+    def _painted(self, step, p: QPointF) -> None:
         t0 = time.perf_counter()
-        if self._stroke_cls is None:
-            self.doc.erase((a.x(), a.y()), (b.x(), b.y()), self.canvas.brush_size, self.protection,
-                           mirror=self.mirror_paint.isChecked())
-        else:
-            self.doc.paint((a.x(), a.y()), (b.x(), b.y()), self._stroke_cls, self.canvas.brush_size,
-                           self.protection, mirror=self.mirror_paint.isChecked())
+        step(p.x(), p.y())
         self.stroke_latencies.append(time.perf_counter() - t0)
         self.request_render(PREVIEW)
 
     def _stroke_end(self) -> None:
-        if self.doc is not None and self.doc.history.in_action:
-            self.doc.end()
+        stroke, self._stroke = self._stroke, None
+        if stroke is not None and stroke.active:
+            stroke.end()
             self._refresh_panels()
             self.idle.start()
 

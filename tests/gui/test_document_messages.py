@@ -99,7 +99,7 @@ def test_the_eraser_restores_the_class_the_face_was_opened_with(qtbot, window):
     assert ((painted == C.HAIR) & (opened != C.HAIR)).sum() > 50
     qtbot.keyClick(window, Qt.Key.Key_E)
     assert window.canvas.tool == "eraser"
-    window.canvas.brush_size = 30
+    window.size_spin.setValue(30)
     drag(qtbot, window.canvas, [(55, 72), (70, 72), (85, 72)])
     erased = (painted != window.doc.labels)
     assert erased.sum() > 50 and np.array_equal(window.doc.labels[erased], opened[erased])

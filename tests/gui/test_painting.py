@@ -114,3 +114,23 @@ def test_wheel_zooms_at_the_cursor(qtbot, window):
 def test_palette_shows_the_class_keys_the_command_line_uses(window):
     texts = [window.palette.list.item(i).text() for i in range(window.palette.list.count())]
     assert texts[K["ear_r"].id].startswith("Earring (ear_r)") and texts[K["u_lip"].id].startswith("Upper lip (u_lip)")
+
+
+def test_widgets_and_the_editor_state_follow_each_other(qtbot, window):
+    e = window.editor
+    e.set_brush_size(31)
+    assert window.size_spin.value() == 31 and window.canvas.brush_size == 31
+    qtbot.mouseClick(window.mirror_paint, Qt.MouseButton.LeftButton)
+    assert e.mirror
+    e.set_mirror(False)
+    assert not window.mirror_paint.isChecked()
+    qtbot.mouseClick(window.contiguous, Qt.MouseButton.LeftButton)
+    assert not e.contiguous
+    e.protect(C.HAIR)
+    assert window.palette.list.item(C.HAIR).checkState() == Qt.CheckState.Unchecked
+    window.palette.list.item(C.HAIR).setCheckState(Qt.CheckState.Checked)
+    assert e.paintable is None
+    e.set_tool("fill")
+    assert window.canvas.tool == "fill" and window.tool_actions["fill"].isChecked()
+    e.set_class(K["nose"].id)
+    assert window.palette.list.currentRow() == K["nose"].id and window.canvas.selected_class == K["nose"].id
