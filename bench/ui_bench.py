@@ -135,7 +135,7 @@ def main() -> int:
         print(f"with SMILE weights installed: visible, usable window {vis_smile:.2f} s; sample on the offline "
               f"engines {statistics.median(smile['ready']):.2f} s; SMILE engines loaded behind it "
               f"{statistics.median(smile['engines']):.2f} s ({smile['engine'][0]}); peak {smile['peak_mb'][0]:.0f} MB")
-        ok = ok and vis_smile <= 1.5 and smile["engine"][0] == "smile"
+        ok = ok and vis_smile <= 1.5 and smile["engine"][0] == "SMILE"
     print(f"targets (stroke <= 16 ms, edit-to-preview <= 0.4 s, start-up <= 1.5 s): {'MET' if ok else 'MISSED'}")
     return 0 if ok else 1
 

@@ -43,7 +43,7 @@ class FileActions:
         return found
 
     def _recover(self) -> None:
-        path = getattr(self, "_recoverable", None)
+        path = self._recoverable
         if path is None:
             return
         try:
@@ -77,7 +77,7 @@ class FileActions:
 
     def next_face(self) -> None:
         """Edit > Next face: the same photo, its next face by size (after the last, the largest again)."""
-        face, path = getattr(self.doc, "face", None), getattr(self, "_opened_photo", None)
+        face, path = (self.doc.face if self.doc is not None else None), self._opened_photo
         if face is None or path is None:
             self.notify("The open photo has only one face.")
             return
@@ -141,7 +141,7 @@ class FileActions:
         """Align and parse the photo that had no detectable face, from eye centres the user clicks."""
         from ..core.imageio import read_image
 
-        path = getattr(self, "_no_face", None)
+        path = self._no_face
         if path is None:
             return False
         rgb = read_image(path)
@@ -254,11 +254,10 @@ class FileActions:
         except (EngineError, RuntimeError, MemoryError) as exc:
             self.notify(f"Export failed: the image could not be rendered ({exc})", error=True)
             return []
-        engines = {"layout": getattr(self.layout_engine, "description", "?"),
-                   "render": getattr(self.render_engine, "description", "?")}
+        engines = {"layout": self.layout_engine.description, "render": self.render_engine.description}
         from ..export import checkpoint_hashes
 
-        hashes = checkpoint_hashes() if getattr(self.render_engine, "name", "") == "smile" else {}
+        hashes = checkpoint_hashes() if self.render_engine.info.official_weights else {}
         try:
             written = export_bundle(self.doc, image, folder, engines, hashes, self.enhancer())
         except OSError as exc:
@@ -277,7 +276,7 @@ class FileActions:
         from ..core.labels import CLASSES
         from ..core.recipe_file import RecipeFile
 
-        doc, before = self.doc, getattr(self, "_opened_attributes", {})
+        doc, before = self.doc, self._opened_attributes
         changed = {k: v for k, v in doc.attributes.items() if before.get(k) != v}
         styles = {CLASSES[i].key: f"seed:{s.seed}" for i, s in enumerate(doc.styles) if s.kind == "seed"}
         left_out = [CLASSES[i].key for i, s in enumerate(doc.styles) if s.kind == "reference"]

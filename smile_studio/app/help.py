@@ -66,9 +66,9 @@ def build_help_menu(window: QMainWindow) -> None:
     menu = window.menuBar().addMenu("&Help")
     keys = QAction("&Keyboard shortcuts", window)
     keys.setShortcut(QKeySequence("F1"))
-    keys.triggered.connect(lambda: setattr(window, "shortcuts_dialog", show_shortcuts(window)))
+    keys.triggered.connect(window.show_shortcuts)
     menu.addAction(keys)
     about = QAction("&About SMILE Studio", window)
     about.triggered.connect(lambda: QMessageBox.about(window, "About SMILE Studio",
-                                                      about_text(getattr(window, "engine_note", ""))))
+                                                      about_text(window.engine_note)))
     menu.addAction(about)

@@ -82,8 +82,8 @@ def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
         poll = QTimer(window, interval=10)
 
         def loaded() -> None:
-            if getattr(window, "_engine_task", None) is None:
-                engine = getattr(window.render_engine, "name", "none")
+            if not window.engines_loading:
+                engine = window.render_engine.info.label
                 print(f"engines {time.time():.4f} {engine} peak_rss_mb {peak_rss_mb():.0f}", flush=True)
                 poll.stop()
                 QTimer.singleShot(0, app.quit)

@@ -231,7 +231,7 @@ class AttributePanel(QWidget):
         if asked:
             text += " You ask for: " + ", ".join(f"{k} {v}" if k != "gender" else v for k, v in asked.items()) + "."
         self.state.setText(text)
-        self.correct.setVisible(bool(asked) and not getattr(self, "_proposing", False))
+        self.correct.setVisible(bool(asked) and not self._proposing)
 
     def targets(self) -> dict:
         out = {}

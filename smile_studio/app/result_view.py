@@ -131,8 +131,6 @@ class FullSizeResult:
     """A mixin of :class:`~.window.MainWindow`: the View menu's full-size result, the render-size line and the
     Enhance choice (kept in the settings; exports use it too)."""
 
-    result_window: ResultWindow | None = None
-
     @property
     def enhance_key(self) -> str | None:
         """The chosen Enhance network, when it is still installed."""

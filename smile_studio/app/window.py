@@ -5,16 +5,23 @@ from __future__ import annotations
 import html
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QPointF, QSettings, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
     QDockWidget,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QPushButton,
     QSlider,
+    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -25,7 +32,7 @@ from ..core.document import Document, StyleSource
 from ..core.editor import EditorState, Stroke
 from ..core.labelio import colorize
 from ..core.labels import CLASSES
-from ..engines.base import RenderRequest
+from ..engines.base import OFFLINE_INFO, PreparesFaces, RenderRequest
 from .canvas import FileDropMixin, MapCanvas
 from .config import TITLE, data_dir, settings_file
 from .files import FileActions
@@ -37,9 +44,12 @@ from .preview import PreviewPane
 from .proposals import ProposalActions
 from .recovery import Autosaver
 from .references import ReferenceActions
-from .result_view import FullSizeResult
+from .result_view import FullSizeResult, ResultWindow
 from .scheduler import FINAL, PREVIEW, JobResult
 from .worker import RenderWorker
+
+if TYPE_CHECKING:  # opened on demand (File > Weights…)
+    from .weights_dialog import WeightsDialog
 
 
 class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar, DocumentMessages, FullSizeResult,
@@ -50,6 +60,67 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
     rendered = Signal(object)  # JobResult shown (for tests and benchmarks)
     filesDropped = Signal(list)
 
+    # -- every field the window holds, its mixins' included (a test holds this list complete) -----------------
+    # the document and its file
+    doc: Document | None
+    project_path: Path | None
+    saved_version: int | None  # the document version last saved
+    _opened_attributes: dict  # the attributes the face was opened with (what a saved recipe compares with)
+    _opened_photo: Path | None  # the photo of a document with several faces (Edit > Next face reopens it)
+    _no_face: Path | None  # a photo where no face was found (Place eyes… opens it with the user's eyes)
+    _recoverable: Path | None  # an orphaned autosave found at start-up (the Recover button opens it)
+    _pending_open: tuple[int, Path] | None  # the newest background open, by serial
+    _open_serial: int
+    _open_tasks: dict[int, PoolTask]
+    autosaver: Autosaver
+    autosave_timer: QTimer
+    settings: QSettings
+    # editing
+    editor: EditorState
+    _stroke: Stroke | None  # the drag under way
+    stroke_latencies: list[float]  # seconds per stroke segment (benchmarks)
+    proposal: tuple | None  # (LayoutResult, chosen variation) shown, not yet accepted
+    accepted_seed: int | None  # the seed of the last accepted attribute edit (a recipe repeats it)
+    _accepted_version: int | None  # the document version the last accepted edit made
+    _message_for: tuple[Document | None, int | None]  # what the shown message is about (see DocumentMessages)
+    # rendering and the engines
+    worker: RenderWorker
+    pool: QThreadPool
+    engine_note: str
+    _engine_task: PoolTask | None  # better engines loading in the background
+    _prepare_after_render: bool
+    _shown_id: int  # the newest render shown (older results are stale)
+    last_result: JobResult | None
+    idle: QTimer  # the final render after a stroke
+    # widgets: the central area, docks, status bar, tool bar (menus.py) and menus
+    canvas: MapCanvas
+    preview: PreviewPane
+    split: QSlider  # before / after
+    banner: QLabel
+    message: QLabel
+    recover_button: QPushButton
+    place_eyes_button: QPushButton
+    palette: PalettePanel
+    attributes: AttributePanel
+    styles: StylePanel
+    status_engine: QLabel
+    status_latency: QLabel
+    status_cursor: QLabel
+    status_render: QLabel
+    tool_actions: dict[str, QAction]
+    size_spin: QSpinBox
+    opacity: QSlider
+    view_mode: QComboBox
+    contiguous: QCheckBox
+    mirror_paint: QCheckBox
+    recent_menu: QMenu
+    undo_action: QAction
+    redo_action: QAction
+    islands_action: QAction
+    result_window: ResultWindow | None  # View > Result at full size
+    shortcuts_dialog: QDialog | None  # Help > Keyboard shortcuts
+    _weights_dialog: WeightsDialog | None  # File > Weights…
+
     def __init__(self, layout_engine=None, render_engine=None, engine_note: str | None = None,
                  autosave_ms: int = 20000):
         super().__init__()
@@ -58,23 +129,19 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.setAcceptDrops(True)
         self.settings = QSettings(str(settings_file()), QSettings.Format.IniFormat)
         self.engine_note = engine_note or ""
-        self.doc: Document | None = None
-        self.project_path: Path | None = None
-        self.saved_version: int | None = None
-        self.editor = EditorState()  # class, tool, brush, fill and mirror modes, protection: the widgets bind to it
-        self._stroke: Stroke | None = None
-        self.proposal = None  # (LayoutResult, chosen index)
-        self.last_result: JobResult | None = None
-        self._shown_id = 0
-        self._stroke_t0: float | None = None
-        self._prepare_after_render = False
+        self.doc = self.project_path = self.saved_version = None
+        self._opened_attributes = {}
+        self._opened_photo = self._no_face = self._recoverable = self._pending_open = None
         self._open_serial = 0
-        self._message_for: tuple[Document | None, int | None] = (None, None)  # see DocumentMessages
-        self._accepted_version: int | None = None
-        self.accepted_seed: int | None = None  # the seed of the last accepted attribute edit (a recipe repeats it)
-        self._pending_open: tuple[int, Path] | None = None
-        self._open_tasks: dict[int, PoolTask] = {}
-        self.stroke_latencies: list[float] = []
+        self._open_tasks = {}
+        self.editor = EditorState()  # class, tool, brush, fill and mirror modes, protection: the widgets bind to it
+        self._stroke = self.proposal = self.accepted_seed = self._accepted_version = None
+        self.stroke_latencies = []
+        self._message_for = (None, None)
+        self._engine_task = self.last_result = None
+        self._prepare_after_render = False
+        self._shown_id = 0
+        self.result_window = self.shortcuts_dialog = self._weights_dialog = None
         self._build_ui()
         # the worker owns the engines (they keep caches and are not re-entrant): renders, proposals, thumbnails
         # and exports all run on its thread
@@ -230,24 +297,27 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
     def _show_engines(self, loading: bool = False) -> None:
         note, render = self.engine_note, self.render_engine
         self.status_render.setText(self.render_note())
-        offline = getattr(render, "name", "offline") != "smile"
+        info = render.info if render is not None else OFFLINE_INFO
         hint = ""
         if loading:
             hint = " Loading the SMILE networks…"
-        elif offline:
+        elif not info.official_weights:
             hint = " To use SMILE, run `smile-studio weights fetch` or open File > Weights…"
         link = ""
-        if offline and not loading:
+        if not info.official_weights and not loading:
             link = ' <a href="weights" style="color:#9fd0ff">Get the SMILE weights…</a>'
         self.banner.setText(f"Engine: {html.escape(note)}.{html.escape(hint)}{link}")
-        device = getattr(render, "device", "cpu")
-        precision = getattr(render, "preview_dtype", None)
-        previews = ""
-        if precision is not None:  # a SMILE engine: torch is loaded already
-            from ..nets.runtime import dtype_name
+        previews = f" · previews: {info.preview_precision}" if info.preview_precision else ""
+        self.status_engine.setText(f"engine: {info.label} · device: {info.device}{previews}")
 
-            previews = f" · previews: {dtype_name(precision)}"
-        self.status_engine.setText(f"engine: {'offline' if offline else 'SMILE'} · device: {device}{previews}")
+    def show_shortcuts(self) -> None:
+        from .help import show_shortcuts
+
+        self.shortcuts_dialog = show_shortcuts(self)
+
+    @property
+    def engines_loading(self) -> bool:
+        return self._engine_task is not None
 
     def load_engines_in_background(self, load) -> None:
         """Reading the official weights takes seconds: ``load`` (returning layout, render, note) runs on a worker
@@ -265,7 +335,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
                         "staying on the current engines.", error=True)
             return
         self.set_engines(*result)
-        if getattr(result[1], "name", "") == "smile":
+        if result[1].info.official_weights:
             self.notify("Now rendering with the SMILE networks.")
 
     def reload_engines(self) -> None:
@@ -424,7 +494,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         first toggle then costs what a second one does), on the engine thread, after that first render."""
         self._prepare_after_render = False
         doc, engine = self.doc, self.layout_engine
-        if doc is None or not hasattr(engine, "prepare"):
+        if doc is None or not isinstance(engine, PreparesFaces):
             return
         labels, photo, attributes = doc.labels.copy(), doc.photo, dict(doc.attributes)
         self.worker.submit(lambda engines: engines.layout.prepare(labels, photo, attributes)

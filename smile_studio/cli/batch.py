@@ -169,8 +169,7 @@ def _batch_size(args: argparse.Namespace, render) -> int:
         if args.batch_size < 1:
             raise CliError("--batch-size must be at least 1")
         return args.batch_size
-    device = getattr(render, "device", None)
-    return 8 if getattr(device, "type", "cpu") == "cuda" else 1
+    return 8 if render.info.on_gpu else 1
 
 
 def _edit_one(path: Path, render_path: Path, map_path: Path) -> list[str]:

@@ -56,7 +56,7 @@ def run_edit(args: argparse.Namespace) -> int:
         edit = {"seed": args.seed, "psi": args.psi, "reference": recipe.reference.name if recipe.reference else None}
         settings = edit_settings(face.name, args.size, result.attributes, recipe.styles, recipe.references, engines,
                                  attributes_before=current, edit=edit,
-                                 checkpoints=checkpoint_hashes() if render.name == "smile" else None,
+                                 checkpoints=checkpoint_hashes() if render.info.official_weights else None,
                                  files=[Path(p).name for p in (args.out, args.map_out) if p], notes=result.notes,
                                  render_size=image.shape[0],
                                  enhance=enhance_record(enhancer(recipe.enhance) if recipe.enhance and full else None,

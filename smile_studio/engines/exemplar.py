@@ -25,7 +25,7 @@ from ..core.document import StyleSource
 from ..core.labels import CLASSES, SKIN_TONED
 from ..core.labels import ClassId as C
 from ..face.shading import FRONTAL, light_from_skin
-from .base import RenderRequest
+from .base import OFFLINE_INFO, RenderRequest
 from .cache import array_digest, lru_get
 from .colour_move import carry_to_neighbours, lab_stats, move_colours, rgb_to_lab
 from .texture import GrowthSource, push_pull_fill
@@ -168,6 +168,7 @@ class ExemplarRenderEngine:
     """Exemplar-based region rendering (no learned weights)."""
 
     name = "offline"
+    info = OFFLINE_INFO
     description = "Offline renderer: exemplar-based region texture synthesis from the photo and references (not SMILE)"
     large_side = None  # renders at the map's side; the compositor brings the photo's detail
 

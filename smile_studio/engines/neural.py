@@ -26,7 +26,7 @@ from ..nets.sem import MappingNetwork, SemGenerator, StyleEncoder
 from ..nets.syn import SynGenerator, mix_styles, one_hot
 from ..nets.syn_local import RenderContext, grown, render_recorded, update_local
 from ..weights import checkpoint_path
-from .base import LayoutRequest, LayoutResult, RenderRequest
+from .base import EngineInfo, LayoutRequest, LayoutResult, RenderRequest
 from .cache import array_digest, lru_get, nbytes
 from .sem_edit import SemEditor
 
@@ -50,6 +50,10 @@ class NeuralLayoutEngine:
             fan_net = FAN()
             fan_net.load_official(fan)
         return cls(SemEditor(*nets, fan=fan_net, device=pick_device(device), dtype=dtype))
+
+    @property
+    def info(self) -> EngineInfo:
+        return EngineInfo("SMILE", official_weights=True, device=str(self.editor.device))
 
     def prepare(self, labels: np.ndarray, photo: np.ndarray | None, attributes: dict) -> None:
         """What every edit of this face needs, computed ahead (see :meth:`SemEditor.prepare`)."""
@@ -89,6 +93,12 @@ class NeuralRenderEngine:
         self._maps_cache: OrderedDict = OrderedDict()
         self._context: RenderContext | None = None  # the last interactive render, every layer's output
         self._noise_maps: list[torch.Tensor] | None = None
+
+    @property
+    def info(self) -> EngineInfo:
+        fast = self.preview_dtype != torch.float32
+        return EngineInfo("SMILE", official_weights=True, device=str(self.device),
+                          preview_precision=dtype_name(self.preview_dtype) if fast else None)
 
     @property
     def large_side(self) -> int | None:

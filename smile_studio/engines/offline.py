@@ -24,7 +24,7 @@ from ..core.labelmap import inpaint_labels
 from ..core.labels import ATTRIBUTE_BY_KEY, ATTRIBUTES
 from ..core.labels import ClassId as C
 from ..face.geometry import FaceGeometry, NoFaceDetected, measure, similarity_from_eyes, warp_mask
-from .base import EngineError, LayoutRequest, LayoutResult
+from .base import OFFLINE_INFO, EngineError, LayoutRequest, LayoutResult
 from .exemplar import ExemplarRenderEngine
 
 __all__ = ["OfflineLayoutEngine", "ExemplarRenderEngine", "inpaint_labels"]
@@ -297,6 +297,7 @@ class OfflineLayoutEngine:
     """Attribute edits as parametric shapes fitted to the face geometry (no learned weights)."""
 
     name = "offline"
+    info = OFFLINE_INFO
     description = "Offline layout engine: parametric attribute shapes fitted to the face geometry (not SMILE)"
 
     def edit(self, request: LayoutRequest) -> LayoutResult:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from smile_studio.app.scheduler import FINAL
 from smile_studio.core.labelio import colorize
+from smile_studio.engines.base import EngineInfo
 
 
 class StallMeter(QTimer):
@@ -62,6 +63,7 @@ class SlowEngine:
 
     name = "slow"
     description = "slow fake engine"
+    info = EngineInfo("slow fake", official_weights=False)
     large_side = None
 
     def __init__(self):

@@ -50,7 +50,7 @@ def test_fetch_cancel_then_fetch_switches_the_window_to_smile(qtbot, face_doc, t
         qtbot.waitUntil(lambda: dialog.thread is None, timeout=60_000)
         assert "Installed" in dialog.message.text() and "ready" in dialog.summary.text()
         assert srv.requests[-1] == ("/full.zip", f"bytes={kept}-")  # resumed where the cancel left it
-    qtbot.waitUntil(lambda: w.render_engine.name == "smile", timeout=60_000)  # no restart
+    qtbot.waitUntil(lambda: w.render_engine.info.official_weights, timeout=60_000)  # no restart
     assert "SMILE" in w.banner.text() and "SMILE" in w.message.text()
     qtbot.waitUntil(lambda: w.last_result is not None and w.last_result.kind == "final"
                     and not w.worker.mailbox.is_stale(w.last_result.id), timeout=60_000)

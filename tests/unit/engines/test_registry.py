@@ -48,7 +48,7 @@ def test_installed_official_files_give_the_smile_engines(monkeypatch, tmp_path, 
         torch.save(synth_state_dict(m / f"sem256_{name}.json", 1), checkpoint_path(key))
     torch.save({"state_dict": synth_state_dict(m / "sem256_FAN.json", 1)}, checkpoint_path("fan"))
     layout, render, why = select_engines("auto")
-    assert layout.name == render.name == "smile" and why.startswith("SMILE")
+    assert layout.info.official_weights and render.info.official_weights and why.startswith("SMILE")
     assert render.preview_dtype == (torch.bfloat16 if has_bf16_matrix_units() else torch.float32)
     _, headless, _ = select_engines("smile", interactive=False)
     assert headless.preview_dtype == torch.float32 and headless.fast_gen is headless.exact_gen

@@ -363,7 +363,7 @@ def test_full_fetch_makes_the_smile_engines_ready_and_they_render(weights):
         assert main(["weights", "fetch", "--source", srv.url("/full.zip"), "--no-face-alignment"]) == 0
     assert smile_ready()
     layout, render, why = select_engines("auto", interactive=False)
-    assert render.name == "smile" and why.startswith("SMILE")
+    assert render.info.official_weights and why.startswith("SMILE")
     labels = np.zeros((256, 256), np.uint8)
     labels[60:200, 70:190] = 1
     img = render.render(RenderRequest(labels, exact=True))
