@@ -1,7 +1,7 @@
 """The engine worker: a QThread that owns the engines and runs :class:`~.scheduler.RenderLoop`; results come back
 as Qt signals on the interface thread. It never touches widgets.
 
-File opening and engine loading run on Qt's thread pool instead (see ``window._Task``): they use no engine, and
+File opening and engine loading run on Qt's thread pool instead (:class:`~.pool.PoolTask`): they use no engine, and
 seconds of parsing a photo or reading weights must not stall the previews of the engines in use.
 """
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 from ..weights import SMILE_KEYS, checkpoint_path, display_path, install_dir, installed
 from .base import EngineError, LayoutEngine, RenderEngine
 
@@ -42,8 +45,6 @@ def select_engines(choice: str = "auto", interactive: bool = True,
         raise EngineError(f"unknown engine {choice!r} ({', '.join(ENGINES)})")
     problem = "SMILE weights not installed"
     if choice in ("auto", "smile") and smile_available():
-        from .neural import neural_engines
-
         try:
             layout, render = neural_engines(interactive)
             return layout, render, "SMILE (official networks)"
@@ -59,3 +60,34 @@ def select_engines(choice: str = "auto", interactive: bool = True,
     if choice == "auto":
         why += f"; {problem}"
     return layout, render, why
+
+
+def neural_engines(interactive: bool = True) -> tuple[LayoutEngine, RenderEngine]:
+    """The SMILE engines over the installed checkpoints (:func:`smile_available` says they are there).
+    ``interactive=False`` (headless runs): float32 only, no preview copy of the generator; interactive previews
+    take their precision from ``SMILE_STUDIO_PRECISION`` (auto, fast or exact)."""
+    from .neural import NeuralLayoutEngine, NeuralRenderEngine
+
+    fan = checkpoint_path("fan")
+    layout = NeuralLayoutEngine.from_sources(checkpoint_path("sem_G"), checkpoint_path("sem_F"),
+                                             checkpoint_path("sem_S"), fan if fan.is_file() else None)
+    precision = os.environ.get("SMILE_STUDIO_PRECISION", "auto").strip().lower() if interactive else "exact"
+    render = NeuralRenderEngine.from_source(
+        checkpoint_path("syn256"), precision=precision if precision in ("auto", "fast", "exact") else "auto",
+        large=_large_engine())
+    return layout, render
+
+
+def _large_engine() -> RenderEngine | None:
+    """The optional SMILE_SYN 512 engine; a damaged file leaves SMILE at 256 (and says so in the log) instead of
+    switching SMILE off."""
+    from .neural import NeuralRenderEngine
+
+    path = checkpoint_path("syn512")
+    if not path.is_file():
+        return None
+    try:
+        return NeuralRenderEngine.from_source(path, precision="exact")
+    except Exception as exc:  # noqa: BLE001 - an optional file must not cost the required ones
+        logging.getLogger(__name__).warning("SMILE_SYN 512 unusable, rendering at 256: %s", exc)
+        return None

@@ -1,10 +1,18 @@
-"""Safe, strict checkpoint loading with messages that name the file and the first bad key."""
+"""Safe, strict checkpoint loading with messages that name the file and the first bad key, and the architecture
+our trainer records in the files it writes.
+
+A network trained here may differ from the released one in size, widths or depth. The trainer records the
+arguments it built each network with in the state dict's root metadata (``state_dict._metadata[""]``, where
+PyTorch keeps per-module versions and every loader, the official code's included, ignores other entries), so
+the file keeps the official layout and a loader builds the network from what was recorded instead of guessing
+it from key names and shapes. Files without the record (the released ones) are still read by their keys."""
 
 from __future__ import annotations
 
 import os
 import pickle
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -42,6 +50,31 @@ def read_checkpoint(source, name: str | None = None) -> Mapping:
         raise CheckpointError(f"{name}: not a readable checkpoint, truncated or damaged ({msg})") from exc
 
 
+ARCHITECTURE = "smile_studio.architecture"  # the entry of the root metadata that holds the record
+
+
+def record_architecture(sd: Mapping, network: str, **arguments) -> Mapping:
+    """``sd`` (a module's state_dict) with ``network`` (its class's name) and the ``arguments`` it was built with
+    recorded in its root metadata; returned for chaining."""
+    metadata = sd.__dict__.setdefault("_metadata", OrderedDict())
+    metadata.setdefault("", {})[ARCHITECTURE] = {"network": network, **arguments}
+    return sd
+
+
+def recorded_architecture(sd: Mapping) -> dict | None:
+    """What :func:`record_architecture` recorded in ``sd``, or None (a released file, or one written elsewhere)."""
+    metadata = sd.__dict__.get("_metadata") if hasattr(sd, "__dict__") else None
+    record = (metadata or {}).get("", {}).get(ARCHITECTURE)
+    return dict(record) if isinstance(record, Mapping) else None
+
+
+def _inside(obj: Mapping, container: str | tuple[str, ...] | None) -> Mapping:
+    for box in (container,) if isinstance(container, str) else container or ():
+        if box in obj and isinstance(obj[box], Mapping):
+            return obj[box]
+    return obj
+
+
 def extract_state_dict(obj: Mapping, container: str | tuple[str, ...] | None, name: str) -> dict:
     """Pick the state_dict out of an official file (``obj[container]`` when present; of several containers, the
     first present) and strip ``module.``. Anything else a file may hold (None, a number, a list, non-string keys)
@@ -49,11 +82,7 @@ def extract_state_dict(obj: Mapping, container: str | tuple[str, ...] | None, na
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{name}: holds {type(obj).__name__}, not a dictionary of tensors; not a checkpoint "
                               "of this network")
-    sd = obj
-    for box in (container,) if isinstance(container, str) else container or ():
-        if box in obj and isinstance(obj[box], Mapping):
-            sd = obj[box]
-            break
+    sd = _inside(obj, container)
     if not all(isinstance(k, str) for k in sd):
         bad = next(k for k in sd if not isinstance(k, str))
         raise CheckpointError(f"{name}: key {bad!r} is not a parameter name; not a checkpoint of this network")
@@ -102,14 +131,26 @@ def load_state_dict_strict(model: nn.Module, source, container: str | tuple[str,
 
 
 def build_from_checkpoint(source, shaped_like: Callable[[dict], nn.Module], container: str | None = None,
-                          name: str | None = None) -> nn.Module:
-    """A network built to the checkpoint's own shapes (``shaped_like(state_dict)`` reads size and widths from
-    its keys: trained or experimental variants of a network) and loaded strictly."""
+                          name: str | None = None,
+                          built: tuple[type[nn.Module], Callable[..., nn.Module]] | None = None) -> nn.Module:
+    """A network built to the checkpoint's own shapes and loaded strictly: from the architecture recorded in the
+    file when it has one (``built`` = (the network's class, how to build it from the record's arguments)),
+    else from its keys (``shaped_like(state_dict)`` reads size and widths from them: the released files)."""
     name = name or (str(source) if not isinstance(source, Mapping) else "state_dict")
-    sd = extract_state_dict(read_checkpoint(source, name), container, name)
+    raw = read_checkpoint(source, name)
+    record = recorded_architecture(_inside(raw, container)) if isinstance(raw, Mapping) else None
+    sd = extract_state_dict(raw, container, name)
     try:
-        model = shaped_like(sd)
-    except (KeyError, ValueError, IndexError, AttributeError) as exc:
+        if record is not None and built is not None:
+            network = record.pop("network", None)
+            if network != built[0].__name__:
+                raise CheckpointError(f"{name}: holds a {network}, not a {built[0].__name__}")
+            model = built[1](**record)
+        else:
+            model = shaped_like(sd)
+    except (KeyError, ValueError, IndexError, AttributeError, TypeError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
         raise CheckpointError(f"{name}: not a checkpoint of this network (its shapes do not fit: {exc})") from exc
     load_state_dict_strict(model, sd, name=name)
     return model

@@ -246,6 +246,7 @@ class SemGenerator(nn.Module):
         super().__init__()
         check_size(size, "SMILE_SEM")
         self.size = size
+        self.architecture = {"size": size, "base": base, "max_dim": max_dim}  # recorded in the files we train
         dim_in = base or 2**13 // size
         self.hpf_keys = [2**i for i in range(5, int(np.log2(size)))]  # 32 ... size/2 ([32, 64, 128] at 256)
         self.hpf_details = [32]
@@ -272,7 +273,7 @@ class SemGenerator(nn.Module):
             widths = [sd[f"encode.{i}.conv2.weight"].shape[0] for i in range(n_encode)]
             return cls(2 ** (n_encode + 1), base=sd["from_rgb.weight"].shape[0], max_dim=max(widths))
 
-        return build_from_checkpoint(source, shaped_like)
+        return build_from_checkpoint(source, shaped_like, built=(cls, cls))
 
     def encoder(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         x = self.from_rgb(x)
@@ -321,6 +322,7 @@ class MappingNetwork(nn.Module):
 
     def __init__(self, hidden: int = 512):
         super().__init__()
+        self.architecture = {"hidden": hidden}
         layers: list[nn.Module] = [nn.Linear(NOISE_DIM, hidden), nn.ReLU()]
         for _ in range(3):
             layers += [nn.Linear(hidden, hidden), nn.ReLU()]
@@ -332,7 +334,7 @@ class MappingNetwork(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, source) -> MappingNetwork:
-        return build_from_checkpoint(source, lambda sd: cls(sd["shared.0.weight"].shape[0]))
+        return build_from_checkpoint(source, lambda sd: cls(sd["shared.0.weight"].shape[0]), built=(cls, cls))
 
     def all_heads(self, z: torch.Tensor, columns: list[int] | None = None) -> torch.Tensor:
         """Every domain's style (B, 12, 64), or those of the label ``columns`` (B, len(columns), 64); small heads
@@ -371,6 +373,7 @@ class StyleEncoder(nn.Module):
     def __init__(self, size: int = 256, base: int | None = None, max_dim: int = 512):
         super().__init__()
         self.size = size
+        self.architecture = {"size": size, "base": base, "max_dim": max_dim}
         blocks, dim_out = _trunk(size, base, max_dim)
         self.shared = nn.Sequential(*blocks)
         self.unshared = nn.ModuleList(nn.Linear(dim_out, STYLE_DIM if i < 2 else SMALL_DIM)
@@ -382,7 +385,7 @@ class StyleEncoder(nn.Module):
             n_blocks = len({k.split(".")[1] for k in sd if k.startswith("shared.") and ".conv2." in k})
             return cls(2 ** (n_blocks + 2), sd["shared.0.weight"].shape[0], sd["unshared.0.weight"].shape[1])
 
-        return build_from_checkpoint(source, shaped_like)
+        return build_from_checkpoint(source, shaped_like, built=(cls, cls))
 
     def all_heads(self, x: torch.Tensor) -> torch.Tensor:
         return stack_heads(self.unshared, self.shared(x).view(x.size(0), -1))
@@ -399,6 +402,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, size: int = 256, base: int | None = None, max_dim: int = 512):
         super().__init__()
+        self.architecture = {"size": size, "base": base, "max_dim": max_dim}
         blocks, dim_out = _trunk(size, base, max_dim)
         blocks.append(nn.Conv2d(dim_out, 2 * NUM_DOMAINS, 1, 1, 0))
         self.main = nn.Sequential(*blocks)

@@ -84,6 +84,7 @@ class SynGenerator(nn.Module):
         super().__init__()
         check_size(size, "SMILE_SYN")
         self.size = size
+        self.architecture = {"size": size, "width": width, "n_mlp": n_mlp}  # recorded in the files we train
         self.impl = impl
         self.style = nn.Sequential(PixelNorm(), *[EqualLinear(STYLE_DIM, STYLE_DIM, lr_mul=0.01, activation=True)
                                                   for _ in range(n_mlp)])
@@ -122,14 +123,15 @@ class SynGenerator(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, source, impl: str = "fast") -> SynGenerator:
-        """A generator shaped like the checkpoint (size, widths and mapping depth read from its keys): the
-        released files and the ones ``smile-studio train syn`` writes."""
+        """A generator shaped like the checkpoint: as ``smile-studio train syn`` recorded it in the files it
+        writes, else (the released files) with size, widths and mapping depth read from the keys."""
         def shaped_like(sd: dict) -> SynGenerator:
             size = 8 * 2 ** len({k.split(".")[1] for k in sd if k.startswith("to_rgbs.")})
             n_mlp = len({k.split(".")[1] for k in sd if k.startswith("style.")})
             return cls(size, impl, width=sd["input.0.0.weight"].shape[0] / 256, n_mlp=n_mlp)
 
-        return build_from_checkpoint(source, shaped_like, container="g_ema")
+        return build_from_checkpoint(source, shaped_like, container="g_ema",
+                                     built=(cls, lambda **arch: cls(impl=impl, **arch)))
 
     # -- styles ------------------------------------------------------------------------------------------------
     @torch.no_grad()

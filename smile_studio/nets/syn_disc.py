@@ -33,6 +33,7 @@ class SynDiscriminator(nn.Module):
     def __init__(self, size: int = 256, width: float = 1.0):
         super().__init__()
         check_size(size, "the SMILE_SYN discriminator")
+        self.architecture = {"size": size, "width": width}
         ch = {k: max(int(v * width), 8) for k, v in CHANNELS.items()}
         self.stem = ConvLayer(3 + NUM_LABELS, ch[size], 1)
         blocks, res = [], size

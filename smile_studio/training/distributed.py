@@ -12,6 +12,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ..nets.checkpoint import record_architecture
 from ..nets.runtime import pick_device
 
 
@@ -56,6 +57,12 @@ def wrap(module: nn.Module, place: Place) -> nn.Module:
 
 def inner(module: nn.Module) -> nn.Module:
     return module.module if isinstance(module, DistributedDataParallel) else module
+
+
+def recorded(module: nn.Module) -> dict:
+    """``module``'s state_dict with the architecture it was built with recorded in it (see
+    :mod:`..nets.checkpoint`): what the exported files hold."""
+    return record_architecture(module.state_dict(), type(module).__name__, **module.architecture)
 
 
 def digest(modules: dict[str, nn.Module]) -> str:

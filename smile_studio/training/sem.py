@@ -22,7 +22,7 @@ from ..nets.checkpoint import load_state_dict_strict
 from ..nets.sem import NOISE_DIM, SMALL_DIM, Conv2DMod, Discriminator, MappingNetwork, SemGenerator, StyleEncoder
 from ..nets.syn_layers import one_hot
 from .config import TrainConfig
-from .distributed import Place, inner, wrap
+from .distributed import Place, inner, recorded, wrap
 from .recipe import Recipe, ema_update
 
 FILES = {"G": "smileSEM_G.pth", "F": "smileSEM_F.pth", "S": "smileSEM_S.pth", "D": "smileSEM_D.pth"}
@@ -140,8 +140,9 @@ class SemRecipe(Recipe):
 
     # -- files -------------------------------------------------------------------------------------------------
     def exports(self) -> dict[str, object]:
-        files = {name: inner(self.trained[k]).state_dict() for k, name in FILES.items()}
-        files.update({name: self.ema[k].state_dict() for k, name in EMA_FILES.items()})
+        """The official files (a plain state_dict each), with how each network was built recorded in it."""
+        files = {name: recorded(inner(self.trained[k])) for k, name in FILES.items()}
+        files.update({name: recorded(self.ema[k]) for k, name in EMA_FILES.items()})
         return files
 
     def load(self, folder: Path) -> None:

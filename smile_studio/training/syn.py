@@ -23,7 +23,7 @@ from ..nets.syn import SynGenerator, one_hot
 from ..nets.syn_disc import SynDiscriminator
 from ..nets.syn_layers import CODE_DIM, NUM_LABELS, STYLE_DIM
 from .config import TrainConfig
-from .distributed import Place, inner, wrap
+from .distributed import Place, inner, recorded, wrap
 from .recipe import Recipe, ema_update
 
 
@@ -120,9 +120,8 @@ class SynRecipe(Recipe):
     # -- files -------------------------------------------------------------------------------------------------
     def exports(self) -> dict[str, object]:
         """rosinality's layout, as the official wrapper reads it: ``g_ema`` (what the app loads), ``g``, ``d``."""
-        return {file_name(self.config.size): {"g_ema": self.ema.state_dict(),
-                                              "g": inner(self.trained["G"]).state_dict(),
-                                              "d": inner(self.trained["D"]).state_dict()}}
+        return {file_name(self.config.size): {"g_ema": recorded(self.ema), "g": recorded(inner(self.trained["G"])),
+                                              "d": recorded(inner(self.trained["D"]))}}
 
     def load(self, folder: Path) -> None:
         path = folder / file_name(self.config.size)

@@ -54,7 +54,7 @@ def test_editor_runs_on_the_smile_engines(qtbot, smile_engines, tmp_path):
                     timeout=20000)
     previews = [r for r in shown if r.kind == PREVIEW]
     assert previews and all(r.value.shape == (256, 256, 3) for r in previews)
-    assert render._context.side == 256 and np.array_equal(render._context.labels, w.doc.labels)
+    assert render.strokes.context.side == 256 and np.array_equal(render.strokes.context.labels, w.doc.labels)
     again = render.render(RenderRequest.from_snapshot(w.doc.snapshot()))
     assert np.abs(again.astype(int) - w.preview.image.astype(int)).max() <= 3
     exact = render.render(RenderRequest(w.doc.labels, w.doc.photo, w.doc.source_labels, w.doc.styles,

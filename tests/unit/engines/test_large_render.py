@@ -70,9 +70,9 @@ def test_a_crop_reduced_far_is_averaged_not_aliased():
 
 
 def test_a_damaged_512_file_leaves_smile_at_256(tmp_path, monkeypatch):
-    from smile_studio.engines import neural
+    from smile_studio.engines import registry
     from smile_studio.weights import checkpoint_path
 
     monkeypatch.setenv("SMILE_STUDIO_WEIGHTS", str(tmp_path))
     checkpoint_path("syn512").write_bytes(b"not a checkpoint")
-    assert neural._large_engine() is None
+    assert registry._large_engine() is None

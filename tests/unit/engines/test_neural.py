@@ -91,7 +91,8 @@ def test_preview_dtype_policy():
 
 
 def test_a_stroke_updates_the_previous_maps_features(engines, monkeypatch):
-    from smile_studio.engines.neural import NeuralRenderEngine, changed_box
+    from smile_studio.engines.neural import NeuralRenderEngine
+    from smile_studio.engines.syn_maps import changed_box
 
     _, render, lab, rgb, *_ = engines
     render.render(RenderRequest(lab, rgb, lab, exact=True))
@@ -110,26 +111,25 @@ def test_a_stroke_updates_the_previous_maps_features(engines, monkeypatch):
 
 
 def test_half_size_previews_stop_at_the_matching_level(engines, monkeypatch):
-    from smile_studio.engines import neural
     from smile_studio.engines.cache import nbytes
 
     _, render, lab, rgb, *_ = engines
-    render._maps_cache.clear()
+    render.maps.clear()
     # the bound is derived from what this engine keeps (features in its preview dtype: bf16 or float32 by CPU)
-    monkeypatch.setattr(neural, "MAP_CACHE_BYTES", float("inf"))
+    monkeypatch.setattr(render.maps, "max_bytes", float("inf"))
     full = render.render(RenderRequest(lab, rgb, lab))
     for i in range(4):  # a stroke drawn at half size, then the full-size render of its result
         half = lab[::2, ::2].copy()
         half[40:44, 30 + 2 * i:34 + 2 * i] = K["hat"].id
         preview = render.render(RenderRequest(half, rgb[::2, ::2], lab[::2, ::2], size=256))
-        assert render._context.side == 128 and len(render._context.outputs) == 14  # up to the 128 image
+        assert render.strokes.context.side == 128 and len(render.strokes.context.outputs) == 14  # up to the 128 image
         if i == 0:  # room for the full-size map's features and one and a half half-size ones
-            full_bytes, half_bytes = (nbytes(v) for v in render._maps_cache.values())
-            monkeypatch.setattr(neural, "MAP_CACHE_BYTES", int(full_bytes + 1.5 * half_bytes))
+            full_bytes, half_bytes = (nbytes(v) for v in render.maps.entries.values())
+            monkeypatch.setattr(render.maps, "max_bytes", int(full_bytes + 1.5 * half_bytes))
     assert preview.shape == (256, 256, 3) and preview.std() > 1
     assert np.abs(preview.astype(int) - full.astype(int)).mean() < 40  # the same picture, coarser
     # bounded in bytes: the previews pushed out each other, not the full-size map
-    assert [k[1] for k in render._maps_cache] == [(256, 256), (128, 128)]
+    assert [k[1] for k in render.maps.entries] == [(256, 256), (128, 128)]
 
 
 def test_render_many_batches_different_faces_as_single_renders_would(engines):
@@ -166,15 +166,15 @@ def test_stroke_previews_update_the_last_render_within_a_measured_bound(engines,
     rendering anew. Against a full render of the same map at the same precision the previews stay within the
     bound measured on the golden weights (dabs 10, 20, 30: mean <= 2.5 levels, 99th percentile <= 14, max <= 32;
     measured 0.4-1.6 / 4-11 / 8-22), and the render once the stroke ends is that full render."""
-    from smile_studio.engines import neural
+    from smile_studio.engines import neural, stroke_preview
 
     _, render, lab, rgb, *_ = engines
     reference = neural.NeuralRenderEngine(render.exact_gen, device=str(render.device))
     render.render(RenderRequest(lab, rgb, lab))  # the editor's render of the opened face
     calls = []
     for fn in ("update_local", "render_recorded"):
-        real = getattr(neural, fn)
-        monkeypatch.setattr(neural, fn, lambda *a, fn=fn, real=real: calls.append(fn) or real(*a))
+        real = getattr(stroke_preview, fn)
+        monkeypatch.setattr(stroke_preview, fn, lambda *a, fn=fn, real=real: calls.append(fn) or real(*a))
     errors = []
     for i, labels in enumerate(stroke_dabs(lab, 30), 1):
         preview = render.render(RenderRequest(labels, rgb, lab, stroke=True))
@@ -197,17 +197,17 @@ def test_stroke_previews_update_the_last_render_within_a_measured_bound(engines,
 def test_a_stroke_without_a_render_to_update_starts_at_half_size(engines, monkeypatch):
     """The first dab with nothing to update (another face, another style) renders at half size and keeps that
     render: the next dabs update it there."""
-    from smile_studio.engines import neural
+    from smile_studio.engines import stroke_preview
 
     _, render, lab, rgb, lab_b, rgb_b = engines
     render.render(RenderRequest(lab_b, rgb_b, lab_b))  # the last render is of another face
     dabs = stroke_dabs(lab, 2)
     first = render.render(RenderRequest(next(dabs), rgb, lab, stroke=True))
-    assert first.shape == (256, 256, 3) and render._context.side == 128
+    assert first.shape == (256, 256, 3) and render.strokes.context.side == 128
     updates = []
-    real = neural.update_local
-    monkeypatch.setattr(neural, "update_local", lambda *a: updates.append(a[1].side) or real(*a))
+    real = stroke_preview.update_local
+    monkeypatch.setattr(stroke_preview, "update_local", lambda *a: updates.append(a[1].side) or real(*a))
     second = render.render(RenderRequest(next(dabs), rgb, lab, stroke=True))
     assert updates == [128]
-    assert second.shape == (256, 256, 3) and render._context.side == 128
-    assert np.array_equal(render._context.labels, list(stroke_dabs(lab, 2))[1][::2, ::2])  # updated, at 128
+    assert second.shape == (256, 256, 3) and render.strokes.context.side == 128
+    assert np.array_equal(render.strokes.context.labels, list(stroke_dabs(lab, 2))[1][::2, ::2])  # updated, at 128
