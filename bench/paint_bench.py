@@ -44,7 +44,7 @@ from smile_studio.engines.neural import NeuralLayoutEngine, NeuralRenderEngine
 from smile_studio.nets.allocator import release_free_memory
 from smile_studio.nets.runtime import dtype_name, image_tensor
 from smile_studio.nets.sem import NOISE_DIM
-from smile_studio.nets.syn import SynGenerator, one_hot
+from smile_studio.nets.syn import SynGenerator, official_render, one_hot
 from smile_studio.weights.registry import CHECKPOINT_BY_KEY
 
 HAIR = next(c.id for c in CLASSES if c.key == "hair")
@@ -216,14 +216,14 @@ def session(layout, render, rss_before: float, syn_file: Path, threads: int) -> 
     _, errors, _ = stroke(render, lab, photo, labels, 2, check_every=10)
     fast, _, _ = stroke(render, lab, photo, labels, 3, pts=fast_stroke_points())
 
-    base = SynGenerator(256, impl="reference").eval()
+    base = SynGenerator(256).eval()  # rendered by official_render: the official algorithm
     base.load_official(syn_file)
     base.to(render.device)
     sem = one_hot(torch.from_numpy(lab.labels.astype(np.int64))[None]).to(render.device)
     style = torch.randn(1, 19, 64, generator=torch.Generator().manual_seed(0)).to(render.device)
     with torch.no_grad():
-        base.synthesize(sem, style)
-        t_official = statistics.median(timed_call(lambda: base.synthesize(sem, style))[0] for _ in range(2))
+        official_render(base, sem, style)
+        t_official = statistics.median(timed_call(lambda: official_render(base, sem, style))[0] for _ in range(2))
     exact = RenderRequest(lab.labels.copy(), photo, labels, exact=True)
     t_ours = statistics.median(timed_call(lambda: render.render(exact))[0] for _ in range(2))
 

@@ -26,7 +26,8 @@ from smile_studio.nets.allocator import tune_allocator
 from smile_studio.nets.golden import synth_state_dict
 from smile_studio.nets.onednn import plain_convolutions
 from smile_studio.nets.runtime import dtype_name, has_bf16_matrix_units
-from smile_studio.nets.syn import SynGenerator, one_hot
+from smile_studio.nets.syn import SynGenerator, official_render, one_hot
+from smile_studio.nets.syn_fast import map_features, synthesize
 
 
 def flops_of(fn) -> int:
@@ -53,7 +54,7 @@ def inputs(size: int):
 def plain_conv_limit(gen: SynGenerator, dtype: torch.dtype, runs: int, device: torch.device) -> float:
     """GFLOP/s of plain 3x3 convolutions with the generator's main conv shapes (channels_last)."""
     total_flops = total_time = 0.0
-    for _name, layer, res in gen._layers():
+    for _name, layer, res in gen.layers():
         conv = layer.conv
         if conv.k != 3:
             continue
@@ -113,13 +114,13 @@ def main() -> int:
     print(machine_line())
     print(f"SMILE_SYN {args.size}x{args.size}, batch 1, {where}, weights: {source}, torch {torch.__version__}")
 
-    base = SynGenerator(args.size, impl="reference").eval()
+    base = SynGenerator(args.size).eval()  # rendered by official_render: the official algorithm
     base.load_official(sd)
     base.to(dev)
     # The official code as shipped runs with the default allocator; measure it so first, then tune the allocator
     # (process-wide) and measure the same baseline again: ratios are given against both.
     with torch.no_grad():
-        t_shipped, _ = timed(lambda: base.synthesize(sem, style, base.make_noise(0, dev)), max(2, args.runs // 2))
+        t_shipped, _ = timed(lambda: official_render(base, sem, style), max(2, args.runs // 2))
     tuned = tune_allocator()
     print(f"baseline with the default allocator: {t_shipped * 1000:.0f} ms; allocator tuned now: {tuned}")
     # bf16 only where it is native (AMX / AVX-512 BF16) or on a GPU: emulated, it takes minutes and means nothing
@@ -140,20 +141,20 @@ def main() -> int:
     rows = []
     with torch.no_grad():
         peak_reset()
-        t_base, img_base = timed(lambda: base.synthesize(sem, style, noise), max(2, args.runs // 2))
+        t_base, img_base = timed(lambda: official_render(base, sem, style, noise), max(2, args.runs // 2))
         rows.append(("baseline (official algorithm) fp32", "full", t_base, 0.0, flops_of(
-            lambda: base.synthesize(sem, style, noise)), peak_mb()))
+            lambda: official_render(base, sem, style, noise)), peak_mb()))
 
         for label, gen, dt in gens:
             s, st = sem.to(dt), style.to(dt)
             peak_reset()
-            t_full, img = timed(lambda g=gen, s=s, st=st: g.synthesize(s, st, noise), args.runs)
-            fl = flops_of(lambda g=gen, s=s, st=st: g.synthesize(s, st, noise))
+            t_full, img = timed(lambda g=gen, s=s, st=st: synthesize(g, s, st, noise), args.runs)
+            fl = flops_of(lambda g=gen, s=s, st=st: synthesize(g, s, st, noise))
             rows.append((label, "full", t_full, float((img - img_base).abs().max()), fl, peak_mb()))
-            feats = gen.map_features(s)
+            feats = map_features(gen, s)
             peak_reset()
-            t_sty, img = timed(lambda g=gen, s=s, st=st, f=feats: g.synthesize(s, st, noise, features=f), args.runs)
-            fl = flops_of(lambda g=gen, s=s, st=st, f=feats: g.synthesize(s, st, noise, features=f))
+            t_sty, img = timed(lambda g=gen, s=s, st=st, f=feats: synthesize(g, s, st, noise, features=f), args.runs)
+            fl = flops_of(lambda g=gen, s=s, st=st, f=feats: synthesize(g, s, st, noise, features=f))
             rows.append((label, "style-only", t_sty, float((img - img_base).abs().max()), fl, peak_mb()))
 
     limit32 = plain_conv_limit(ours, torch.float32, args.runs, dev)

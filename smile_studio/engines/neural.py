@@ -20,6 +20,7 @@ from ..nets.fan import FAN
 from ..nets.runtime import dtype_name, pick_device, preview_dtype
 from ..nets.sem import MappingNetwork, SemGenerator, StyleEncoder
 from ..nets.syn import SynGenerator, one_hot
+from ..nets.syn_fast import synthesize
 from .base import EngineInfo, LayoutRequest, LayoutResult, RenderRequest
 from .sem_edit import SemEditor
 from .stroke_preview import StrokePreviews
@@ -123,7 +124,7 @@ class NeuralRenderEngine:
         gen, dtype = self.exact_gen, torch.float32
         sem = self._sem(req.labels)
         feats = self.maps.features(gen, dtype, sem, req.labels)
-        return self._image(gen.synthesize(sem, self.styles.of(gen, dtype, req), features=feats)[0], req)
+        return self._image(synthesize(gen, sem, self.styles.of(gen, dtype, req), features=feats)[0], req)
 
     def _stroke(self, req: RenderRequest) -> np.ndarray:
         gen, dtype = self.fast_gen, self.preview_dtype
@@ -156,7 +157,7 @@ class NeuralRenderEngine:
         gen, dtype = self.exact_gen, torch.float32
         sem = torch.cat([self._sem(r.labels) for r in reqs])
         style = torch.cat([self.styles.of(gen, dtype, r) for r in reqs])
-        img = gen.synthesize(sem, style)
+        img = synthesize(gen, sem, style)
         return [self._image(img[i], r) for i, r in enumerate(reqs)]
 
     # -- shared ------------------------------------------------------------------------------------------------

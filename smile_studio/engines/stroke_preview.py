@@ -10,7 +10,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..nets.syn import MapFeatures, SynGenerator
+from ..nets.syn import SynGenerator
+from ..nets.syn_fast import MapFeatures
 from ..nets.syn_local import RenderContext, grown, render_recorded, update_local
 from .base import RenderRequest
 from .syn_maps import changed_box, stroke_sized

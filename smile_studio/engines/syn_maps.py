@@ -12,7 +12,8 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from ..nets.syn import MapFeatures, SynGenerator
+from ..nets.syn import SynGenerator
+from ..nets.syn_fast import MapFeatures, map_features, map_features_update
 from .cache import array_digest, nbytes
 
 STROKE_AREA = 0.25  # a changed box up to this fraction of the map updates the previous map's features
@@ -66,9 +67,9 @@ class MapFeatureCache:
                 box = (int(box[0] * k), int(box[1] * k), math.ceil(box[2] * k), math.ceil(box[3] * k))
                 if spend_previous:
                     del cache[previous]
-                feats = gen.map_features_update(old_feats, sem, box, in_place=spend_previous)
+                feats = map_features_update(gen, old_feats, sem, box, in_place=spend_previous)
         if feats is None:
-            feats = gen.map_features(sem, dtype=dtype, upto=sem.shape[-1])
+            feats = map_features(gen, sem, dtype=dtype, upto=sem.shape[-1])
         cache[key] = (np.array(labels, copy=True), feats)
         while len(cache) > 1 and sum(nbytes(v) for v in cache.values()) > self.max_bytes:
             # the oldest map of the new one's kind goes first: previews at another side keep the full-size map

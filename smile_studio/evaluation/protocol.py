@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from ..core.labels import ATTRIBUTES, DOMAINS, attributes_from_vector
 from ..nets.parser import normalise_rgb
 from ..nets.syn import fill_missing_codes, one_hot
+from ..nets.syn_fast import synthesize
 from ..training.dataset import PreparedData
 from . import metrics
 from .networks import Networks
@@ -58,7 +59,7 @@ def _style(nets: Networks, rgb: torch.Tensor, sem: torch.Tensor, seed: int) -> t
 
 
 def _render(nets: Networks, sem: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    out = nets.syn.synthesize(_resize(sem, nets.syn.size, nearest=True), style)
+    out = synthesize(nets.syn, _resize(sem, nets.syn.size, nearest=True), style)
     return ((out + 1) / 2).clamp(0, 1)
 
 

@@ -33,11 +33,11 @@ _LITERAL = threading.local()
 @contextlib.contextmanager
 def literal_upfirdn2d():
     """Within this context upfirdn2d runs the official CPU fallback step by step (the benchmark baseline)."""
-    _LITERAL.on = True
+    before, _LITERAL.on = getattr(_LITERAL, "on", False), True
     try:
         yield
     finally:
-        _LITERAL.on = False
+        _LITERAL.on = before
 
 
 def upfirdn2d_literal(x: torch.Tensor, kernel: torch.Tensor, up: int, down: int, pad: tuple[int, int]) -> torch.Tensor:

@@ -20,7 +20,9 @@ import numpy as np
 import torch
 
 from .onednn import plain_convolutions
-from .syn import MapFeatures, SynGenerator, run_layer
+from .syn import SynGenerator
+from .syn_fast import MapFeatures, run_layers
+from .syn_fast_layers import run_layer, styled_conv, to_rgb
 from .syn_layers import CODE_DIM, NUM_LABELS, ToRGB
 
 Box = tuple[int, int, int, int]  # (y0, x0, y1, x1) in pixels, ends exclusive
@@ -59,7 +61,7 @@ def _walk(gen: SynGenerator, side: int):
     """(name, layer, input resolution, name of the layer feeding x, name of the ToRGB feeding the skip, noise
     index) in forward order; x of the first layer is the stem."""
     conv, rgb, ni = None, None, 0
-    for name, layer, res in gen._layers(side):
+    for name, layer, res in gen.layers(side):
         if isinstance(layer, ToRGB):
             yield name, layer, res, conv, rgb, None
             rgb = name
@@ -71,15 +73,15 @@ def _walk(gen: SynGenerator, side: int):
 @torch.no_grad()
 def render_recorded(gen: SynGenerator, features: MapFeatures, style: torch.Tensor, noise: list,
                     labels: np.ndarray, store: torch.dtype | None = None) -> RenderContext:
-    """The fast-path render of ``features``' map (:meth:`SynGenerator.run_layers`, stopping at the map's side),
+    """The fast-path render of ``features``' map (:func:`.syn_fast.run_layers`, stopping at the map's side),
     keeping every layer's output. ``store``: keep the convolutions' outputs in this dtype (float16 halves what
     a float32 context holds, ~110 MB at 256; a layer whose values float16 cannot hold stays as computed)."""
     side = features.sem.shape[-1]
     style = style.reshape(1, NUM_LABELS, CODE_DIM).to(features.stem.dtype)
     ctx = RenderContext(side, np.array(labels, copy=True), style, noise, {}, {})
-    gen.run_layers(features, style, noise, side, ctx.outputs, ctx.demod)
+    run_layers(gen, features, style, noise, side, ctx.outputs, ctx.demod)
     if store is not None:
-        convolutions = {name for name, layer, _ in gen._layers(side) if not isinstance(layer, ToRGB)}
+        convolutions = {name for name, layer, _ in gen.layers(side) if not isinstance(layer, ToRGB)}
         for name, out in ctx.outputs.items():
             if name in convolutions:
                 ctx.outputs[name] = _narrowed(out, store)
@@ -158,8 +160,8 @@ def _window(layer, rgb: bool, res: int, out_res: int, window: Box, x, skip, styl
     by REACH; ``demod``: the demodulation to apply (the whole image's, kept from its last render)."""
     if rgb:
         crop = grown(window, REACH, res)
-        part = _within(layer(_crop(x, crop).to(style.dtype), style, _crop(sem, crop), None,
-                             spade=_crop(spade, crop), fast=True), window, crop[:2])
+        part = _within(to_rgb(layer, _crop(x, crop).to(style.dtype), style, _crop(sem, crop), None,
+                              _crop(spade, crop)), window, crop[:2])
         if skip is not None:  # the coarser image, up-sampled, plus this level's detail
             crop = grown(scaled(window, 0.5, res // 2), REACH, res // 2)
             part = part + _within(layer.upsample(_crop(skip, crop)), window, (2 * crop[0], 2 * crop[1]))
@@ -167,6 +169,6 @@ def _window(layer, rgb: bool, res: int, out_res: int, window: Box, x, skip, styl
     up = layer.conv.upsample
     crop = grown(scaled(window, 0.5, res) if up else window, REACH, res)
     covered = scaled(crop, 2, out_res) if up else crop  # the output pixels the crop's output covers
-    out = layer.forward_fast(_crop(x, crop).to(style.dtype), style, _crop(sem, crop), _crop(noise, covered),
-                             _crop(spade, crop), demod)
+    out, _ = styled_conv(layer, _crop(x, crop).to(style.dtype), style, _crop(sem, crop), _crop(noise, covered),
+                         _crop(spade, crop), demod)
     return _within(out, window, covered[:2])

@@ -34,7 +34,7 @@ def file_name(size: int) -> str:
 class SynRecipe(Recipe):
     def __init__(self, config: TrainConfig, place: Place, label_table: np.ndarray):
         super().__init__(config, place)
-        g = SynGenerator(config.size, impl="reference", width=config.width, n_mlp=config.n_mlp).to(self.device)
+        g = SynGenerator(config.size, width=config.width, n_mlp=config.n_mlp).to(self.device)
         d = SynDiscriminator(config.size, config.width).to(self.device)
         g.train()
         d.train()

@@ -100,8 +100,10 @@ def test_a_stroke_updates_the_previous_maps_features(engines, monkeypatch):
     stroked[100:112, 60:75] = K["hat"].id  # a class the map does not have there
     assert changed_box(lab, stroked) == (100, 60, 112, 75) and changed_box(lab, lab) is None
     calls = []
-    update = render.exact_gen.map_features_update
-    monkeypatch.setattr(render.exact_gen, "map_features_update", lambda *a, **k: calls.append(a[2]) or update(*a, **k))
+    from smile_studio.engines import syn_maps
+
+    update = syn_maps.map_features_update
+    monkeypatch.setattr(syn_maps, "map_features_update", lambda *a, **k: calls.append(a[3]) or update(*a, **k))
     after_stroke = render.render(RenderRequest(stroked, rgb, lab, exact=True))
     assert calls == [(100, 60, 112, 75)]  # the stroke's box, not a full recompute
     fresh = NeuralRenderEngine(render.exact_gen, device=str(render.device), precision="exact")

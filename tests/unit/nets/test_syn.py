@@ -8,7 +8,16 @@ import torch
 
 from smile_studio.nets.checkpoint import CheckpointError
 from smile_studio.nets.golden import compare_continuous, syn_checks, synth_state_dict
-from smile_studio.nets.syn import SynGenerator, apply_region_codes, fill_missing_codes, mix_styles, one_hot
+from smile_studio.nets.syn import (
+    SynGenerator,
+    apply_region_codes,
+    fill_missing_codes,
+    mix_styles,
+    official_render,
+    one_hot,
+)
+from smile_studio.nets.syn_fast import map_features, map_features_update, synthesize
+from smile_studio.nets.syn_fast_layers import prepared
 
 
 def _listing(shared_dir, size):
@@ -94,14 +103,14 @@ def test_golden_outputs_match(golden_syn, golden_dir):
     assert not failed, failed
 
 
-def test_reference_impl_equals_fast_impl(golden_syn):
+def test_the_fast_path_equals_the_official_forward(golden_syn):
     d, sd, gen = golden_syn
-    ref = SynGenerator(256, impl="reference").eval()
+    ref = SynGenerator(256).eval()
     ref.load_official(sd)
     sem = torch.from_numpy(d["semE"])
     style = torch.from_numpy(d["style_iv"])
-    a = gen.synthesize(sem, style)
-    b = ref.synthesize(sem, style)
+    a = synthesize(gen, sem, style)
+    b = official_render(ref, sem, style)
     assert compare_continuous("fast vs reference", a.numpy(), b.numpy()).passed
 
 
@@ -120,12 +129,12 @@ def test_batch_and_cached_map_features_match_single_renders(golden_syn):
     d, _, gen = golden_syn
     sem = torch.from_numpy(d["semA"])
     styles = torch.cat([torch.from_numpy(d["style_i"]), torch.from_numpy(d["style_ii"])]).view(2, 19, 64)
-    feats = gen.map_features(sem)
-    batch = gen.synthesize(sem, styles, features=feats)  # sem batch 1 broadcast over 2 styles
+    feats = map_features(gen, sem)
+    batch = synthesize(gen, sem, styles, features=feats)  # sem batch 1 broadcast over 2 styles
     assert batch.shape == (2, 3, 256, 256)
     for i, key in enumerate(["img_i", "img_ii"]):
         assert compare_continuous(key, batch[i:i + 1].numpy(), d[key]).passed
-    both = gen.synthesize(sem.expand(2, -1, -1, -1).contiguous(), styles)
+    both = synthesize(gen, sem.expand(2, -1, -1, -1).contiguous(), styles)
     assert compare_continuous("batched sem", both.numpy(), batch.numpy()).passed
 
 
@@ -186,9 +195,9 @@ def test_bf16_renders_stay_close_to_float32(golden_syn):
     sem = torch.from_numpy(d["semA"]).to(torch.bfloat16)
     styles = torch.cat([torch.from_numpy(d["style_i"]), torch.from_numpy(d["style_ii"])]).view(2, 19, 64)
     noise = [torch.from_numpy(d[k]) for k in sorted(k for k in d if k.startswith("noise_"))]
-    single = gen.synthesize(sem, styles[:1].to(torch.bfloat16), noise)
-    batch = gen.synthesize(sem, styles.to(torch.bfloat16), noise)
-    assert "poly" in gen.convs[0].conv.prepared(torch.bfloat16)
+    single = synthesize(gen, sem, styles[:1].to(torch.bfloat16), noise)
+    batch = synthesize(gen, sem, styles.to(torch.bfloat16), noise)
+    assert "poly" in prepared(gen.convs[0].conv, torch.bfloat16)
     for out, keys in ((single, ["img_i"]), (batch, ["img_i", "img_ii"])):
         for i, key in enumerate(keys):
             ref = d[key][0]
@@ -202,12 +211,12 @@ def test_map_features_update_equals_a_full_recompute(golden_syn, box):
     """A stroke's features from the previous map's: the same SPADE terms, demodulations and render."""
     d, _, gen = golden_syn
     lab = torch.from_numpy(d["labA"]).long()[None]
-    old = gen.map_features(one_hot(lab))
+    old = map_features(gen, one_hot(lab))
     y0, x0, y1, x1 = box
     lab2 = lab.clone()
     lab2[0, y0:y1, x0:x1] = torch.where(lab2[0, y0:y1, x0:x1] == 13, 1, 13)
     sem = one_hot(lab2)
-    full, inc = gen.map_features(sem), gen.map_features_update(old, sem, box)
+    full, inc = map_features(gen, sem), map_features_update(gen, old, sem, box)
     assert set(inc.spade) == set(full.spade) and set(inc.demod) == set(full.demod)
     for k in full.spade:
         assert compare_continuous(k, inc.spade[k].numpy(), full.spade[k].numpy()).passed, k
@@ -216,17 +225,17 @@ def test_map_features_update_equals_a_full_recompute(golden_syn, box):
         # the window sums behind it were updated by the box's contributions, its edges included
         assert torch.allclose(inc.sums[k], full.sums[k], rtol=1e-6), k  # the crops round their own way
     style = torch.from_numpy(d["style_iv"])
-    a, b = gen.synthesize(sem, style, features=full), gen.synthesize(sem, style, features=inc)
+    a, b = synthesize(gen, sem, style, features=full), synthesize(gen, sem, style, features=inc)
     assert compare_continuous("render", b.numpy(), a.numpy()).passed
     assert not torch.equal(inc.spade["convs.9"], old.spade["convs.9"])  # the stroke did change the features
-    spent = gen.map_features_update(old, sem, box, in_place=True)  # a stroke in the old features' own tensors
+    spent = map_features_update(gen, old, sem, box, in_place=True)  # a stroke in the old features' own tensors
     assert spent.spade["convs.9"] is old.spade["convs.9"] and torch.equal(spent.spade["convs.9"], inc.spade["convs.9"])
     assert all(torch.equal(spent.sums[k], inc.sums[k]) for k in inc.sums)
 
 
 def test_rendering_up_to_a_level_gives_the_skip_image_at_that_level(golden_syn):
     d, sd, gen = golden_syn
-    ref = SynGenerator(256, impl="reference").eval()
+    ref = SynGenerator(256).eval()
     ref.load_official(sd)
     captured = {}
     forward = ref.to_rgbs[3].forward
@@ -237,12 +246,27 @@ def test_rendering_up_to_a_level_gives_the_skip_image_at_that_level(golden_syn):
 
     ref.to_rgbs[3].forward = capture  # the 128x128 image the last level adds detail to
     sem, style = torch.from_numpy(d["semA"]), torch.from_numpy(d["style_i"])
-    ref.synthesize(sem, style)
+    official_render(ref, sem, style)
     assert gen.levels() == (8, 16, 32, 64, 128, 256)
-    coarse = gen.synthesize(sem, style, upto=128)
+    coarse = synthesize(gen, sem, style, upto=128)
     assert coarse.shape == (1, 3, 128, 128)
     assert compare_continuous("skip 128", coarse.numpy(), captured["skip"].numpy()).passed
     half = sem[:, :, ::2, ::2].contiguous()  # the map given at the level's side: the same image
-    assert compare_continuous("half map", gen.synthesize(half, style, upto=128).numpy(), coarse.numpy()).passed
+    assert compare_continuous("half map", synthesize(gen, half, style, upto=128).numpy(), coarse.numpy()).passed
     with pytest.raises(ValueError):
-        gen.synthesize(sem, style, upto=100)
+        synthesize(gen, sem, style, upto=100)
+
+
+def test_the_style_map_painted_in_one_contraction_equals_the_official_loop(golden_syn):
+    """``RegionModConv.style_map`` (one contraction, what the forward uses, differentiable) paints what the
+    official per-region loop paints (one non-zero term per pixel): bit for bit for one face; for a batch the
+    region MLPs run as one matrix product instead of one per face, which rounds the last bit its own way."""
+    d, _, gen = golden_syn
+    style = torch.randn(2, 19, 64, generator=torch.Generator().manual_seed(5))
+    sem = torch.nn.functional.interpolate(one_hot(torch.from_numpy(np.stack([d["labA"], d["labB"]]))), (32, 32),
+                                          mode="nearest")
+    with torch.no_grad():
+        for conv in (gen.convs[2].conv, gen.to_rgbs[1].conv):
+            assert torch.equal(conv.style_map(style[:1], sem[:1]), conv.style_map_loop(style[:1], sem[:1]))
+            batch, loop = conv.style_map(style, sem), conv.style_map_loop(style, sem)
+            assert (batch - loop).abs().max() <= 1e-5 * loop.abs().max()

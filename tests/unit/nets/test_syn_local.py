@@ -6,6 +6,7 @@ import torch
 
 from smile_studio.nets import syn_local
 from smile_studio.nets.syn import SynGenerator, one_hot
+from smile_studio.nets.syn_fast import map_features, synthesize
 from smile_studio.nets.syn_local import render_recorded, update_local
 
 
@@ -26,7 +27,7 @@ def small():
 
 def features(gen, labels):
     sem = one_hot(torch.from_numpy(labels.astype(np.int64))[None])
-    return gen.map_features(sem, upto=sem.shape[-1])
+    return map_features(gen, sem, upto=sem.shape[-1])
 
 
 @pytest.mark.parametrize("box", [(20, 22, 29, 33), (0, 0, 6, 9), (50, 40, 64, 64), (31, 0, 33, 64)])
@@ -66,7 +67,7 @@ def test_an_update_over_the_whole_map_is_the_render_of_the_new_map(small):
     image = update_local(gen, ctx, feats, changed, (0, 0, 64, 64))
     fresh = render_recorded(gen, feats, style, noise, changed)
     assert torch.equal(image, fresh.image) and np.array_equal(ctx.labels, changed)
-    assert torch.equal(image, gen.synthesize(feats.sem, style, noise, features=feats))  # the fast path's render
+    assert torch.equal(image, synthesize(gen, feats.sem, style, noise, features=feats))  # the fast path's render
 
 
 def test_a_local_update_changes_the_window_and_keeps_the_rest(small):
@@ -90,7 +91,7 @@ def test_a_float16_context_halves_the_memory_and_stays_within_its_rounding(small
     feats = features(gen, labels)
     full = render_recorded(gen, feats, style, noise, labels)
     half = render_recorded(gen, feats, style, noise, labels, store=torch.float16)
-    images = {name for name, layer, _ in gen._layers(64) if isinstance(layer, syn_local.ToRGB)}
+    images = {name for name, layer, _ in gen.layers(64) if isinstance(layer, syn_local.ToRGB)}
     for name, out in half.outputs.items():
         assert out.dtype == (torch.float32 if name in images else torch.float16), name
         assert torch.allclose(out.float(), full.outputs[name], atol=1e-3 * full.outputs[name].abs().max()), name
