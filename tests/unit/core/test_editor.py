@@ -19,6 +19,13 @@ def doc(face_map):
     return Document(LabelMap(face_map.copy()))
 
 
+def _brush(cls: int, size: float) -> EditorState:
+    state = EditorState()
+    state.set_class(cls)
+    state.set_brush_size(size)
+    return state
+
+
 def _drag(doc, state, points):
     stroke = Stroke(doc, state)
     stroke.begin(*points[0])
@@ -53,9 +60,7 @@ def test_protection_tables_are_normalised():
 
 
 def test_a_fast_drag_paints_a_continuous_line_as_one_undo_step(doc):
-    state = EditorState()
-    state.set_class(K["nose"].id)
-    state.set_brush_size(5)
+    state = _brush(K["nose"].id, 5)
     before = doc.labels.copy()
     entry = _drag(doc, state, [(40, 70), (90, 70)])  # two points 50 px apart: the segment joins them
     assert entry is not None
@@ -66,9 +71,7 @@ def test_a_fast_drag_paints_a_continuous_line_as_one_undo_step(doc):
 
 
 def test_mirror_and_protection_together(doc):
-    state = EditorState()
-    state.set_class(C.R_EYE)
-    state.set_brush_size(7)
+    state = _brush(C.R_EYE, 7)
     state.set_mirror(True)
     state.protect(C.BACKGROUND)
     w = doc.labels.shape[1]
@@ -83,9 +86,7 @@ def test_mirror_and_protection_together(doc):
 
 
 def test_the_eraser_restores_the_map_as_opened(doc):
-    state = EditorState()
-    state.set_class(C.HAIR)
-    state.set_brush_size(9)
+    state = _brush(C.HAIR, 9)
     opened = doc.labels.copy()
     _drag(doc, state, [(64, 70), (64, 80)])
     assert (doc.labels != opened).any()
@@ -95,9 +96,7 @@ def test_the_eraser_restores_the_map_as_opened(doc):
 
 
 def test_a_stroke_keeps_the_choices_it_began_with(doc):
-    state = EditorState()
-    state.set_class(C.HAIR)
-    state.set_brush_size(5)
+    state = _brush(C.HAIR, 5)
     stroke = Stroke(doc, state)
     stroke.begin(50, 70)
     state.set_class(K["nose"].id)  # a hotkey pressed mid-drag changes the next stroke
