@@ -83,7 +83,7 @@ def run_app(path: str | None = None, argv: list[str] | None = None) -> int:
 
         def loaded() -> None:
             if not window.engines_loading:
-                engine = window.render_engine.info.label
+                engine = window.render_engine.info.label if window.render_engine is not None else "none"
                 print(f"engines {time.time():.4f} {engine} peak_rss_mb {peak_rss_mb():.0f}", flush=True)
                 poll.stop()
                 QTimer.singleShot(0, app.quit)

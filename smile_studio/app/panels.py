@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.document import Reference, StyleSource
+from ..core.document import Reference, StyleSource, carried_styles
 from ..core.labelio import colorize
 from ..core.labels import ATTRIBUTES, CLASSES
 from .canvas import FileDropMixin, rgb_to_qimage, swatch
@@ -355,12 +355,17 @@ class StylePanel(QWidget):
             if w is not None:
                 w.deleteLater()
         self.combos = {}
+        rendered = carried_styles(styles)
         for row, cid in enumerate(present):
             c = CLASSES[cid]
             s: StyleSource = styles[cid]
             combo = QComboBox()
             combo.setObjectName(f"style_{c.key}")
-            combo.addItem("source photo", ("source", None))
+            follows = rendered[cid] != s  # a nose, ear or neck that follows the restyled skin
+            combo.addItem("source photo (follows skin)" if follows else "source photo", ("source", None))
+            if follows:
+                combo.setToolTip("The skin is restyled, so this region follows it; tick the lock to keep the "
+                                 "photo's own.")
             combo.addItem("random seed", ("seed", None))
             for r in references:
                 combo.addItem(f"reference {r.name}", ("reference", r.id))

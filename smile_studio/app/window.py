@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from ..core.document import Document, StyleSource
-from ..core.editor import EditorState, Stroke
+from ..core.editor import STROKE_TOOLS, EditorState, Stroke
 from ..core.labelio import colorize
 from ..core.labels import CLASSES
 from ..engines.base import OFFLINE_INFO, PreparesFaces, RenderRequest
@@ -443,7 +443,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
             self.status_cursor.setText(f"{int(p.x())},{int(p.y())} {CLASSES[cid].name if cid is not None else ''}")
 
     def _stroke_begin(self, p: QPointF) -> None:
-        if self.doc is None:
+        if self.doc is None or self.editor.tool not in STROKE_TOOLS:
             return
         self.reject_proposal()
         self._stroke = Stroke(self.doc, self.editor)
@@ -463,8 +463,12 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         stroke, self._stroke = self._stroke, None
         if stroke is not None and stroke.active:
             stroke.end()
-            self._refresh_panels()
-            self.idle.start()
+        elif self.doc is not None and self.doc.history.in_action:  # a step left open is closed on release
+            self.doc.end()
+        else:
+            return
+        self._refresh_panels()
+        self.idle.start()
 
     def undo(self) -> None:
         if self.doc is not None and self.doc.undo():

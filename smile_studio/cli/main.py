@@ -70,7 +70,13 @@ def _gui(module: str):
     """A module of the editor, imported by name as an entry point is: the command line itself never depends
     on Qt (a headless install without PySide6 runs every other command), and the layering contract
     (pyproject.toml) holds it so."""
-    return importlib.import_module(f"{GUI}.{module}")
+    try:
+        return importlib.import_module(f"{GUI}.{module}")
+    except ImportError as exc:
+        if exc.name and exc.name.split(".")[0] in ("PySide6", "shiboken6"):
+            raise CliError(f"the editor needs PySide6, which is not installed ({exc}); install the app with "
+                           "`pip install smile-studio` or run the headless commands (smile-studio --help)") from exc
+        raise
 
 
 def _cmd_gui(args: argparse.Namespace) -> int:
@@ -147,7 +153,11 @@ def _looks_like_a_file(word: str) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv == ["--selftest"]:
-        return _gui("selftest").run_selftest()
+        try:
+            return _gui("selftest").run_selftest()
+        except CliError as exc:
+            print(f"smile-studio: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     parser = build_parser()
     commands = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
     if argv and argv[0] not in commands and not argv[0].startswith("-") and not _looks_like_a_file(argv[0]):

@@ -72,13 +72,15 @@ class StyleSource:
 
 
 def carried_styles(styles: Sequence[StyleSource]) -> tuple[StyleSource, ...]:
-    """The styles a render uses: each skin-toned class (nose, ears, neck) still on the photo's own style takes
-    the skin's, so a skin restyled from a reference or a seed leaves no seam of the old tone around them."""
+    """The styles a render uses: each skin-toned class (nose, ears, neck) still on the photo's own style, and not
+    locked to it, takes the skin's, so a skin restyled from a reference or a seed leaves no seam of the old tone
+    around them. Every engine renders these (the official SMILE_SYN seams its regions the same way)."""
     styles = tuple(styles)
     skin = styles[CLASS_BY_KEY["skin"].id]
     if skin.kind == "source":
         return styles
-    return tuple(skin if c in SKIN_TONED and s.kind == "source" else s for c, s in enumerate(styles))
+    return tuple(skin if c in SKIN_TONED and s.kind == "source" and not s.locked else s
+                 for c, s in enumerate(styles))
 
 
 @dataclass(frozen=True)

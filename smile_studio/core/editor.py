@@ -7,11 +7,12 @@ announcement updates every other widget showing it), so painting can be driven a
 
 :class:`Stroke` is one drag of the brush or the eraser: begin / move / end over image coordinates, painting
 through the document (one undo step per stroke, each move a segment from the last point, so fast drags leave no
-gaps). The tool table lives here too: the tool bar, the canvas and the help are built from it.
+gaps). The tool table lives here too: the tool bar and the canvas are built from it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -83,7 +84,11 @@ class EditorState:
         return self._set("tool", tool)
 
     def set_brush_size(self, size: float) -> bool:
-        return self._set("brush_size", float(np.clip(size, *BRUSH_RANGE)))
+        """Whole pixels within BRUSH_RANGE (the size box shows whole pixels; a fraction it cannot show would be
+        kept or dropped depending on what it showed before)."""
+        if not math.isfinite(size):
+            raise ValueError(f"a brush size is a number of pixels, not {size!r}")
+        return self._set("brush_size", float(np.clip(round(size), *BRUSH_RANGE)))
 
     def set_contiguous(self, on: bool) -> bool:
         return self._set("contiguous", bool(on))
@@ -127,14 +132,17 @@ class Stroke:
         return self._last is not None
 
     def begin(self, x: float, y: float) -> int:
-        """Open the undo step and paint a dab at (x, y); the number of pixels changed."""
+        """Open the undo step and paint a dab at (x, y); the number of pixels changed. A step a drag left open
+        (its release never came: the window lost the mouse mid-drag) is closed first, as it stood."""
+        if self.doc.history.in_action:
+            self.doc.end()
         self.doc.begin("Erase" if self.erasing else f"Paint {CLASSES[self.cls].name}")
         self._last = (float(x), float(y))
         return self._segment(self._last, self._last)
 
     def move(self, x: float, y: float) -> int:
         """Paint from the last point to (x, y)."""
-        if self._last is None or not self.doc.history.in_action:  # ended under it (an undo mid-drag)
+        if self._last is None or not self.doc.history.in_action:  # its step was closed by another stroke
             return 0
         p = (float(x), float(y))
         n = self._segment(self._last, p)

@@ -261,11 +261,12 @@ class ExemplarRenderEngine:
             else:
                 colours = base.sample(ys, xs)
             stats = (base.mean, base.std)
-            if c in SKIN_TONED and style == styles[C.SKIN] and C.SKIN in moves:
+            own = source is not None and base is self._exemplar(source, c, size)  # the photo's own colours
+            if c in SKIN_TONED and style == styles[C.SKIN] and C.SKIN in moves and own:
                 stats, target = moves[C.SKIN]
             if target is not None:
                 colours = move_colours(colours, stats, target)
-                if source is not None and base is self._exemplar(source, c, size):  # the photo's own colours
+                if own:
                     moves[c] = (stats, target)
             out[ys, xs] = colours
             if base.procedural and c in WORN:

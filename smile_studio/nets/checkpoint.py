@@ -62,10 +62,17 @@ def record_architecture(sd: Mapping, network: str, **arguments) -> Mapping:
 
 
 def recorded_architecture(sd: Mapping) -> dict | None:
-    """What :func:`record_architecture` recorded in ``sd``, or None (a released file, or one written elsewhere)."""
-    metadata = sd.__dict__.get("_metadata") if hasattr(sd, "__dict__") else None
-    record = (metadata or {}).get("", {}).get(ARCHITECTURE)
-    return dict(record) if isinstance(record, Mapping) else None
+    """What :func:`record_architecture` recorded in ``sd``, or None (a released file, one written elsewhere, or
+    a record that is not one: a network's name and arguments of plain numbers)."""
+    metadata = vars(sd).get("_metadata") if hasattr(sd, "__dict__") else None
+    root = metadata.get("") if isinstance(metadata, Mapping) else None
+    record = root.get(ARCHITECTURE) if isinstance(root, Mapping) else None
+    if not isinstance(record, Mapping) or not isinstance(record.get("network"), str):
+        return None
+    arguments = {k: v for k, v in record.items() if k != "network"}
+    if not all(isinstance(k, str) and (v is None or type(v) in (int, float)) for k, v in arguments.items()):
+        return None
+    return dict(record)
 
 
 def _inside(obj: Mapping, container: str | tuple[str, ...] | None) -> Mapping:
@@ -141,12 +148,8 @@ def build_from_checkpoint(source, shaped_like: Callable[[dict], nn.Module], cont
     record = recorded_architecture(_inside(raw, container)) if isinstance(raw, Mapping) else None
     sd = extract_state_dict(raw, container, name)
     try:
-        if record is not None and built is not None:
-            network = record.pop("network", None)
-            if network != built[0].__name__:
-                raise CheckpointError(f"{name}: holds a {network}, not a {built[0].__name__}")
-            model = built[1](**record)
-        else:
+        model = _built_as_recorded(record, built, sd, name) if record is not None and built is not None else None
+        if model is None:
             model = shaped_like(sd)
     except (KeyError, ValueError, IndexError, AttributeError, TypeError) as exc:
         if isinstance(exc, CheckpointError):
@@ -154,3 +157,20 @@ def build_from_checkpoint(source, shaped_like: Callable[[dict], nn.Module], cont
         raise CheckpointError(f"{name}: not a checkpoint of this network (its shapes do not fit: {exc})") from exc
     load_state_dict_strict(model, sd, name=name)
     return model
+
+
+def _built_as_recorded(record: dict, built: tuple, sd: Mapping, name: str) -> nn.Module | None:
+    """The network as ``record`` says it was built, its shapes checked against the file's before any weight is
+    allocated (a record claiming a huge network cannot exhaust memory); None when the record's arguments do not
+    fit this version's constructor (a file from another version: its keys are read instead)."""
+    cls, build = built
+    network = record.pop("network")
+    if network != cls.__name__:
+        raise CheckpointError(f"{name}: holds a {network}, not a {cls.__name__}")
+    try:
+        with torch.device("meta"):
+            probe = build(**record)
+    except TypeError:
+        return None
+    check_state_dict(probe, sd, name)
+    return build(**record)

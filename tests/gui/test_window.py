@@ -248,3 +248,14 @@ def test_reference_by_menu_button_and_paste(qtbot, window, tmp_path, monkeypatch
     assert len(window.doc.references) == 4
     clip.clear()
     assert window.paste_reference() == [] and "no image" in window.message.text()
+
+
+def test_the_styles_panel_says_which_regions_follow_a_restyled_skin(qtbot, window):
+    from smile_studio.core.document import StyleSource
+
+    window.set_style(C.SKIN, StyleSource("seed", seed=3))
+    combo = window.styles.combos[C.NECK] if C.NECK in window.styles.combos else None
+    assert combo is not None  # the fixture's face has a neck
+    assert combo.itemText(0) == "source photo (follows skin)"
+    window.set_style(C.NECK, StyleSource(locked=True))  # keep the photo's own neck
+    assert window.styles.combos[C.NECK].itemText(0) == "source photo"

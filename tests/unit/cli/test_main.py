@@ -74,3 +74,24 @@ def test_opencv_qt_plugin_path_is_dropped_before_qt_starts(monkeypatch):
     monkeypatch.setenv("QT_QPA_PLATFORM_PLUGIN_PATH", "/opt/my/qt/plugins")
     _drop_foreign_qt_plugins()
     assert os.environ["QT_QPA_PLATFORM_PLUGIN_PATH"] == "/opt/my/qt/plugins"
+
+
+def test_without_pyside6_the_editor_is_one_line_and_exit_2(monkeypatch, capsys):
+    """The command line opens the editor by module name: where PySide6 is missing (a headless install), asking
+    for the editor or the self-test says so in one line instead of a traceback."""
+    import importlib
+
+    from smile_studio.cli.main import main
+
+    real = importlib.import_module
+
+    def no_qt(name, *args):
+        if name.startswith("smile_studio.app"):
+            raise ModuleNotFoundError("No module named 'PySide6'", name="PySide6")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", no_qt)
+    for argv in (["gui"], ["--selftest"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "needs PySide6" in err, err

@@ -117,3 +117,26 @@ def test_a_stroke_ended_under_it_paints_no_more(doc):
     before = doc.labels.copy()
     assert stroke.move(70, 70) == 0 and np.array_equal(doc.labels, before)
     assert stroke.end() is None
+
+
+def test_a_drag_whose_release_never_came_is_closed_by_the_next(doc):
+    state = _brush(C.HAIR, 5)
+    lost = Stroke(doc, state)
+    lost.begin(50, 70)  # the window lost the mouse: no end()
+    state.set_class(K["nose"].id)
+    _drag(doc, state, [(50, 90), (70, 90)])
+    assert not doc.history.in_action
+    assert doc.undo() and doc.labels[90, 60] != K["nose"].id  # the second stroke, then the first, undo apart
+    assert doc.labels[70, 50] == C.HAIR and doc.undo() and doc.labels[70, 50] != C.HAIR
+
+
+def test_brush_sizes_are_whole_pixels():
+    state = EditorState()
+    state.set_brush_size(12.4)
+    assert state.brush_size == 12.0
+    state.set_brush_size(12.6)
+    assert state.brush_size == 13.0
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            state.set_brush_size(bad)
+    assert state.brush_size == 13.0

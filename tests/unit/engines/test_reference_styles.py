@@ -49,6 +49,8 @@ def test_the_nose_ears_and_neck_follow_a_restyled_skin():
     assert carried[C.NECK] == styles[C.NECK] and carried[C.HAIR] == StyleSource()
     assert RenderRequest(np.zeros((4, 4), np.uint8), styles=tuple(styles)).styles == carried
     assert carried_styles([StyleSource()] * NUM_CLASSES) == (StyleSource(),) * NUM_CLASSES
+    styles[C.NOSE] = StyleSource(locked=True)  # the user kept the photo's own nose
+    assert carried_styles(styles)[C.NOSE] == StyleSource(locked=True)
 
 
 def test_a_skin_reference_leaves_no_seam_at_the_nose_and_no_old_tone_round_the_brows(samples_dir, offline):

@@ -75,3 +75,23 @@ def test_a_file_without_a_record_is_read_by_its_keys(tmp_path):
     assert recorded_architecture(plain) is None
     loaded = SynGenerator.from_checkpoint(_saved(tmp_path, "plain.pth", {"g_ema": plain}))
     assert loaded.architecture == net.architecture
+
+
+def test_a_record_is_checked_before_anything_is_allocated_and_a_stranger_one_is_ignored(tmp_path):
+    net = SynGenerator(64, width=0.0625, n_mlp=2)
+    # a record claiming a network ten thousand times wider: refused from the shapes, nothing of that size made
+    huge = record_architecture(net.state_dict(), "SynGenerator", size=64, width=1e4, n_mlp=2)
+    with pytest.raises(CheckpointError, match="has shape"):
+        SynGenerator.from_checkpoint(_saved(tmp_path, "huge.pth", {"g_ema": huge}))
+    # arguments this version does not know (a file from another version): the keys are read instead
+    other = record_architecture(net.state_dict(), "SynGenerator", size=64, width=0.0625, n_mlp=2, blur="fir")
+    assert SynGenerator.from_checkpoint(_saved(tmp_path, "other.pth", {"g_ema": other})).architecture == \
+        net.architecture
+    # a record that is not one (not a mapping, no network's name, values that are not numbers) is no record
+    for bad in ("x", {"size": 64}, {"network": "SynGenerator", "size": "64"}):
+        sd = net.state_dict()
+        sd._metadata[""]["smile_studio.architecture"] = bad
+        assert recorded_architecture(sd) is None
+    sd = net.state_dict()
+    sd._metadata = ["not", "a", "mapping"]
+    assert recorded_architecture(sd) is None
