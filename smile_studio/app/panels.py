@@ -362,7 +362,7 @@ class StylePanel(QWidget):
             combo = QComboBox()
             combo.setObjectName(f"style_{c.key}")
             follows = rendered[cid] != s  # a nose, ear or neck that follows the restyled skin
-            combo.addItem("source photo (follows skin)" if follows else "source photo", ("source", None))
+            combo.addItem("follows skin" if follows else "source photo", ("source", None))
             if follows:
                 combo.setToolTip("The skin is restyled, so this region follows it; tick the lock to keep the "
                                  "photo's own.")

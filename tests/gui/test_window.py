@@ -256,6 +256,6 @@ def test_the_styles_panel_says_which_regions_follow_a_restyled_skin(qtbot, windo
     window.set_style(C.SKIN, StyleSource("seed", seed=3))
     combo = window.styles.combos[C.NECK] if C.NECK in window.styles.combos else None
     assert combo is not None  # the fixture's face has a neck
-    assert combo.itemText(0) == "source photo (follows skin)"
+    assert combo.itemText(0) == "follows skin"
     window.set_style(C.NECK, StyleSource(locked=True))  # keep the photo's own neck
     assert window.styles.combos[C.NECK].itemText(0) == "source photo"
