@@ -1,0 +1,107 @@
+"""Engines on another machine: the layout and render protocols over HTTP to ``smile-studio serve`` (the editor on
+a laptop, the networks on a GPU box). Requests and results cross as :mod:`.wire` documents; whatever goes wrong
+(the server down, a refused token, a refused request) is an :class:`~.base.EngineError` with one sentence."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import cv2
+import httpx
+import numpy as np
+
+from .base import EngineError, EngineInfo, LayoutRequest, LayoutResult, RenderRequest
+from .wire import WireError, layout_request_json, layout_result, render_request_json
+
+TIMEOUT = httpx.Timeout(10.0, read=120.0)  # connecting is quick or never; a first render may take a while
+
+
+class Connection:
+    """One server: its address, the token, a pooled HTTP client and what the server said of itself."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: httpx.Timeout = TIMEOUT):
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise EngineError(f"{url!r} is not a server address (http://HOST:PORT or https://HOST:PORT)")
+        self.url = f"{parts.scheme}://{parts.netloc}"
+        self.host = parts.hostname
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self.about = self.get_json("/info")
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _answer(self, method: str, path: str, **kw) -> httpx.Response:
+        try:
+            response = self.client.request(method, path, **kw)
+        except httpx.TimeoutException:
+            raise EngineError(f"the server at {self.url} did not answer in time") from None
+        except httpx.HTTPError as exc:
+            raise EngineError(f"the server at {self.url} cannot be reached ({type(exc).__name__}: {exc})") from None
+        if response.status_code == 401:
+            raise EngineError(f"the server at {self.url} refused the token (give it with --token-file or "
+                              "SMILE_STUDIO_TOKEN)")
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", "")
+            except ValueError:
+                detail = response.text[:200]
+            raise EngineError(f"the server at {self.url} refused the request ({response.status_code}): {detail}")
+        return response
+
+    def get_json(self, path: str) -> dict:
+        try:
+            return self._answer("GET", path).json()
+        except ValueError:
+            raise EngineError(f"{self.url} did not answer as a SMILE Studio server") from None
+
+    def post(self, path: str, document: dict) -> httpx.Response:
+        return self._answer("POST", path, json=document)
+
+    def info(self) -> EngineInfo:
+        a = self.about
+        return EngineInfo(f"{a.get('label', 'engines')} on {self.host}", official_weights=bool(a.get(
+            "official_weights")), device=str(a.get("device", "?")), preview_precision=a.get("preview_precision"))
+
+
+class RemoteLayoutEngine:
+    name = "remote"
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.description = f"{connection.about.get('layout', 'layout engine')} on {connection.url}"
+        self.info = connection.info()
+
+    def edit(self, request: LayoutRequest) -> LayoutResult:
+        answer = self.connection.post("/edit", layout_request_json(request))
+        try:
+            return layout_result(answer.json(), request.labels.shape[0])
+        except (ValueError, WireError) as exc:
+            raise EngineError(f"the server at {self.connection.url} answered an edit it should not ({exc})") \
+                from None
+
+
+class RemoteRenderEngine:
+    name = "remote"
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.description = f"{connection.about.get('render', 'render engine')} on {connection.url}"
+        self.info = connection.info()
+        self.large_side = connection.about.get("large_side")
+
+    def render(self, request: RenderRequest) -> np.ndarray:
+        data = self.connection.post("/render", render_request_json(request)).content
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        side = request.size or request.labels.shape[0]
+        if img is None or img.shape[:2] != (side, side):
+            raise EngineError(f"the server at {self.connection.url} answered a render it should not")
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def remote_engines(url: str, token: str | None = None) -> tuple[RemoteLayoutEngine, RemoteRenderEngine, str]:
+    """(layout, render, a sentence saying what runs where) over the server at ``url``."""
+    connection = Connection(url, token)
+    render = RemoteRenderEngine(connection)
+    return RemoteLayoutEngine(connection), render, f"{render.info.label} ({render.info.device})"

@@ -1,0 +1,141 @@
+"""``smile-studio serve`` for real: uvicorn on 127.0.0.1 with the offline engines, driven by the remote engines and
+by raw requests. Edits and renders equal the local engines'; a wrong or missing token is 401 with nothing
+computed; an oversized body is 413 before it is read; malformed requests are 4xx with a sentence; a failure
+inside is 500 with an incident id; and the server answers ``info`` after all of it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+
+from smile_studio.core.document import StyleSource
+from smile_studio.core.labels import NUM_CLASSES, default_attributes
+from smile_studio.core.labels import ClassId as C
+from smile_studio.engines.base import EngineError, LayoutRequest, RenderRequest
+from smile_studio.engines.exemplar import ExemplarRenderEngine
+from smile_studio.engines.offline import OfflineLayoutEngine
+from smile_studio.engines.remote import remote_engines
+from smile_studio.engines.wire import render_request_json
+from smile_studio.serve.app import create_app
+
+TOKEN = "s3cret-token-for-tests"
+
+
+class Counting:
+    """An engine that counts its calls (to show a refused request computed nothing)."""
+
+    def __init__(self, engine):
+        self.engine, self.calls = engine, 0
+        self.name, self.description, self.info = engine.name, engine.description, engine.info
+        self.large_side = getattr(engine, "large_side", None)
+
+    def edit(self, req):
+        self.calls += 1
+        return self.engine.edit(req)
+
+    def render(self, req):
+        self.calls += 1
+        if req.size == 77:
+            raise RuntimeError("a bug inside the engine")
+        return self.engine.render(req)
+
+
+@pytest.fixture(scope="module")
+def server():
+    layout, render = Counting(OfflineLayoutEngine()), Counting(ExemplarRenderEngine())
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    srv = uvicorn.Server(uvicorn.Config(create_app(layout, render, token=TOKEN, max_body=8 * 2**20),
+                                        host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert srv.started
+    yield f"http://127.0.0.1:{port}", layout, render
+    srv.should_exit = True
+    thread.join(10)
+
+
+def _face(face_map):
+    rng = np.random.default_rng(1)
+    return rng.integers(0, 256, face_map.shape + (3,), dtype=np.uint8)
+
+
+def test_edits_and_renders_equal_the_local_engines(server, face_map):
+    url, *_ = server
+    layout, render, note = remote_engines(url, TOKEN)
+    assert "offline on 127.0.0.1" in note and render.info.label == "offline on 127.0.0.1"
+    req = LayoutRequest(face_map, default_attributes(), {"hat": "on", "eyeglasses": "on"}, seed=3, variations=2)
+    got, local = layout.edit(req), OfflineLayoutEngine().edit(req)
+    assert all(np.array_equal(a, b) for a, b in zip(got.maps, local.maps, strict=True))
+    assert got.attributes == local.attributes and got.seeds == local.seeds
+    styles = [StyleSource()] * NUM_CLASSES
+    styles[C.HAIR] = StyleSource("seed", seed=5)
+    photo = _face(face_map)
+    rreq = RenderRequest(got.labels, photo, face_map, tuple(styles), exact=True)
+    assert np.array_equal(render.render(rreq), ExemplarRenderEngine().render(rreq))
+
+
+def test_a_wrong_or_missing_token_is_refused_before_any_work(server, face_map):
+    url, layout, render = server
+    before = render.calls + layout.calls
+    body = render_request_json(RenderRequest(face_map))
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        r = httpx.post(f"{url}/render", json=body, headers=headers)
+        assert r.status_code == 401 and "token" in r.json()["detail"]
+    assert httpx.get(f"{url}/info").status_code == 401
+    assert render.calls + layout.calls == before
+    with pytest.raises(EngineError, match="refused the token"):
+        remote_engines(url, "wrong")
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(server):
+    url, *_ = server
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(f"POST /render HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+                  f"Content-Type: application/json\r\nContent-Length: {200 * 2**20}\r\n\r\n".encode())
+        reply = s.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 413") and "larger than this server takes" in reply
+    # a body sent without a declared length is counted as it arrives
+    chunks = (b"x" * 2**20 for _ in range(12))
+    r = httpx.post(f"{url}/render", content=chunks, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 413
+
+
+def test_malformed_requests_are_refused_with_a_sentence_and_the_server_goes_on(server, face_map):
+    url, *_ = server
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    good = render_request_json(RenderRequest(face_map))
+    for body, status, says in ((b"{not json", 400, "not JSON"),
+                               ({**good, "labels": "AAAA"}, 422, "not a PNG"),
+                               ({**good, "styles": []}, 422, "one style per class"),
+                               ({"labels": good["labels"], "current": {}, "target": {}, "variations": 65}, 422,
+                                "from 1 to 16")):
+        path = "/edit" if isinstance(body, dict) and "variations" in body else "/render"
+        r = httpx.post(f"{url}{path}", headers=auth, **({"content": body} if isinstance(body, bytes)
+                                                         else {"json": body}))
+        assert r.status_code == status and says in r.json()["detail"], (r.status_code, r.text)
+    r = httpx.post(f"{url}/render", headers=auth, json={**good, "size": 77})  # the engine fails inside
+    assert r.status_code == 500 and "incident" in r.json()["detail"]
+    assert httpx.get(f"{url}/info", headers=auth).json()["label"] == "offline"
+
+
+def test_a_server_that_is_not_there_is_one_sentence():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(EngineError, match="cannot be reached"):
+        remote_engines(f"http://127.0.0.1:{port}")
+    with pytest.raises(EngineError, match="not a server address"):
+        remote_engines("ftp://somewhere")
