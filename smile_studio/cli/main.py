@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, device and engines available")
     p.set_defaults(func=_cmd_info)
 
-    from . import batch, data, edit, evaluate, train, video, weights
+    from . import batch, data, edit, evaluate, serve, train, video, weights
 
     # the headless subcommands, one row each: name, help, how its options are declared, what runs it
     for name, text, add, run in (
@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
          evaluate.add_eval_arguments, evaluate.run_eval),
         ("weights", "the weight files: status, fetch, import, verify, where", weights.add_weights_arguments,
          weights.run_weights),
+        ("serve", "the engines of this machine for editors and scripts elsewhere (HTTP)", serve.add_serve_arguments,
+         serve.run_serve),
     ):
         p = sub.add_parser(name, help=text)
         add(p)

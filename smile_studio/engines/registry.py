@@ -37,16 +37,17 @@ def offline_engines(exemplar: tuple | None = None) -> tuple[LayoutEngine, Render
     return OfflineLayoutEngine(), ExemplarRenderEngine(sample=exemplar)
 
 
-def select_engines(choice: str = "auto", interactive: bool = True,
-                   exemplar: tuple | None = None) -> tuple[LayoutEngine, RenderEngine, str]:
+def select_engines(choice: str = "auto", interactive: bool = True, exemplar: tuple | None = None,
+                   device: str = "auto") -> tuple[LayoutEngine, RenderEngine, str]:
     """(layout engine, render engine, a sentence saying which runs and why). ``interactive=False``: for headless
-    runs, which render everything in float32. ``exemplar``: see :func:`offline_engines`."""
+    runs, which render everything in float32. ``exemplar``: see :func:`offline_engines`. ``device``: where SMILE
+    runs (auto: CUDA when available)."""
     if choice not in ENGINES:
         raise EngineError(f"unknown engine {choice!r} ({', '.join(ENGINES)})")
     problem = "SMILE weights not installed"
     if choice in ("auto", "smile") and smile_available():
         try:
-            layout, render = neural_engines(interactive)
+            layout, render = neural_engines(interactive, device)
             return layout, render, "SMILE (official networks)"
         except Exception as exc:  # noqa: BLE001 - a damaged or wrong file must never stop the app: 'auto' falls
             # back to the offline engines and says why
@@ -62,7 +63,7 @@ def select_engines(choice: str = "auto", interactive: bool = True,
     return layout, render, why
 
 
-def neural_engines(interactive: bool = True) -> tuple[LayoutEngine, RenderEngine]:
+def neural_engines(interactive: bool = True, device: str = "auto") -> tuple[LayoutEngine, RenderEngine]:
     """The SMILE engines over the installed checkpoints (:func:`smile_available` says they are there).
     ``interactive=False`` (headless runs): float32 only, no preview copy of the generator; interactive previews
     take their precision from ``SMILE_STUDIO_PRECISION`` (auto, fast or exact)."""
@@ -70,15 +71,16 @@ def neural_engines(interactive: bool = True) -> tuple[LayoutEngine, RenderEngine
 
     fan = checkpoint_path("fan")
     layout = NeuralLayoutEngine.from_sources(checkpoint_path("sem_G"), checkpoint_path("sem_F"),
-                                             checkpoint_path("sem_S"), fan if fan.is_file() else None)
+                                             checkpoint_path("sem_S"), fan if fan.is_file() else None,
+                                             device=device)
     precision = os.environ.get("SMILE_STUDIO_PRECISION", "auto").strip().lower() if interactive else "exact"
     render = NeuralRenderEngine.from_source(
         checkpoint_path("syn256"), precision=precision if precision in ("auto", "fast", "exact") else "auto",
-        large=_large_engine())
+        large=_large_engine(device), device=device)
     return layout, render
 
 
-def _large_engine() -> RenderEngine | None:
+def _large_engine(device: str = "auto") -> RenderEngine | None:
     """The optional SMILE_SYN 512 engine; a damaged file leaves SMILE at 256 (and says so in the log) instead of
     switching SMILE off."""
     from .neural import NeuralRenderEngine
@@ -87,7 +89,7 @@ def _large_engine() -> RenderEngine | None:
     if not path.is_file():
         return None
     try:
-        return NeuralRenderEngine.from_source(path, precision="exact")
+        return NeuralRenderEngine.from_source(path, precision="exact", device=device)
     except Exception as exc:  # noqa: BLE001 - an optional file must not cost the required ones
         logging.getLogger(__name__).warning("SMILE_SYN 512 unusable, rendering at 256: %s", exc)
         return None

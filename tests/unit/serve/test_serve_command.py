@@ -1,0 +1,68 @@
+"""The ``serve`` command: the token rules (none on 127.0.0.1 unless asked; always one elsewhere, kept owner-only)
+and a real server process answering with its token."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from smile_studio.serve.token import is_loopback, server_token
+
+
+def test_a_token_is_required_off_this_machine_and_kept_owner_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("SMILE_STUDIO_CONFIG_DIR", str(tmp_path / "config"))
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.20") and not is_loopback("gpu-box")
+    assert server_token("127.0.0.1", None) == (None, None, False)
+    token, path, made = server_token("0.0.0.0", None)
+    assert made and path == tmp_path / "config" / "serve-token" and len(token) >= 32
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert server_token("0.0.0.0", None) == (token, path, False)  # the same token on the next start
+    mine = tmp_path / "mine.token"
+    mine.write_text("correct-horse-battery-staple\n")
+    assert server_token("127.0.0.1", mine)[0] == "correct-horse-battery-staple"
+    mine.write_text("short\n")
+    with pytest.raises(ValueError, match="does not hold a token"):
+        server_token("0.0.0.0", mine)
+
+
+def test_the_command_serves_with_its_token(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token_file = tmp_path / "t"
+    env = {**os.environ, "SMILE_STUDIO_CONFIG_DIR": str(tmp_path / "config"), "SMILE_STUDIO_WEIGHTS": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "smile_studio", "serve", "--port", str(port), "--engine",
+                             "offline", "--token-file", str(token_file)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        url, deadline, answer = f"http://127.0.0.1:{port}/info", time.time() + 60, None
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                answer = httpx.get(url, headers={"Authorization": f"Bearer {token_file.read_text().strip()}"})
+                break
+            except (httpx.HTTPError, FileNotFoundError):
+                time.sleep(0.2)
+        assert answer is not None and answer.status_code == 200, proc.stdout.read() if proc.poll() else "no answer"
+        assert answer.json()["label"] == "offline"
+        assert httpx.get(url).status_code == 401
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=20)[0]
+    assert "serving offline default" in out and str(token_file) in out
+
+
+def test_bad_options_are_one_line(capsys):
+    from smile_studio.cli.main import main
+
+    assert main(["serve", "--port", "0"]) == 2
+    assert "--port must be" in capsys.readouterr().err
+    assert main(["serve", "--certfile", "c.pem"]) == 2
+    assert "go together" in capsys.readouterr().err
