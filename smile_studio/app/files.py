@@ -257,7 +257,8 @@ class FileActions:
         engines = {"layout": self.layout_engine.description, "render": self.render_engine.description}
         from ..export import checkpoint_hashes
 
-        hashes = checkpoint_hashes() if self.render_engine.info.official_weights else {}
+        info = self.render_engine.info
+        hashes = checkpoint_hashes() if info.official_weights and not info.remote else {}
         try:
             written = export_bundle(self.doc, image, folder, engines, hashes, self.enhancer())
         except OSError as exc:

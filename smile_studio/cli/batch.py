@@ -121,7 +121,7 @@ _WORKER: dict = {}  # in a --workers process: the recipe and engines it built on
 
 def _init_worker(args: argparse.Namespace) -> None:
     _WORKER["recipe"] = build_recipe(args)
-    _WORKER["engines"] = engines_for(args.engine)[:2]
+    _WORKER["engines"] = engines_for(args.engine, args.server, args.token_file)[:2]
     _WORKER["args"] = args
 
 
@@ -193,7 +193,7 @@ def run_batch(args: argparse.Namespace) -> int:
         raise CliError(f"{out}: the output folder is the input folder; renders named NAME.png would overwrite "
                          "the label maps beside the photos: choose another --out-dir")
     recipe = build_recipe(args)
-    layout, render, why = engines_for(args.engine)
+    layout, render, why = engines_for(args.engine, args.server, args.token_file)
     size = _batch_size(args, render)
     make_folder(out)
     print(f"engine: {why}")

@@ -43,7 +43,7 @@ def run_edit(args: argparse.Namespace) -> int:
         raise CliError(f"{args.map_out}: label maps are written as indexed PNG (use .png)")
     face = load_face(args.input, args.size, args.map, args.face)
     recipe = build_recipe(args, face if Path(args.input).suffix.lower() == ".smile" else None)
-    layout, render, why = engines_for(args.engine)
+    layout, render, why = engines_for(args.engine, args.server, args.token_file)
     current, result, image = apply_recipe(recipe, face, layout, render, large=not args.crop)  # --crop: the map's side
     full = not args.crop and face.original is not None
     shown = at_photo_size(face, result.labels, image, recipe.styles, enhance=recipe.enhance) if full else image
@@ -53,10 +53,11 @@ def run_edit(args: argparse.Namespace) -> int:
         outputs[Path(args.map_out)] = encode_indexed_png(edited_map)
     if args.json_out:
         engines = {"layout": layout.description, "render": render.description}
+        local_weights = render.info.official_weights and not render.info.remote  # a server's files are its own
         edit = {"seed": args.seed, "psi": args.psi, "reference": recipe.reference.name if recipe.reference else None}
         settings = edit_settings(face.name, args.size, result.attributes, recipe.styles, recipe.references, engines,
                                  attributes_before=current, edit=edit,
-                                 checkpoints=checkpoint_hashes() if render.info.official_weights else None,
+                                 checkpoints=checkpoint_hashes() if local_weights else None,
                                  files=[Path(p).name for p in (args.out, args.map_out) if p], notes=result.notes,
                                  render_size=image.shape[0],
                                  enhance=enhance_record(enhancer(recipe.enhance) if recipe.enhance and full else None,

@@ -8,6 +8,7 @@ Inputs are read and validated completely before anything is written, and every e
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,9 @@ def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", default=None, help="per-region styles, e.g. hair=ref:REF.jpg,skin=seed:7,cloth=source")
     p.add_argument("--engine", choices=tuple(ENGINES), default=None,
                    help="; ".join(f"{k}: {v}" for k, v in ENGINES.items()) + " (default auto)")
+    p.add_argument("--server", metavar="URL", help="edit and render on `smile-studio serve` at URL (http://HOST:PORT) "
+                                                   "instead of this machine's engines")
+    p.add_argument("--token-file", help="the server's token (default: $SMILE_STUDIO_TOKEN)")
     p.add_argument("--size", type=int, choices=(256, 512), default=None, help="working size (default 256)")
     p.add_argument("--face", type=int, default=1, metavar="N",
                    help="which face of a photo with several: 1 = the largest (default), 2 = the next, ...")
@@ -226,11 +230,31 @@ def read_recipe_file(path: str) -> dict:
     return out
 
 
-def engines_for(choice: str):
+def engines_for(choice: str | None, server: str | None = None, token_file: str | None = None):
+    """(layout, render, why): this machine's engines (``choice``), or those of the server at ``server``."""
     try:
-        return select_engines(choice, interactive=False, exemplar=sample_exemplar())
+        if server is None:
+            return select_engines(choice or "auto", interactive=False, exemplar=sample_exemplar())
+        if choice not in (None, "auto"):
+            raise CliError("--engine chooses this machine's engines; with --server the server's run")
+        from ..engines.remote import remote_engines
+
+        return remote_engines(server, server_token_of(token_file))
     except EngineError as exc:
         raise CliError(str(exc)) from exc
+
+
+def server_token_of(token_file: str | None) -> str | None:
+    """The token for a server: the first line of ``token_file``, else ``$SMILE_STUDIO_TOKEN``, else none."""
+    if token_file is None:
+        return os.environ.get("SMILE_STUDIO_TOKEN") or None
+    try:
+        token = Path(token_file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{token_file}: the token file cannot be read ({exc})") from exc
+    if not token:
+        raise CliError(f"{token_file}: the token file is empty")
+    return token
 
 
 def make_folder(folder: Path) -> None:

@@ -114,7 +114,7 @@ def run_video(args: argparse.Namespace) -> int:
         print(f"note: Enhance ({args.enhance}) is not used for video frames")
         args.enhance = None
     recipe = build_recipe(args)
-    layout, render, why = engines_for(args.engine)
+    layout, render, why = engines_for(args.engine, args.server, args.token_file)
     print(f"engine: {why}")
     editor = FrameEditor(recipe, layout, render, args, float(info.fps))
     make_folder(Path(args.output).parent)

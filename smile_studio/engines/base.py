@@ -126,6 +126,7 @@ class EngineInfo:
     official_weights: bool  # runs the official (or user-trained) SMILE networks: exports record their hashes
     device: str = "cpu"  # where it runs ("cpu", "cuda", "cuda:1")
     preview_precision: str | None = None  # the reduced precision of interactive previews ("bfloat16"), if any
+    remote: bool = False  # runs on another machine (its weight files are not this machine's)
 
     @property
     def on_gpu(self) -> bool:

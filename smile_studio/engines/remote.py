@@ -62,7 +62,8 @@ class Connection:
     def info(self) -> EngineInfo:
         a = self.about
         return EngineInfo(f"{a.get('label', 'engines')} on {self.host}", official_weights=bool(a.get(
-            "official_weights")), device=str(a.get("device", "?")), preview_precision=a.get("preview_precision"))
+            "official_weights")), device=str(a.get("device", "?")), preview_precision=a.get("preview_precision"),
+            remote=True)
 
 
 class RemoteLayoutEngine:

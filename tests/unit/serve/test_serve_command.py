@@ -66,3 +66,30 @@ def test_bad_options_are_one_line(capsys):
     assert "--port must be" in capsys.readouterr().err
     assert main(["serve", "--certfile", "c.pem"]) == 2
     assert "go together" in capsys.readouterr().err
+
+
+def test_edit_on_a_server_writes_what_this_machine_would(server, samples_dir, tmp_path, capsys):
+    """`edit --server URL` edits and renders on the server (the same engines here): the same file as a local run;
+    a wrong token or a server that is down is one line, exit 2, nothing written."""
+    from smile_studio.cli.main import main
+
+    from .conftest import TOKEN
+
+    url, *_ = server
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    photo = str(samples_dir / "maskgan_0.jpg")
+    common = [photo, "--set", "hat=on", "--seed", "3"]
+    assert main(["edit", *common, "--server", url, "--token-file", str(token), "--out", str(tmp_path / "r.png")]) == 0
+    assert "offline on 127.0.0.1" in capsys.readouterr().out
+    assert main(["edit", *common, "--engine", "offline", "--out", str(tmp_path / "l.png")]) == 0
+    assert (tmp_path / "r.png").read_bytes() == (tmp_path / "l.png").read_bytes()
+    token.write_text("not-the-token-at-all\n")
+    assert main(["edit", *common, "--server", url, "--token-file", str(token), "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "refused the token" in err and not (tmp_path / "x.png").exists()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{s.getsockname()[1]}"
+    assert main(["edit", *common, "--server", down, "--out", str(tmp_path / "y.png")]) == 2
+    assert "cannot be reached" in capsys.readouterr().err and not (tmp_path / "y.png").exists()

@@ -6,13 +6,10 @@ inside is 500 with an incident id; and the server answers ``info`` after all of 
 from __future__ import annotations
 
 import socket
-import threading
-import time
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 from smile_studio.core.document import StyleSource
 from smile_studio.core.labels import NUM_CLASSES, default_attributes
@@ -22,48 +19,9 @@ from smile_studio.engines.exemplar import ExemplarRenderEngine
 from smile_studio.engines.offline import OfflineLayoutEngine
 from smile_studio.engines.remote import remote_engines
 from smile_studio.engines.wire import render_request_json
-from smile_studio.serve.app import create_app
+from smile_studio.resources import sample_exemplar
 
-TOKEN = "s3cret-token-for-tests"
-
-
-class Counting:
-    """An engine that counts its calls (to show a refused request computed nothing)."""
-
-    def __init__(self, engine):
-        self.engine, self.calls = engine, 0
-        self.name, self.description, self.info = engine.name, engine.description, engine.info
-        self.large_side = getattr(engine, "large_side", None)
-
-    def edit(self, req):
-        self.calls += 1
-        return self.engine.edit(req)
-
-    def render(self, req):
-        self.calls += 1
-        if req.size == 77:
-            raise RuntimeError("a bug inside the engine")
-        return self.engine.render(req)
-
-
-@pytest.fixture(scope="module")
-def server():
-    layout, render = Counting(OfflineLayoutEngine()), Counting(ExemplarRenderEngine())
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    srv = uvicorn.Server(uvicorn.Config(create_app(layout, render, token=TOKEN, max_body=8 * 2**20),
-                                        host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}", layout, render
-    srv.should_exit = True
-    thread.join(10)
+from .conftest import TOKEN
 
 
 def _face(face_map):
@@ -83,7 +41,7 @@ def test_edits_and_renders_equal_the_local_engines(server, face_map):
     styles[C.HAIR] = StyleSource("seed", seed=5)
     photo = _face(face_map)
     rreq = RenderRequest(got.labels, photo, face_map, tuple(styles), exact=True)
-    assert np.array_equal(render.render(rreq), ExemplarRenderEngine().render(rreq))
+    assert np.array_equal(render.render(rreq), ExemplarRenderEngine(sample=sample_exemplar()).render(rreq))
 
 
 def test_a_wrong_or_missing_token_is_refused_before_any_work(server, face_map):
