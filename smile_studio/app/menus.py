@@ -79,6 +79,7 @@ class MenusAndToolbar:
         self._action(m, "&Export bundle…", QKeySequence("Ctrl+E"), self.export_dialog)
         self._action(m, "Save re&cipe…", None, self.save_recipe_dialog)
         self._action(m, "&Weights…", None, self.weights_dialog)
+        self._action(m, "Connect to &server…", None, self.connect_dialog)
         m.addSeparator()
         self._action(m, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         e = self.menuBar().addMenu("&Edit")

@@ -13,9 +13,10 @@ class _Signals(QObject):
 class PoolTask(QRunnable):
     """Runs a Qt-free callable off the interface thread; ``signals.done`` carries its value or exception."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, what: str = ""):
         super().__init__()
         self.fn = fn
+        self.what = what  # what it makes, for a message when it fails
         self.signals = _Signals()
 
     def run(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,9 +31,10 @@ from ..core.document import Document, StyleSource
 from ..core.editor import STROKE_TOOLS, EditorState, Stroke
 from ..core.labelio import colorize
 from ..core.labels import CLASSES
-from ..engines.base import OFFLINE_INFO, PreparesFaces, RenderRequest
+from ..engines.base import RenderRequest
 from .canvas import FileDropMixin, MapCanvas
 from .config import TITLE, data_dir, settings_file
+from .engine_actions import EngineActions, ServerDialog
 from .files import FileActions
 from .menus import MenusAndToolbar
 from .messages import DocumentMessages
@@ -52,8 +52,8 @@ if TYPE_CHECKING:  # opened on demand (File > Weights…)
     from .weights_dialog import WeightsDialog
 
 
-class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar, DocumentMessages, FullSizeResult,
-                 FileDropMixin, QMainWindow):
+class MainWindow(FileActions, ReferenceActions, ProposalActions, EngineActions, MenusAndToolbar, DocumentMessages,
+                 FullSizeResult, FileDropMixin, QMainWindow):
     """Builds the window and wires canvas, panels and the engine worker to the document through commands; the
     file, reference, proposal and menu actions live in their own modules (the mixins)."""
 
@@ -120,6 +120,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
     result_window: ResultWindow | None  # View > Result at full size
     shortcuts_dialog: QDialog | None  # Help > Keyboard shortcuts
     _weights_dialog: WeightsDialog | None  # File > Weights…
+    _server_dialog: ServerDialog | None  # File > Connect to server…
 
     def __init__(self, layout_engine=None, render_engine=None, engine_note: str | None = None,
                  autosave_ms: int = 20000):
@@ -141,7 +142,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self._engine_task = self.last_result = None
         self._prepare_after_render = False
         self._shown_id = 0
-        self.result_window = self.shortcuts_dialog = self._weights_dialog = None
+        self.result_window = self.shortcuts_dialog = self._weights_dialog = self._server_dialog = None
         self._build_ui()
         # the worker owns the engines (they keep caches and are not re-entrant): renders, proposals, thumbnails
         # and exports all run on its thread
@@ -274,77 +275,10 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         self.place_eyes_button.clicked.connect(self.place_eyes)
         self.filesDropped.connect(lambda paths: self.open_in_background(paths[0]))
 
-    @property
-    def layout_engine(self):
-        return self.worker.engines.layout
-
-    @property
-    def render_engine(self):
-        return self.worker.engines.render
-
-    @render_engine.setter
-    def render_engine(self, engine) -> None:  # benchmarks switch rendering off and on
-        self.worker.set_engines(self.layout_engine, engine)
-
-    def set_engines(self, layout, render, note: str, loading: bool = False) -> None:
-        """``loading``: these engines serve while better ones load (see :meth:`load_engines_in_background`)."""
-        self.worker.set_engines(layout, render)
-        self.engine_note = note
-        self._show_engines(loading)
-        self._prepare_after_render = True  # new engines know nothing of the open face yet
-        self.request_render(FINAL)
-
-    def _show_engines(self, loading: bool = False) -> None:
-        note, render = self.engine_note, self.render_engine
-        self.status_render.setText(self.render_note())
-        info = render.info if render is not None else OFFLINE_INFO
-        hint = ""
-        if loading:
-            hint = " Loading the SMILE networks…"
-        elif not info.official_weights:
-            hint = " To use SMILE, run `smile-studio weights fetch` or open File > Weights…"
-        link = ""
-        if not info.official_weights and not loading:
-            link = ' <a href="weights" style="color:#9fd0ff">Get the SMILE weights…</a>'
-        self.banner.setText(f"Engine: {html.escape(note)}.{html.escape(hint)}{link}")
-        previews = f" · previews: {info.preview_precision}" if info.preview_precision else ""
-        self.status_engine.setText(f"engine: {info.label} · device: {info.device}{previews}")
-
     def show_shortcuts(self) -> None:
         from .help import show_shortcuts
 
         self.shortcuts_dialog = show_shortcuts(self)
-
-    @property
-    def engines_loading(self) -> bool:
-        return self._engine_task is not None
-
-    def load_engines_in_background(self, load) -> None:
-        """Reading the official weights takes seconds: ``load`` (returning layout, render, note) runs on a worker
-        while the window keeps working with the engines it has; a failure is a message and keeps those."""
-        task = PoolTask(load)
-        task.signals.done.connect(self._engines_loaded, Qt.ConnectionType.QueuedConnection)
-        self._engine_task = task
-        self.pool.start(task)
-
-    def _engines_loaded(self, result) -> None:
-        self._engine_task = None
-        if isinstance(result, Exception):
-            self._show_engines()  # no longer "loading"; the engines and the picture stay as they are
-            self.notify(f"The SMILE engines could not be loaded ({type(result).__name__}: {result}); "
-                        "staying on the current engines.", error=True)
-            return
-        self.set_engines(*result)
-        if result[1].info.official_weights:
-            self.notify("Now rendering with the SMILE networks.")
-
-    def reload_engines(self) -> None:
-        """New weights are installed: choose the engines again, in the background (no restart)."""
-        from ..engines.registry import select_engines
-        from ..resources import sample_exemplar
-
-        self._show_engines(loading=True)
-        self.load_engines_in_background(lambda: select_engines("auto", exemplar=sample_exemplar()))
 
     def set_document(self, doc: Document, path: Path | None = None) -> None:
         self.place_eyes_button.setVisible(False)
@@ -493,17 +427,6 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
             self._refresh_panels()
             self.request_render(FINAL)
 
-    def _prepare_edits(self) -> None:
-        """Once a face just opened is on screen: the layout engine computes ahead what its edits need (the
-        first toggle then costs what a second one does), on the engine thread, after that first render."""
-        self._prepare_after_render = False
-        doc, engine = self.doc, self.layout_engine
-        if doc is None or not isinstance(engine, PreparesFaces):
-            return
-        labels, photo, attributes = doc.labels.copy(), doc.photo, dict(doc.attributes)
-        self.worker.submit(lambda engines: engines.layout.prepare(labels, photo, attributes)
-                           if engines.layout is engine else None)
-
     def request_render(self, kind: str = FINAL) -> int | None:
         if self.doc is None or self.render_engine is None:
             return None
@@ -518,8 +441,11 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, MenusAndToolbar
         if res.id < self._shown_id:
             return  # stale
         if res.error:
-            self.notify(f"Rendering failed: {res.error}", error=True)
             self.preview.set_state("render failed")
+            if self.render_engine is not None and self.render_engine.info.remote:
+                self.server_lost(res.error)  # the local engines take over, and render again
+            else:
+                self.notify(f"Rendering failed: {res.error}", error=True)
             return
         self._shown_id = res.id
         self.last_result = res

@@ -3,17 +3,12 @@ the tests of this folder."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
-import uvicorn
 
 from smile_studio.engines.exemplar import ExemplarRenderEngine
 from smile_studio.engines.offline import OfflineLayoutEngine
 from smile_studio.resources import sample_exemplar
-from smile_studio.serve.app import create_app
+from tests.serving import serving
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -40,18 +35,5 @@ class Counting:
 @pytest.fixture(scope="module")
 def server():
     layout, render = Counting(OfflineLayoutEngine()), Counting(ExemplarRenderEngine(sample=sample_exemplar()))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    srv = uvicorn.Server(uvicorn.Config(create_app(layout, render, token=TOKEN, max_body=8 * 2**20),
-                                        host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}", layout, render
-    srv.should_exit = True
-    thread.join(10)
+    with serving(layout, render, TOKEN, max_body=8 * 2**20) as url:
+        yield url, layout, render
