@@ -125,7 +125,7 @@ class EngineInfo:
     label: str  # what the window and the reports call it: "SMILE" or "offline"
     official_weights: bool  # runs the official (or user-trained) SMILE networks: exports record their hashes
     device: str = "cpu"  # where it runs ("cpu", "cuda", "cuda:1")
-    preview_precision: str | None = None  # the reduced precision of interactive previews ("bfloat16"), if any
+    preview_precision: str | None = None  # what interactive previews compute in ("bfloat16", "float32"), if told
     remote: bool = False  # runs on another machine (its weight files are not this machine's)
 
     @property

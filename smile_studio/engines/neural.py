@@ -96,9 +96,8 @@ class NeuralRenderEngine:
 
     @property
     def info(self) -> EngineInfo:
-        fast = self.preview_dtype != torch.float32
         return EngineInfo("SMILE", official_weights=True, device=str(self.device),
-                          preview_precision=dtype_name(self.preview_dtype) if fast else None)
+                          preview_precision=dtype_name(self.preview_dtype))
 
     @property
     def large_side(self) -> int | None:
