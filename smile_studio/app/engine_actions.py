@@ -34,7 +34,10 @@ class EngineActions:
         self.engine_note = note
         self._show_engines(loading)
         self._prepare_after_render = True  # new engines know nothing of the open face yet
-        self.request_render(FINAL)
+        first = self.request_render(FINAL)
+        if first is not None:
+            self._engines_from = first  # a failure of an earlier request was the old engines'
+
 
     def _show_engines(self, loading: bool = False) -> None:
         note, render = self.engine_note, self.render_engine

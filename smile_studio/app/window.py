@@ -90,6 +90,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, EngineActions, 
     _engine_task: PoolTask | None  # better engines loading in the background
     _prepare_after_render: bool
     _shown_id: int  # the newest render shown (older results are stale)
+    _engines_from: int  # the first request of the engines in use (failures before it were the old engines')
     last_result: JobResult | None
     idle: QTimer  # the final render after a stroke
     # widgets: the central area, docks, status bar, tool bar (menus.py) and menus
@@ -141,7 +142,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, EngineActions, 
         self._message_for = (None, None)
         self._engine_task = self.last_result = None
         self._prepare_after_render = False
-        self._shown_id = 0
+        self._shown_id = self._engines_from = 0
         self.result_window = self.shortcuts_dialog = self._weights_dialog = self._server_dialog = None
         self._build_ui()
         # the worker owns the engines (they keep caches and are not re-entrant): renders, proposals, thumbnails
@@ -441,6 +442,8 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, EngineActions, 
         if res.id < self._shown_id:
             return  # stale
         if res.error:
+            if res.id < self._engines_from:
+                return  # the engines that failed are gone already
             self.preview.set_state("render failed")
             if self.render_engine is not None and self.render_engine.info.remote:
                 self.server_lost(res.error)  # the local engines take over, and render again
