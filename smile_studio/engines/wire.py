@@ -154,12 +154,15 @@ def layout_request(d: object) -> LayoutRequest:
     psi = d.get("psi", 1.0)
     if isinstance(psi, bool) or not isinstance(psi, (int, float)):
         raise WireError(f"psi must be a number, not {psi!r}")
+    reference_attributes = d.get("reference_attributes")
+    if reference_attributes is not None:
+        reference_attributes = dict(_document(reference_attributes, "reference_attributes"))
     try:
         return LayoutRequest(labels, dict(_document(d.get("current"), "current")),
                              dict(_document(d.get("target"), "target")), seed=_whole(d, "seed", 0, 0, 2**31 - 1),
                              psi=float(psi), variations=variations,
                              reference_labels=_optional(d, "reference_labels", label_map, "the reference map", side),
-                             reference_attributes=d.get("reference_attributes"),
+                             reference_attributes=reference_attributes,
                              photo=_optional(d, "photo", image, "the photo", side))
     except (ValueError, TypeError, KeyError) as exc:
         raise WireError(str(exc)) from None
