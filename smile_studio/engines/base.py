@@ -164,6 +164,15 @@ class PreparesFaces(Protocol):
 
 
 @runtime_checkable
+class RendersSessions(Protocol):
+    """A render engine whose stroke previews update its last render: ``session()`` is a view of it with a
+    context of its own (the networks and caches shared), so that two editors painting at once on one server
+    each get previews of their own strokes."""
+
+    def session(self) -> RenderEngine: ...
+
+
+@runtime_checkable
 class RendersBatches(Protocol):
     """A render engine that renders several requests in one pass (batched on a GPU)."""
 

@@ -108,6 +108,13 @@ class NeuralRenderEngine:
         """The released file or one ``smile-studio train syn`` wrote (its size and widths read from it)."""
         return cls(SynGenerator.from_checkpoint(source), **kw)
 
+    def session(self) -> NeuralRenderEngine:
+        """This engine with stroke previews of its own (``RendersSessions``): the networks, the map features and
+        the styles are shared."""
+        view = copy.copy(self)
+        view.strokes = StrokePreviews()
+        return view
+
     # -- rendering ---------------------------------------------------------------------------------------------
     @torch.no_grad()
     def render(self, req: RenderRequest) -> np.ndarray:

@@ -4,6 +4,7 @@ a laptop, the networks on a GPU box). Requests and results cross as :mod:`.wire`
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import urlsplit
 
 import cv2
@@ -11,7 +12,7 @@ import httpx
 import numpy as np
 
 from .base import EngineError, EngineInfo, LayoutRequest, LayoutResult, RenderRequest
-from .wire import WireError, layout_request_json, layout_result, render_request_json
+from .wire import SESSION_HEADER, WireError, layout_request_json, layout_result, render_request_json
 
 TIMEOUT = httpx.Timeout(10.0, read=120.0)  # connecting is quick or never; a first render may take a while
 
@@ -56,8 +57,8 @@ class Connection:
         except ValueError:
             raise EngineError(f"{self.url} did not answer as a SMILE Studio server") from None
 
-    def post(self, path: str, document: dict) -> httpx.Response:
-        return self._answer("POST", path, json=document)
+    def post(self, path: str, document: dict, headers: dict | None = None) -> httpx.Response:
+        return self._answer("POST", path, json=document, headers=headers)
 
     def info(self) -> EngineInfo:
         a = self.about
@@ -91,9 +92,10 @@ class RemoteRenderEngine:
         self.description = f"{connection.about.get('render', 'render engine')} on {connection.url}"
         self.info = connection.info()
         self.large_side = connection.about.get("large_side")
+        self.session = {SESSION_HEADER: uuid.uuid4().hex}  # the server keeps this editor's stroke previews apart
 
     def render(self, request: RenderRequest) -> np.ndarray:
-        data = self.connection.post("/render", render_request_json(request)).content
+        data = self.connection.post("/render", render_request_json(request), self.session).content
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         side = request.size or request.labels.shape[0]
         if img is None or img.shape[:2] != (side, side):

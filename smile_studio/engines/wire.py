@@ -28,6 +28,7 @@ MAX_SIDE = 1024  # a map's or an aligned photo's side (SMILE renders 256 and 512
 MAX_VARIATIONS = 16  # an editor shows at most this many proposals of one edit
 MAX_REFERENCES = 8
 MAX_PNG_BYTES = 8 * 2**20  # one image's encoded size
+SESSION_HEADER = "X-Smile-Session"  # which editor a render is for: its stroke previews update its own last render
 # a stroke sends the same photo and source map with every dab: both ends keep the last few images they coded
 KEPT = 8
 _encoded: OrderedDict = OrderedDict()

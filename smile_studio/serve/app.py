@@ -20,6 +20,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import OrderedDict
 
 import cv2
 from fastapi import FastAPI, Request
@@ -28,12 +29,14 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..engines import wire
-from ..engines.base import EngineError, LayoutEngine, RenderEngine
+from ..engines.base import EngineError, LayoutEngine, RenderEngine, RendersSessions
+from ..engines.cache import lru_get
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 2**20  # a request's body: a 1024 map, photo and eight references fit many times over
 QUEUE = 8  # requests waiting for the engines beyond the one running
+SESSIONS = 8  # editors' stroke contexts kept (the least recently used go first: ~110 MB each with SMILE at 256)
 
 
 def _refusal(status: int, sentence: str) -> JSONResponse:
@@ -95,6 +98,13 @@ def create_app(layout: LayoutEngine, render: RenderEngine, token: str | None = N
                   openapi_url=None)
     engines_lock = threading.Lock()
     waiting = threading.BoundedSemaphore(queue + 1)
+    sessions: OrderedDict = OrderedDict()  # session id -> its view of the render engine
+
+    def render_for(request: Request) -> RenderEngine:
+        sid = request.headers.get(wire.SESSION_HEADER, "")[:64]
+        if not sid or not isinstance(render, RendersSessions):
+            return render
+        return lru_get(sessions, SESSIONS, sid, render.session)
 
     def run(fn):
         if not waiting.acquire(blocking=False):
@@ -141,7 +151,8 @@ def create_app(layout: LayoutEngine, render: RenderEngine, token: str | None = N
             ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
             return Response(data.tobytes(), media_type="image/png")
 
-        return await call(request, wire.render_request, render.render, png)
+        engine = render_for(request)
+        return await call(request, wire.render_request, engine.render, png)
 
     return Guard(app, token, max_body)
 
