@@ -8,8 +8,9 @@ What it guarantees, in the order a request meets it:
   larger than ``max_body`` is 413;
 * **one sentence per refusal**: a body that is not JSON is 400; a request the wire format or the engine refuses
   (a malformed map, 65 variations) is 422 with the reason;
-* **the engines one request at a time** (they keep caches and are not re-entrant), at most ``queue`` waiting:
-  beyond, 503 (the client retries);
+* **the engines one request at a time** (they keep caches and are not re-entrant), first come first served, at
+  most ``queue`` waiting: beyond, 503 (the client retries); each editor's stroke previews update its own last
+  render (``X-Smile-Session``);
 * **a failure inside is logged with an id** and answered 500 with that id; the server keeps serving.
 """
 
@@ -20,7 +21,7 @@ import json
 import logging
 import threading
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import cv2
 from fastapi import FastAPI, Request
@@ -96,7 +97,7 @@ def create_app(layout: LayoutEngine, render: RenderEngine, token: str | None = N
     none, for 127.0.0.1)."""
     app = FastAPI(title="SMILE Studio engines", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url=None)
-    engines_lock = threading.Lock()
+    engines_lock = FirstComeFirstServed()
     waiting = threading.BoundedSemaphore(queue + 1)
     sessions: OrderedDict = OrderedDict()  # session id -> its view of the render engine
 
@@ -159,3 +160,23 @@ def create_app(layout: LayoutEngine, render: RenderEngine, token: str | None = N
 
 class _Busy(Exception):
     pass
+
+
+class FirstComeFirstServed:
+    """A lock taken in the order it was asked for: clients sharing the engines take turns, none waits more than
+    one render behind another (threading.Lock promises no order)."""
+
+    def __init__(self) -> None:
+        self._turns = threading.Condition()
+        self._queue: deque = deque()
+
+    def __enter__(self) -> None:
+        ticket = object()
+        with self._turns:
+            self._queue.append(ticket)
+            self._turns.wait_for(lambda: self._queue[0] is ticket)
+
+    def __exit__(self, *exc) -> None:
+        with self._turns:
+            self._queue.popleft()
+            self._turns.notify_all()
