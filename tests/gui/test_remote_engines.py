@@ -5,6 +5,8 @@ working on this machine's engines, says so, and connects again when asked."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
@@ -33,7 +35,7 @@ def _connect(qtbot, window, url, token, monkeypatch):
     qtbot.waitUntil(lambda: window.render_engine.info.remote, timeout=20000)
 
 
-def test_the_window_paints_proposes_and_falls_back_on_a_server(qtbot, window, monkeypatch):
+def test_the_window_paints_proposes_and_falls_back_on_a_server(qtbot, window, monkeypatch, tmp_path):
     layout, render = OfflineLayoutEngine(), ExemplarRenderEngine(sample=sample_exemplar())
     with serving(layout, render, TOKEN) as url:
         _connect(qtbot, window, url, TOKEN, monkeypatch)
@@ -54,6 +56,11 @@ def test_the_window_paints_proposes_and_falls_back_on_a_server(qtbot, window, mo
         qtbot.waitUntil(lambda: window.proposal is not None, timeout=20000)
         window.accept_proposal()
         assert window.doc.attributes["hat"] == "on"
+        files = window.export_to(tmp_path / "bundle")  # rendered on the server
+        assert files and all(f.is_file() for f in files)
+        settings = json.loads(next(f for f in files if f.suffix == ".json").read_text())
+        assert f"on {url}" in json.dumps(settings)  # the bundle says where it was rendered
+        assert settings["checkpoints"] == {}  # and records no weight files of this machine
     # the server is gone: the next render fails over to this machine's engines, with a message
     window.editor.set_class(C.SKIN)
     drag(qtbot, window.canvas, [(120, 120), (130, 120)])
