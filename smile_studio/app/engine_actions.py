@@ -6,6 +6,7 @@ mid-session, the local engines take over with a message, and File > Connect to s
 from __future__ import annotations
 
 import html
+import os
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLineEdit
@@ -64,11 +65,14 @@ class EngineActions:
         while the window keeps working with the engines it has; a failure is a message (``what`` could not be
         loaded) and keeps those."""
         task = PoolTask(load, what)
-        task.signals.done.connect(self._engines_loaded, Qt.ConnectionType.QueuedConnection)
+        task.signals.done.connect(lambda result, task=task: self._engines_loaded(result, task),
+                                  Qt.ConnectionType.QueuedConnection)
         self._engine_task = task
         self.pool.start(task)
 
-    def _engines_loaded(self, result) -> None:
+    def _engines_loaded(self, result, task=None) -> None:
+        if task is not None and task is not self._engine_task:
+            return  # a load the user has since replaced (connected elsewhere, or lost the server again)
         what = self._engine_task.what if self._engine_task is not None else "The engines"
         self._engine_task = None
         if isinstance(result, Exception):
@@ -108,7 +112,8 @@ class EngineActions:
         dialog = ServerDialog(self, str(self.settings.value("server/url", "") or ""))
         self._server_dialog = dialog
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.connect_server(dialog.url.text().strip(), dialog.token.text().strip() or None)
+            token = dialog.token.text().strip() or os.environ.get("SMILE_STUDIO_TOKEN") or None
+            self.connect_server(dialog.url.text().strip(), token)
 
     def connect_server(self, url: str, token: str | None = None) -> None:
         """Use the engines of ``smile-studio serve`` at ``url``, connected in the background; a server that

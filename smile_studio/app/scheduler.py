@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..engines.base import EnginesUnreachable
+
 PREVIEW = "preview"  # quick, low resolution, while the user is still stroking
 FINAL = "final"  # full resolution, once the user pauses
 
@@ -42,6 +44,7 @@ class JobResult:
     seconds: float  # engine time
     latency: float  # from posting to completion
     payload: Any = None
+    unreachable: bool = False  # the engines' machine did not answer (EnginesUnreachable)
 
 
 @dataclass(frozen=True)
@@ -162,11 +165,12 @@ def run_job(job: Job, fn: Callable[[Any], Any]) -> JobResult:
     """Run ``fn(job.payload)``; an exception becomes the result's error message."""
     t0 = time.perf_counter()
     try:
-        value, error = fn(job.payload), None
+        value, error, unreachable = fn(job.payload), None, False
     except Exception as exc:  # noqa: BLE001 - the UI shows the message; the worker must survive
         value, error = None, f"{type(exc).__name__}: {exc}"
+        unreachable = isinstance(exc, EnginesUnreachable)
     end = time.perf_counter()
-    return JobResult(job.id, job.kind, value, error, end - t0, end - job.posted, job.payload)
+    return JobResult(job.id, job.kind, value, error, end - t0, end - job.posted, job.payload, unreachable)
 
 
 class RenderLoop:

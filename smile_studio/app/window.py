@@ -445,7 +445,7 @@ class MainWindow(FileActions, ReferenceActions, ProposalActions, EngineActions, 
             if res.id < self._engines_from:
                 return  # the engines that failed are gone already
             self.preview.set_state("render failed")
-            if self.render_engine is not None and self.render_engine.info.remote:
+            if res.unreachable:
                 self.server_lost(res.error)  # the local engines take over, and render again
             else:
                 self.notify(f"Rendering failed: {res.error}", error=True)

@@ -237,9 +237,12 @@ def engines_for(choice: str | None, server: str | None = None, token_file: str |
             return select_engines(choice or "auto", interactive=False, exemplar=sample_exemplar())
         if choice not in (None, "auto"):
             raise CliError("--engine chooses this machine's engines; with --server the server's run")
-        from ..engines.remote import remote_engines
+        from ..engines.remote import TokenRefused, remote_engines
 
-        return remote_engines(server, server_token_of(token_file))
+        try:
+            return remote_engines(server, server_token_of(token_file))
+        except TokenRefused as exc:
+            raise CliError(f"{exc} (give it with --token-file F or SMILE_STUDIO_TOKEN)") from exc
     except EngineError as exc:
         raise CliError(str(exc)) from exc
 
@@ -249,7 +252,8 @@ def server_token_of(token_file: str | None) -> str | None:
     if token_file is None:
         return os.environ.get("SMILE_STUDIO_TOKEN") or None
     try:
-        token = Path(token_file).read_text(encoding="utf-8").strip()
+        lines = Path(token_file).read_text(encoding="utf-8").splitlines()
+        token = lines[0].strip() if lines else ""
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"{token_file}: the token file cannot be read ({exc})") from exc
     if not token:

@@ -6,6 +6,7 @@ reverse proxy (README, "Remote engines")."""
 from __future__ import annotations
 
 import argparse
+import os
 
 from .errors import CliError
 
@@ -33,6 +34,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise CliError(f"serving needs FastAPI and uvicorn ({exc}); install them with "
                        "`pip install 'smile-studio[serve]'`") from exc
+    from ..engines.base import EngineError
     from ..engines.registry import select_engines
     from ..resources import sample_exemplar
     from ..serve.token import server_token
@@ -45,11 +47,16 @@ def run_serve(args: argparse.Namespace) -> int:
         token, path, made = server_token(args.host, args.token_file)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from exc
-    layout, render, why = select_engines(args.engine, exemplar=sample_exemplar(), device=args.device)
+    try:
+        layout, render, why = select_engines(args.engine, exemplar=sample_exemplar(), device=args.device)
+    except EngineError as exc:
+        raise CliError(str(exc)) from exc
     scheme = "https" if args.certfile else "http"
     print(f"serving {why} on {scheme}://{args.host}:{args.port} ({render.info.device})", flush=True)
     if token is not None:
         print(f"clients send the token in {path}" + (f" (made now: {token})" if made else ""), flush=True)
+        if path is not None and os.name == "posix" and path.stat().st_mode & 0o077:
+            print(f"warning: {path} can be read by other users of this machine (chmod 600 {path})", flush=True)
     uvicorn.run(create_app(layout, render, token=token), host=args.host, port=args.port, log_level="info",
                 ssl_certfile=args.certfile, ssl_keyfile=args.keyfile)
     return 0

@@ -23,6 +23,10 @@ class EngineError(RuntimeError):
     """A request an engine cannot serve; str(error) is for the user."""
 
 
+class EnginesUnreachable(EngineError):
+    """The machine running the engines does not answer (a server gone away): the editor's own engines take over."""
+
+
 @dataclass(frozen=True)
 class LayoutRequest:
     labels: np.ndarray  # (H, W) uint8

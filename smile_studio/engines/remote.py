@@ -4,6 +4,7 @@ a laptop, the networks on a GPU box). Requests and results cross as :mod:`.wire`
 
 from __future__ import annotations
 
+import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -11,60 +12,90 @@ import cv2
 import httpx
 import numpy as np
 
-from .base import EngineError, EngineInfo, LayoutRequest, LayoutResult, RenderRequest
+from .base import EngineError, EngineInfo, EnginesUnreachable, LayoutRequest, LayoutResult, RenderRequest
 from .wire import SESSION_HEADER, WireError, layout_request_json, layout_result, render_request_json
 
+
+class TokenRefused(EngineError):
+    """The server refused the token (or its absence)."""
+
+
 TIMEOUT = httpx.Timeout(10.0, read=120.0)  # connecting is quick or never; a first render may take a while
+BUSY_WAITS = (0.2, 0.5, 1.0)  # seconds before asking a busy server (503) again
 
 
 class Connection:
     """One server: its address, the token, a pooled HTTP client and what the server said of itself."""
 
-    def __init__(self, url: str, token: str | None = None, timeout: httpx.Timeout = TIMEOUT):
+    def __init__(self, url: str, token: str | None = None, timeout: httpx.Timeout = TIMEOUT,
+                 transport: httpx.BaseTransport | None = None):
+        """``transport``: httpx's, where the requests go (tests answer them in process)."""
         parts = urlsplit(url if "://" in url else f"http://{url}")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:  # a port that is not a number
+            ok = False
+        if not ok:
             raise EngineError(f"{url!r} is not a server address (http://HOST:PORT or https://HOST:PORT)")
+        if token is not None and (not token.isascii() or any(c.isspace() for c in token)):
+            raise EngineError("the token must be one word of plain ASCII characters")
         self.url = f"{parts.scheme}://{parts.netloc}"
         self.host = parts.hostname
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.client = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self.client = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
         self.about = self.get_json("/info")
 
     def close(self) -> None:
         self.client.close()
 
     def _answer(self, method: str, path: str, **kw) -> httpx.Response:
-        try:
-            response = self.client.request(method, path, **kw)
-        except httpx.TimeoutException:
-            raise EngineError(f"the server at {self.url} did not answer in time") from None
-        except httpx.HTTPError as exc:
-            raise EngineError(f"the server at {self.url} cannot be reached ({type(exc).__name__}: {exc})") from None
-        if response.status_code == 401:
-            raise EngineError(f"the server at {self.url} refused the token (give it with --token-file or "
-                              "SMILE_STUDIO_TOKEN)")
-        if response.status_code >= 400:
+        for wait in (*BUSY_WAITS, None):
             try:
-                detail = response.json().get("detail", "")
-            except ValueError:
-                detail = response.text[:200]
-            raise EngineError(f"the server at {self.url} refused the request ({response.status_code}): {detail}")
+                response = self.client.request(method, path, **kw)
+            except httpx.TimeoutException:
+                raise EnginesUnreachable(f"the server at {self.url} did not answer in time") from None
+            except (httpx.TransportError, httpx.InvalidURL) as exc:
+                raise EnginesUnreachable(f"the server at {self.url} cannot be reached ({type(exc).__name__}: "
+                                         f"{exc})") from None
+            if response.status_code != 503 or wait is None:
+                break
+            time.sleep(wait)  # busy with other editors' renders: a moment, then again
+        if response.status_code == 401:
+            raise TokenRefused(f"the server at {self.url} refused the token")
+        if response.status_code >= 400:
+            raise EngineError(f"the server at {self.url} refused the request ({response.status_code}): "
+                              f"{_detail(response)}")
         return response
 
     def get_json(self, path: str) -> dict:
         try:
-            return self._answer("GET", path).json()
+            answer = self._answer("GET", path).json()
         except ValueError:
-            raise EngineError(f"{self.url} did not answer as a SMILE Studio server") from None
+            answer = None
+        if not isinstance(answer, dict):
+            raise EngineError(f"{self.url} did not answer as a SMILE Studio server")
+        return answer
 
     def post(self, path: str, document: dict, headers: dict | None = None) -> httpx.Response:
         return self._answer("POST", path, json=document, headers=headers)
 
     def info(self) -> EngineInfo:
         a = self.about
+        precision = a.get("preview_precision")
         return EngineInfo(f"{a.get('label', 'engines')} on {self.host}", official_weights=bool(a.get(
-            "official_weights")), device=str(a.get("device", "?")), preview_precision=a.get("preview_precision"),
-            remote=True)
+            "official_weights")), device=str(a.get("device", "?")),
+            preview_precision=precision if isinstance(precision, str) else None, remote=True)
+
+
+def _detail(response: httpx.Response, limit: int = 300) -> str:
+    """The server's sentence (at most ``limit`` characters of it)."""
+    try:
+        body = response.json()
+        detail = body.get("detail", "") if isinstance(body, dict) else ""
+    except ValueError:
+        detail = response.text
+    detail = str(detail)
+    return detail if len(detail) <= limit else detail[:limit - 1] + "…"
 
 
 class RemoteLayoutEngine:
@@ -79,7 +110,7 @@ class RemoteLayoutEngine:
         answer = self.connection.post("/edit", layout_request_json(request))
         try:
             return layout_result(answer.json(), request.labels.shape[0])
-        except (ValueError, WireError) as exc:
+        except (ValueError, TypeError, WireError) as exc:
             raise EngineError(f"the server at {self.connection.url} answered an edit it should not ({exc})") \
                 from None
 
@@ -91,12 +122,16 @@ class RemoteRenderEngine:
         self.connection = connection
         self.description = f"{connection.about.get('render', 'render engine')} on {connection.url}"
         self.info = connection.info()
-        self.large_side = connection.about.get("large_side")
+        large = connection.about.get("large_side")
+        self.large_side = large if isinstance(large, int) and not isinstance(large, bool) else None
         self.session = {SESSION_HEADER: uuid.uuid4().hex}  # the server keeps this editor's stroke previews apart
 
     def render(self, request: RenderRequest) -> np.ndarray:
         data = self.connection.post("/render", render_request_json(request), self.session).content
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        try:
+            img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        except cv2.error:
+            img = None
         side = request.size or request.labels.shape[0]
         if img is None or img.shape[:2] != (side, side):
             raise EngineError(f"the server at {self.connection.url} answered a render it should not")

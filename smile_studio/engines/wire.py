@@ -67,6 +67,8 @@ def _unpng(text: object, what: str, channels: int) -> np.ndarray:
     """The checked image of ``text`` (read-only: an image sent again is the one decoded before)."""
     if not isinstance(text, str):
         raise WireError(f"{what} must be a base64 PNG string, not {type(text).__name__}")
+    if len(text) > MAX_PNG_BYTES * 4 // 3 + 4:
+        raise WireError(f"{what} is larger than {MAX_PNG_BYTES // 2**20} MB")
     key = (hashlib.blake2b(text.encode("ascii", "replace"), digest_size=16).digest(), channels)
     with _caches:
         if key in _decoded:
@@ -87,7 +89,18 @@ def _decode(text: str, what: str, channels: int) -> np.ndarray:
         raise WireError(f"{what} is not valid base64") from None
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         raise WireError(f"{what} is not a PNG image")
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    # the header first: a few hundred bytes may declare gigapixels of 16-bit samples, which must not be inflated
+    if len(data) < 33 or data[12:16] != b"IHDR":
+        raise WireError(f"{what} is a damaged PNG image")
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[24] != 8:
+        raise WireError(f"{what} must have 8-bit channels, not {data[24]}-bit")
+    if width != height or not 8 <= width <= MAX_SIDE:
+        raise WireError(f"{what} must be square with a side of 8 to {MAX_SIDE} pixels, not {width}x{height}")
+    try:
+        array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        array = None
     if array is None:
         raise WireError(f"{what} is a damaged PNG image")
     if array.dtype != np.uint8:
@@ -165,8 +178,8 @@ def layout_request(d: object) -> LayoutRequest:
                              reference_labels=_optional(d, "reference_labels", label_map, "the reference map", side),
                              reference_attributes=reference_attributes,
                              photo=_optional(d, "photo", image, "the photo", side))
-    except (ValueError, TypeError, KeyError) as exc:
-        raise WireError(str(exc)) from None
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        raise WireError(str(exc)[:300]) from None
 
 
 def layout_result_json(res: LayoutResult) -> dict:
@@ -181,9 +194,14 @@ def layout_result(d: object, side: int) -> LayoutResult:
     if not isinstance(maps, list) or not 1 <= len(maps) <= MAX_VARIATIONS:
         raise WireError(f"a layout result holds 1 to {MAX_VARIATIONS} maps")
     style = d.get("style")
-    return LayoutResult(tuple(label_map(m, "a proposed map", side) for m in maps), dict(d.get("attributes", {})),
-                        tuple(int(s) for s in d.get("seeds", ())), str(d.get("engine", "remote")),
-                        None if style is None else np.asarray(style, np.float32), tuple(map(str, d.get("notes", ()))))
+    try:
+        return LayoutResult(tuple(label_map(m, "a proposed map", side) for m in maps),
+                            dict(_document(d.get("attributes", {}), "attributes")),
+                            tuple(int(s) for s in d.get("seeds", ())), str(d.get("engine", "remote")),
+                            None if style is None else np.asarray(style, np.float32),
+                            tuple(map(str, d.get("notes", ()))))
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise WireError(f"a layout result is malformed ({str(exc)[:200]})") from None
 
 
 # -- renders -------------------------------------------------------------------------------------------------------
@@ -213,11 +231,14 @@ def render_request(d: object) -> RenderRequest:
         references = tuple(Reference(str(r["id"]), str(r.get("name", r["id"])), image(r.get("rgb"), "a reference"),
                                      _optional(r, "labels", label_map, "a reference map"))
                            for r in map(lambda r: _document(r, "a reference"), refs))
-    except (ValueError, TypeError, KeyError) as exc:
-        raise WireError(f"a style or reference is malformed ({exc})") from None
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        raise WireError(f"a style or reference is malformed ({str(exc)[:200]})") from None
     size = d.get("size")
     if size is not None:
         size = _whole(d, "size", 0, 8, MAX_SIDE)
-    return RenderRequest(labels, _optional(d, "photo", image, "the photo", side),
+    photo = _optional(d, "photo", image, "the photo")
+    if photo is not None and photo.shape[0] not in (side, size):  # a large render's photo comes at its side
+        raise WireError(f"the photo is {photo.shape[0]} px, the request's map {side} px")
+    return RenderRequest(labels, photo,
                          _optional(d, "source_labels", label_map, "the source map", side), parsed, references,
                          size=size, exact=bool(d.get("exact", False)), stroke=bool(d.get("stroke", False)))

@@ -27,6 +27,7 @@ import cv2
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..engines import wire
@@ -44,51 +45,95 @@ def _refusal(status: int, sentence: str) -> JSONResponse:
     return JSONResponse({"detail": sentence}, status_code=status)
 
 
+def _short(text: str, limit: int = 300) -> str:
+    """A refusal echoes what it refuses: never more than ``limit`` characters of it."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+LOCAL_HOSTS = (b"127.0.0.1", b"localhost", b"[::1]")
+FORWARDED = (b"forwarded", b"x-forwarded-for", b"via")
+
+
 class Guard:
-    """ASGI middleware: the token and the body size, checked before the application reads anything."""
+    """ASGI middleware, before the application reads anything:
+
+    * with a token: ``Authorization: Bearer TOKEN`` (constant-time), else 401;
+    * without one (127.0.0.1 only): a request must name this machine as its host and come through no proxy (a
+      web page in the user's browser, or a proxy publishing the port, would otherwise reach the engines);
+    * a POST must say ``Content-Type: application/json`` (a browser's cross-origin form cannot);
+    * a body larger than ``max_body`` is 413, whether it says so (Content-Length) or not (counted as it arrives);
+      a request with both a length and chunked encoding, or a length that is not a number, is 400.
+    """
 
     def __init__(self, app, token: str | None, max_body: int):
         self.app, self.token, self.max_body = app, token, max_body
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
             return
+        if scope["type"] != "http":  # no WebSocket route exists: none is left open by accident
+            return
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        refusal = self._refusal(scope, headers)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        limit, seen = self.max_body, 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge
+            return message
+
+        started = False
+
+        async def watched(message):
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if not started:
+                await _refusal(413, self._too_large())(scope, receive, send)
+
+    def _refusal(self, scope, headers: dict) -> JSONResponse | None:
         if self.token is not None:
-            given = headers.get(b"authorization", b"")
-            expected = b"Bearer " + self.token.encode()
-            if not hmac.compare_digest(given, expected):
-                await _refusal(401, "this server needs its token (Authorization: Bearer TOKEN)")(scope, receive, send)
-                return
+            scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token.encode()):
+                return _refusal(401, "this server needs its token (Authorization: Bearer TOKEN)")
+        else:
+            if _host(headers) not in LOCAL_HOSTS or any(h in headers for h in FORWARDED):
+                return _refusal(403, "this server has no token and answers this machine only; give it a token "
+                                     "(--token-file) to serve others")
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await _refusal(413, f"the request is larger than this server takes ({self.max_body // 2**20} MB)")(
-                scope, receive, send)
-            return
-        if length is None and scope.get("method") in ("POST", "PUT", "PATCH"):
-            # a body without a declared length is read here up to the limit, then handed on whole
-            chunks, seen = [], 0
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    return  # the client went away
-                chunks.append(message.get("body", b""))
-                seen += len(chunks[-1])
-                if seen > self.max_body:
-                    await _refusal(413, f"the request is larger than this server takes "
-                                        f"({self.max_body // 2**20} MB)")(scope, receive, send)
-                    return
-                if not message.get("more_body", False):
-                    break
-            pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+        if length is not None and (not length.isdigit() or b"transfer-encoding" in headers):
+            return _refusal(400, "the request's length is malformed")
+        if length is not None and int(length) > self.max_body:
+            return _refusal(413, self._too_large())
+        if scope.get("method") == "POST" and not headers.get(b"content-type", b"").startswith(b"application/json"):
+            return _refusal(415, "requests are JSON (Content-Type: application/json)")
+        return None
 
-            async def replay():  # the body once, then the connection's own messages (a disconnect)
-                return pending.pop() if pending else await receive()
+    def _too_large(self) -> str:
+        return f"the request is larger than this server takes ({self.max_body // 2**20} MB)"
 
-            await self.app(scope, replay, send)
-            return
-        await self.app(scope, receive, send)
+
+class _TooLarge(Exception):
+    pass
+
+
+def _host(headers: dict) -> bytes:
+    """The Host header's name without its port ("[::1]" kept whole)."""
+    host = headers.get(b"host", b"")
+    if host.startswith(b"["):
+        return host.split(b"]")[0] + b"]"
+    return host.rsplit(b":", 1)[0]
 
 
 def create_app(layout: LayoutEngine, render: RenderEngine, token: str | None = None, max_body: int = MAX_BODY,
@@ -107,32 +152,38 @@ def create_app(layout: LayoutEngine, render: RenderEngine, token: str | None = N
             return render
         return lru_get(sessions, SESSIONS, sid, render.session)
 
-    def run(fn):
-        if not waiting.acquire(blocking=False):
-            raise _Busy
-        try:
-            with engines_lock:
-                return fn()
-        finally:
-            waiting.release()
-
     async def call(request: Request, parse, work, answer):
-        try:
-            body = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
-            return _refusal(400, "the request body is not JSON")
-        try:
-            req = parse(body)
-            result = await run_in_threadpool(run, lambda: work(req))
-            return answer(req, result)
-        except _Busy:
+        if not waiting.acquire(blocking=False):  # a slot before the body is even read
             return _refusal(503, f"the server is busy ({queue} requests waiting); try again")
+        try:
+            try:
+                body = await request.body()
+            except ClientDisconnect:
+                return _refusal(400, "the client went away before its request arrived")
+            except _TooLarge:  # counted by the guard as it arrived
+                return _refusal(413, f"the request is larger than this server takes ({max_body // 2**20} MB)")
+
+            def serve():
+                try:
+                    document = json.loads(body)
+                except (ValueError, UnicodeDecodeError, RecursionError):
+                    return _refusal(400, "the request body is not JSON")
+                try:
+                    req = parse(document)
+                except RecursionError:
+                    return _refusal(400, "the request is nested too deeply")
+                with engines_lock:
+                    return answer(req, work(req))
+
+            return await run_in_threadpool(serve)
         except (wire.WireError, EngineError) as exc:
-            return _refusal(422, str(exc))
+            return _refusal(422, _short(str(exc)))
         except Exception:  # noqa: BLE001 - one request's failure must not stop the server
             incident = uuid.uuid4().hex[:8]
             log.exception("request %s failed (incident %s)", request.url.path, incident)
             return _refusal(500, f"the server failed on this request (incident {incident}; see its log)")
+        finally:
+            waiting.release()
 
     @app.get("/info")
     def info() -> dict:
@@ -152,14 +203,9 @@ def create_app(layout: LayoutEngine, render: RenderEngine, token: str | None = N
             ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
             return Response(data.tobytes(), media_type="image/png")
 
-        engine = render_for(request)
-        return await call(request, wire.render_request, engine.render, png)
+        return await call(request, wire.render_request, lambda req: render_for(request).render(req), png)
 
     return Guard(app, token, max_body)
-
-
-class _Busy(Exception):
-    pass
 
 
 class FirstComeFirstServed:

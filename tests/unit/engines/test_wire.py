@@ -87,3 +87,36 @@ def test_malformed_edits_and_renders_are_refused(face_map):
             wire.render_request({**good, **change})
     with pytest.raises(wire.WireError, match="JSON object"):
         wire.render_request(["labels"])
+
+
+def test_a_png_declaring_gigapixels_is_refused_from_its_header():
+    """A few hundred bytes may declare a 30000x30000 16-bit image: refused from the header, never inflated."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    for width, depth, says in ((30000, 8, "side of 8 to 1024"), (64, 16, "8-bit")):
+        header = struct.pack(">IIBBBBB", width, width, depth, 0, 0, 0, 0)
+        data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + \
+            chunk(b"IEND", b"")
+        with pytest.raises(wire.WireError, match=says):
+            wire.label_map(base64.b64encode(data).decode())
+
+
+def test_numbers_past_a_float_are_refused(face_map):
+    good = wire.layout_request_json(LayoutRequest(face_map, default_attributes(), {"hat": "on"}))
+    with pytest.raises(wire.WireError):
+        wire.layout_request({**good, "psi": 10**400})
+    render = wire.render_request_json(RenderRequest(face_map))
+    styles = [{"kind": "seed", "seed": float("inf")}] * NUM_CLASSES
+    with pytest.raises(wire.WireError):
+        wire.render_request({**render, "styles": styles})
+
+
+def test_a_large_renders_photo_comes_at_its_side(face_map):
+    photo = np.zeros((256, 256, 3), np.uint8)
+    req = wire.render_request(wire.render_request_json(RenderRequest(face_map, photo, face_map, size=256,
+                                                                     exact=True)))
+    assert req.photo.shape == (256, 256, 3) and req.labels.shape == face_map.shape
