@@ -54,13 +54,17 @@ def png(array: np.ndarray) -> str:
             raise WireError("an image could not be encoded as PNG")
         return base64.b64encode(data.tobytes()).decode("ascii")
 
-    key = array_digest(array)
+    return _kept(_encoded, array_digest(array), encode)
+
+
+def _kept(cache: OrderedDict, key, make):
+    """``cache[key]``, made on a miss outside the lock (coding an image takes milliseconds)."""
     with _caches:
-        if key in _encoded:
-            return lru_get(_encoded, KEPT, key, encode)
-    text = encode()
+        if key in cache:
+            return lru_get(cache, KEPT, key, make)
+    value = make()
     with _caches:
-        return lru_get(_encoded, KEPT, key, lambda: text)
+        return lru_get(cache, KEPT, key, lambda: value)
 
 
 def _unpng(text: object, what: str, channels: int) -> np.ndarray:
@@ -70,19 +74,10 @@ def _unpng(text: object, what: str, channels: int) -> np.ndarray:
     if len(text) > MAX_PNG_BYTES * 4 // 3 + 4:
         raise WireError(f"{what} is larger than {MAX_PNG_BYTES // 2**20} MB")
     key = (hashlib.blake2b(text.encode("ascii", "replace"), digest_size=16).digest(), channels)
-    with _caches:
-        if key in _decoded:
-            return lru_get(_decoded, KEPT, key, lambda: None)
-    array = _decode(text, what, channels)
-    with _caches:
-        return lru_get(_decoded, KEPT, key, lambda: array)
+    return _kept(_decoded, key, lambda: _decode(text, what, channels))
 
 
 def _decode(text: str, what: str, channels: int) -> np.ndarray:
-    if not isinstance(text, str):
-        raise WireError(f"{what} must be a base64 PNG string, not {type(text).__name__}")
-    if len(text) > MAX_PNG_BYTES * 4 // 3 + 4:
-        raise WireError(f"{what} is larger than {MAX_PNG_BYTES // 2**20} MB")
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
