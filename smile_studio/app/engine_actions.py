@@ -70,14 +70,13 @@ class EngineActions:
         self._engine_task = task
         self.pool.start(task)
 
-    def _engines_loaded(self, result, task=None) -> None:
-        if task is not None and task is not self._engine_task:
+    def _engines_loaded(self, result, task: PoolTask) -> None:
+        if task is not self._engine_task:
             return  # a load the user has since replaced (connected elsewhere, or lost the server again)
-        what = self._engine_task.what if self._engine_task is not None else "The engines"
         self._engine_task = None
         if isinstance(result, Exception):
             self._show_engines()  # no longer "loading"; the engines and the picture stay as they are
-            self.notify(f"{what} could not be loaded ({type(result).__name__}: {result}); "
+            self.notify(f"{task.what} could not be loaded ({type(result).__name__}: {result}); "
                         "staying on the current engines.", error=True)
             return
         self.set_engines(*result)
@@ -104,7 +103,6 @@ class EngineActions:
         labels, photo, attributes = doc.labels.copy(), doc.photo, dict(doc.attributes)
         self.worker.submit(lambda engines: engines.layout.prepare(labels, photo, attributes)
                            if engines.layout is engine else None)
-
 
     # -- a server's engines --------------------------------------------------------------------------------------
     def connect_dialog(self) -> None:

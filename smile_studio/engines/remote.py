@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 
 from .base import EngineError, EngineInfo, EnginesUnreachable, LayoutRequest, LayoutResult, RenderRequest
-from .wire import SESSION_HEADER, WireError, layout_request_json, layout_result, render_request_json
+from .wire import SESSION_HEADER, WireError, layout_request_json, layout_result, render_request_json, shortened
 
 
 class TokenRefused(EngineError):
@@ -87,15 +87,14 @@ class Connection:
             preview_precision=precision if isinstance(precision, str) else None, remote=True)
 
 
-def _detail(response: httpx.Response, limit: int = 300) -> str:
-    """The server's sentence (at most ``limit`` characters of it)."""
+def _detail(response: httpx.Response) -> str:
+    """The server's sentence, shortened."""
     try:
         body = response.json()
         detail = body.get("detail", "") if isinstance(body, dict) else ""
     except ValueError:
         detail = response.text
-    detail = str(detail)
-    return detail if len(detail) <= limit else detail[:limit - 1] + "…"
+    return shortened(str(detail))
 
 
 class RemoteLayoutEngine:

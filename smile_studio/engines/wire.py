@@ -40,21 +40,28 @@ class WireError(ValueError):
     """A request or result that is not what the wire carries; str(error) is one sentence."""
 
 
+def shortened(text: str, limit: int = 300) -> str:
+    """At most ``limit`` characters of ``text``: a refusal echoes what it refuses, which may be megabytes."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 # -- arrays --------------------------------------------------------------------------------------------------------
-def png(array: np.ndarray) -> str:
-    """A map (H, W) uint8 or an RGB image (H, W, 3) uint8 as base64 PNG text (Huffman coding only: a third
-    faster than deflate at the same size on photos)."""
+def png_bytes(array: np.ndarray) -> bytes:
+    """A map (H, W) uint8 or an RGB image (H, W, 3) uint8 as a PNG file (Huffman coding only: a third faster than
+    deflate at the same size on photos): what crosses the wire, both ways."""
     array = np.ascontiguousarray(array, np.uint8)
+    image = cv2.cvtColor(array, cv2.COLOR_RGB2BGR) if array.ndim == 3 else array
+    ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1,
+                                            cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY])
+    if not ok:
+        raise WireError("an image could not be encoded as PNG")
+    return data.tobytes()
 
-    def encode() -> str:
-        image = cv2.cvtColor(array, cv2.COLOR_RGB2BGR) if array.ndim == 3 else array
-        ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1,
-                                                cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY])
-        if not ok:
-            raise WireError("an image could not be encoded as PNG")
-        return base64.b64encode(data.tobytes()).decode("ascii")
 
-    return _kept(_encoded, array_digest(array), encode)
+def png(array: np.ndarray) -> str:
+    """:func:`png_bytes` as base64 text, for a JSON document."""
+    array = np.ascontiguousarray(array, np.uint8)
+    return _kept(_encoded, array_digest(array), lambda: base64.b64encode(png_bytes(array)).decode("ascii"))
 
 
 def _kept(cache: OrderedDict, key, make):
@@ -174,7 +181,7 @@ def layout_request(d: object) -> LayoutRequest:
                              reference_attributes=reference_attributes,
                              photo=_optional(d, "photo", image, "the photo", side))
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
-        raise WireError(str(exc)[:300]) from None
+        raise WireError(shortened(str(exc))) from None
 
 
 def layout_result_json(res: LayoutResult) -> dict:
@@ -196,7 +203,7 @@ def layout_result(d: object, side: int) -> LayoutResult:
                             None if style is None else np.asarray(style, np.float32),
                             tuple(map(str, d.get("notes", ()))))
     except (ValueError, TypeError, ArithmeticError) as exc:
-        raise WireError(f"a layout result is malformed ({str(exc)[:200]})") from None
+        raise WireError(f"a layout result is malformed ({shortened(str(exc), 200)})") from None
 
 
 # -- renders -------------------------------------------------------------------------------------------------------
@@ -227,7 +234,7 @@ def render_request(d: object) -> RenderRequest:
                                      _optional(r, "labels", label_map, "a reference map"))
                            for r in map(lambda r: _document(r, "a reference"), refs))
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
-        raise WireError(f"a style or reference is malformed ({str(exc)[:200]})") from None
+        raise WireError(f"a style or reference is malformed ({shortened(str(exc), 200)})") from None
     size = d.get("size")
     if size is not None:
         size = _whole(d, "size", 0, 8, MAX_SIDE)

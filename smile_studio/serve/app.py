@@ -23,7 +23,6 @@ import threading
 import uuid
 from collections import OrderedDict, deque
 
-import cv2
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -45,9 +44,8 @@ def _refusal(status: int, sentence: str) -> JSONResponse:
     return JSONResponse({"detail": sentence}, status_code=status)
 
 
-def _short(text: str, limit: int = 300) -> str:
-    """A refusal echoes what it refuses: never more than ``limit`` characters of it."""
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+def _too_large(max_body: int) -> str:
+    return f"the request is larger than this server takes ({max_body // 2**20} MB)"
 
 
 LOCAL_HOSTS = (b"127.0.0.1", b"localhost", b"[::1]")
@@ -100,7 +98,7 @@ class Guard:
             await self.app(scope, counted, watched)
         except _TooLarge:
             if not started:
-                await _refusal(413, self._too_large())(scope, receive, send)
+                await _refusal(413, _too_large(self.max_body))(scope, receive, send)
 
     def _refusal(self, scope, headers: dict) -> JSONResponse | None:
         if self.token is not None:
@@ -115,13 +113,10 @@ class Guard:
         if length is not None and (not length.isdigit() or b"transfer-encoding" in headers):
             return _refusal(400, "the request's length is malformed")
         if length is not None and int(length) > self.max_body:
-            return _refusal(413, self._too_large())
+            return _refusal(413, _too_large(self.max_body))
         if scope.get("method") == "POST" and not headers.get(b"content-type", b"").startswith(b"application/json"):
             return _refusal(415, "requests are JSON (Content-Type: application/json)")
         return None
-
-    def _too_large(self) -> str:
-        return f"the request is larger than this server takes ({self.max_body // 2**20} MB)"
 
 
 class _TooLarge(Exception):
@@ -161,7 +156,7 @@ def create_app(layout: LayoutEngine, render: RenderEngine, token: str | None = N
             except ClientDisconnect:
                 return _refusal(400, "the client went away before its request arrived")
             except _TooLarge:  # counted by the guard as it arrived
-                return _refusal(413, f"the request is larger than this server takes ({max_body // 2**20} MB)")
+                return _refusal(413, _too_large(max_body))
 
             def serve():
                 try:
@@ -177,7 +172,7 @@ def create_app(layout: LayoutEngine, render: RenderEngine, token: str | None = N
 
             return await run_in_threadpool(serve)
         except (wire.WireError, EngineError) as exc:
-            return _refusal(422, _short(str(exc)))
+            return _refusal(422, wire.shortened(str(exc)))
         except Exception:  # noqa: BLE001 - one request's failure must not stop the server
             incident = uuid.uuid4().hex[:8]
             log.exception("request %s failed (incident %s)", request.url.path, incident)
@@ -199,11 +194,8 @@ def create_app(layout: LayoutEngine, render: RenderEngine, token: str | None = N
 
     @app.post("/render")
     async def render_(request: Request):
-        def png(_req, image) -> Response:
-            ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
-            return Response(data.tobytes(), media_type="image/png")
-
-        return await call(request, wire.render_request, lambda req: render_for(request).render(req), png)
+        return await call(request, wire.render_request, lambda req: render_for(request).render(req),
+                          lambda _req, image: Response(wire.png_bytes(image), media_type="image/png"))
 
     return Guard(app, token, max_body)
 
