@@ -292,19 +292,20 @@ class ExemplarRenderEngine:
         region drew an outline of its old colour around every kept neighbour (a lighter ring round the brows of
         a darker skin)."""
         kept = (~synth_mask).astype(np.uint8)
-        edge = synth_mask & cv2.dilate(kept, np.ones((3, 3), np.uint8)).astype(bool)
-        soft = cv2.GaussianBlur(out, (5, 5), 1.0)
-        return np.where(edge[..., None], soft, out)
+        return _softened(out, synth_mask & cv2.dilate(kept, np.ones((3, 3), np.uint8)).astype(bool))
 
     @staticmethod
     def _soften_borders(out: np.ndarray, labels: np.ndarray, synth_mask: np.ndarray) -> np.ndarray:
         """Smooth class borders inside synthesized areas (seams between two synthesized regions)."""
         edges = cv2.morphologyEx(labels, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
-        band = edges & synth_mask
-        if not band.any():
-            return out
-        soft = cv2.GaussianBlur(out, (5, 5), 1.0)
-        return np.where(band[..., None], soft, out)
+        return _softened(out, edges & synth_mask)
+
+
+def _softened(out: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """``out`` with the pixels of ``band`` replaced by its 5x5 Gaussian mean (sigma 1: about 2 px)."""
+    if not band.any():
+        return out
+    return np.where(band[..., None], cv2.GaussianBlur(out, (5, 5), 1.0), out)
 
 
 def _fit(arr: np.ndarray | None, size: int, interp: int) -> np.ndarray | None:
