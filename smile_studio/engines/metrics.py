@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from ..core.labels import ATTRIBUTE_BY_KEY
+from .colour_move import rgb_to_lab
 
 
 def distance_from(mask: np.ndarray) -> np.ndarray:
@@ -37,8 +38,7 @@ def render_locality(render_a: np.ndarray, render_b: np.ndarray, changed: np.ndar
 
 
 def mean_lab(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    return lab[mask].mean(0)
+    return rgb_to_lab(rgb)[mask].mean(0)
 
 
 def delta_e(lab_a: np.ndarray, lab_b: np.ndarray) -> float:
