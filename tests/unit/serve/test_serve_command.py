@@ -4,7 +4,6 @@ and a real server process answering with its token."""
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from smile_studio.serve.token import is_loopback, server_token
+from tests.serving import free_port
 
 
 def test_a_token_is_required_off_this_machine_and_kept_owner_only(tmp_path, monkeypatch):
@@ -34,9 +34,7 @@ def test_a_token_is_required_off_this_machine_and_kept_owner_only(tmp_path, monk
 
 
 def test_the_command_serves_with_its_token(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     token_file = tmp_path / "t"
     env = {**os.environ, "SMILE_STUDIO_CONFIG_DIR": str(tmp_path / "config"), "SMILE_STUDIO_WEIGHTS": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-m", "smile_studio", "serve", "--port", str(port), "--engine",
@@ -88,8 +86,6 @@ def test_edit_on_a_server_writes_what_this_machine_would(server, samples_dir, tm
     assert main(["edit", *common, "--server", url, "--token-file", str(token), "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "refused the token" in err and not (tmp_path / "x.png").exists()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        down = f"http://127.0.0.1:{s.getsockname()[1]}"
+    down = f"http://127.0.0.1:{free_port()}"  # nobody listens there
     assert main(["edit", *common, "--server", down, "--out", str(tmp_path / "y.png")]) == 2
     assert "cannot be reached" in capsys.readouterr().err and not (tmp_path / "y.png").exists()

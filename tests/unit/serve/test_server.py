@@ -20,6 +20,7 @@ from smile_studio.engines.offline import OfflineLayoutEngine
 from smile_studio.engines.remote import remote_engines
 from smile_studio.engines.wire import render_request_json
 from smile_studio.resources import sample_exemplar
+from tests.serving import free_port
 
 from .conftest import TOKEN
 
@@ -105,11 +106,8 @@ def test_malformed_requests_are_refused_with_a_sentence_and_the_server_goes_on(s
 
 
 def test_a_server_that_is_not_there_is_one_sentence():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     with pytest.raises(EngineError, match="cannot be reached"):
-        remote_engines(f"http://127.0.0.1:{port}")
+        remote_engines(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(EngineError, match="not a server address"):
         remote_engines("ftp://somewhere")
 
